@@ -1,0 +1,94 @@
+"""The ``reconciler`` command. Heavy modules (pydantic models, SDKs) are imported inside commands so
+that ``reconciler --help`` stays fast."""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reconciler import __version__
+
+app = typer.Typer(
+    name="reconciler",
+    help="Declarative desired-state reconciler for SCVMM/Hyper-V, Azure Pack, vSphere and Azure Site Recovery.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class OutputFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"reconciler {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Specs in Git; plan, apply and drift against VMM, Hyper-V, vSphere, BMCs and Azure."""
+
+
+@app.command()
+def validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Spec files or folders (default: specs/).", show_default=False)
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json.")] = OutputFormat.text,
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
+) -> None:
+    """Check specs: YAML, schema, references and the domain rules. Exit 1 on any error."""
+    from rich.console import Console
+
+    from reconciler.cli import render
+    from reconciler.spec.loader import load_paths
+
+    result = load_paths(paths or [Path("specs")])
+    documents = len(result.specs)
+    files = len(result.specs.files)
+    if output is OutputFormat.json:
+        typer.echo(render.as_json(result.diagnostics, files=files, documents=documents))
+    else:
+        render.text(Console(soft_wrap=True), result.diagnostics, files=files, documents=documents)
+    failed = bool(result.errors) or (strict and bool(result.warnings))
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def schema(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the schemas to.")] = Path("schemas"),
+    check: Annotated[bool, typer.Option("--check", help="Only check the files are current; exit 1 if not.")] = False,
+) -> None:
+    """Write one JSON Schema per kind plus a combined one (for editors: yaml-language-server)."""
+    from reconciler.spec import schema as schemas
+
+    if check:
+        stale = schemas.stale_files(out)
+        if stale:
+            typer.echo(f"out of date in {out}/: {', '.join(stale)}; run 'reconciler schema' (make schemas)", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"schemas in {out}/ are current")
+        return
+    for path in schemas.write_all(out):
+        typer.echo(f"wrote {path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""Core layer: pure types shared by every other layer (diagnostics, units). No I/O here."""

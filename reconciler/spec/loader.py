@@ -1,0 +1,280 @@
+"""Load a tree of spec files into a validated ``SpecSet``, collecting every problem as a diagnostic.
+
+Flow: discover ``*.yaml``/``*.yml`` files -> safe YAML with positions (``yamlsource``) -> secrets
+stripped (``secrets``) -> envelope checks (apiVersion, kind) -> the kind's pydantic model ->
+cross-document rules (``rules``). Documents with errors are left out of the set, so rules only see
+well-formed documents and never report a consequence of an earlier error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from reconciler.core.diagnostics import Diagnostic, Location, Severity, sorted_diagnostics
+from reconciler.spec import errors, kinds, secrets
+from reconciler.spec.models.memory import MemoryProfileDocument
+from reconciler.spec.models.power import PowerProfileDocument
+from reconciler.spec.models.site import SiteDocument
+from reconciler.spec.models.tenant import TenantDocument
+from reconciler.spec.yamlsource import FieldPath, SourceDocument, format_path, load_file
+
+M = TypeVar("M", bound=BaseModel)
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class SpecDocument(Generic[M]):
+    """A validated document: its model and where it came from (for diagnostics by path)."""
+
+    kind: str
+    name: str
+    model: M
+    source: SourceDocument
+
+    def diagnostic(
+        self,
+        code: str,
+        path: FieldPath,
+        message: str,
+        *,
+        hint: str = "",
+        severity: Severity = Severity.ERROR,
+        related: tuple[Location, ...] = (),
+        key: bool = False,
+    ) -> Diagnostic:
+        """A diagnostic about the value (or with ``key=True`` the key) at ``path`` in this document."""
+        location = self.source.locate_key(path) if key else self.source.locate(path)
+        return Diagnostic(
+            code=code,
+            message=message,
+            location=location,
+            path=format_path(path),
+            hint=hint,
+            severity=severity,
+            related=related,
+        )
+
+    def where(self, path: FieldPath = ()) -> Location:
+        return self.source.locate(path)
+
+
+@dataclass
+class SpecSet:
+    """Every valid document, by kind. Names are unique per kind once loading succeeded."""
+
+    sites: dict[str, SpecDocument[SiteDocument]] = field(default_factory=dict)
+    tenants: dict[str, SpecDocument[TenantDocument]] = field(default_factory=dict)
+    memory_profiles: dict[str, SpecDocument[MemoryProfileDocument]] = field(default_factory=dict)
+    power_profiles: dict[str, SpecDocument[PowerProfileDocument]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    # Names of documents that exist but failed validation, by kind: references to them are not
+    # reported again (the document's own errors say what is wrong).
+    broken: dict[str, set[str]] = field(default_factory=dict)
+
+    def known_names(self, kind: str) -> list[str]:
+        """Names of every document of ``kind`` that was written, valid or not."""
+        valid = {
+            "Site": self.sites,
+            "Tenant": self.tenants,
+            "MemoryProfile": self.memory_profiles,
+            "PowerProfile": self.power_profiles,
+        }[kind]
+        return [*valid, *sorted(self.broken.get(kind, ()))]
+
+    def note_broken(self, source: SourceDocument) -> None:
+        """Remember the kind and name of a document that failed validation, if they can be read."""
+        data = source.data
+        if not isinstance(data, dict):
+            return
+        kind, metadata = data.get("kind"), data.get("metadata")
+        if not isinstance(kind, str) or not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str):
+            return
+        guessed = kind if kind in kinds.KINDS else errors.did_you_mean(kind, kinds.KINDS)
+        if guessed is not None:
+            self.broken.setdefault(guessed, set()).add(metadata["name"])
+
+    def add(self, doc: SpecDocument[Any]) -> SpecDocument[Any] | None:
+        """Add a document; returns the earlier one of the same kind and name if there is one."""
+        table: dict[str, SpecDocument[Any]] = {
+            "Site": self.sites,
+            "Tenant": self.tenants,
+            "MemoryProfile": self.memory_profiles,
+            "PowerProfile": self.power_profiles,
+        }[doc.kind]  # type: ignore[assignment]
+        earlier = table.get(doc.name)
+        if earlier is None:
+            table[doc.name] = doc
+        return earlier
+
+    def __len__(self) -> int:
+        return len(self.sites) + len(self.tenants) + len(self.memory_profiles) + len(self.power_profiles)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    specs: SpecSet
+    diagnostics: list[Diagnostic]
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if not d.is_error]
+
+
+def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
+    """Every spec file under ``paths`` (files given directly are taken whatever their suffix)."""
+    found: list[Path] = []
+    problems: list[Diagnostic] = []
+    for path in paths:
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                found.extend(Path(root) / n for n in sorted(names) if n.endswith(SPEC_SUFFIXES))
+        else:
+            problems.append(
+                Diagnostic(
+                    code="file.not-found",
+                    message="no such file or directory",
+                    location=Location(str(path)),
+                    hint="pass a spec file or a folder of specs (default: specs/)",
+                )
+            )
+    return found, problems
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def parse_document(source: SourceDocument) -> tuple[SpecDocument[Any] | None, list[Diagnostic]]:
+    """Envelope checks and model validation of one YAML document."""
+    if not isinstance(source.data, dict):
+        return None, [
+            Diagnostic(
+                code="spec.not-a-mapping",
+                message="a spec document must be a mapping with apiVersion, kind, metadata and spec",
+                location=source.start,
+                hint="start the document with 'apiVersion: reconciler/v1' and 'kind: ...'",
+            )
+        ]
+    data, problems = secrets.strip_secrets(source)
+    envelope_ok = True
+    api_version = data.get("apiVersion")
+    if api_version is None:
+        envelope_ok = False
+        problems.append(
+            Diagnostic(
+                code="spec.missing-api-version",
+                message="apiVersion is missing",
+                location=source.start,
+                path="apiVersion",
+                hint=f"add 'apiVersion: {kinds.API_VERSIONS[-1]}'",
+            )
+        )
+    elif api_version not in kinds.API_VERSIONS:
+        envelope_ok = False
+        problems.append(
+            Diagnostic(
+                code="spec.unknown-api-version",
+                message=f"unknown apiVersion {api_version!r}",
+                location=source.locate(("apiVersion",)),
+                path="apiVersion",
+                hint=f"use {' or '.join(kinds.API_VERSIONS)}",
+            )
+        )
+    kind = data.get("kind")
+    model: type[BaseModel] | None = None
+    if kind is None:
+        problems.append(
+            Diagnostic(
+                code="spec.missing-kind",
+                message="kind is missing",
+                location=source.start,
+                path="kind",
+                hint=f"add 'kind:' with one of {', '.join(kinds.KINDS)}",
+            )
+        )
+    elif not isinstance(kind, str) or kind not in kinds.KINDS:
+        guess = errors.did_you_mean(str(kind), kinds.KINDS)
+        problems.append(
+            Diagnostic(
+                code="spec.unknown-kind",
+                message=f"unknown kind {kind!r}",
+                location=source.locate(("kind",)),
+                path="kind",
+                hint=f"did you mean {guess!r}?" if guess else f"use one of {', '.join(kinds.KINDS)}",
+            )
+        )
+    else:
+        model = kinds.KINDS[kind]
+    if model is None or not envelope_ok:
+        return None, problems
+    try:
+        validated = model.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(errors.to_diagnostics(exc, model=model, doc=source))
+        return None, problems
+    if problems:  # secrets were stripped: the document is not usable as written
+        return None, problems
+    name = validated.metadata.name  # type: ignore[attr-defined]
+    return SpecDocument(kind=str(kind), name=name, model=validated, source=source), problems
+
+
+def load_paths(paths: Iterable[Path | str]) -> LoadResult:
+    """Load and validate every spec under ``paths``: all problems at once, in reading order."""
+    # Imported here: rules import this module for SpecSet/SpecDocument.
+    from reconciler.spec import rules
+
+    files, diagnostics = discover([Path(p) for p in paths])
+    specs = SpecSet()
+    if not files and not diagnostics:
+        diagnostics.append(
+            Diagnostic(
+                code="file.no-specs",
+                message="no spec files (*.yaml, *.yml) found",
+                location=Location(", ".join(str(p) for p in paths) or "."),
+                hint="point validate at a folder of specs, e.g. reconciler validate specs/",
+            )
+        )
+    for path in files:
+        display = _display(path)
+        specs.files.append(display)
+        documents, problems = load_file(path, display=display)
+        diagnostics.extend(problems)
+        for source in documents:
+            doc, problems = parse_document(source)
+            diagnostics.extend(problems)
+            if doc is None:
+                specs.note_broken(source)
+                continue
+            earlier = specs.add(doc)
+            if earlier is not None:
+                diagnostics.append(
+                    doc.diagnostic(
+                        "spec.duplicate-name",
+                        ("metadata", "name"),
+                        f"a {doc.kind} named {doc.name!r} is already defined at {earlier.where()}",
+                        hint="give each document of a kind its own metadata.name",
+                        related=(earlier.where(),),
+                    )
+                )
+    diagnostics.extend(rules.check(specs))
+    return LoadResult(specs=specs, diagnostics=sorted_diagnostics(diagnostics))

@@ -1,0 +1,226 @@
+"""Building blocks shared by every kind: the model base, metadata, lifecycle knobs, typed scalars.
+
+Conventions: camelCase keys in YAML (snake_case in Python), frozen models, unknown keys rejected.
+Field descriptions are written for operators: they appear in editor tooltips (JSON Schema) and as
+the explanation in validation diagnostics.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from reconciler.core import units
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: strict about unknown keys, immutable, camelCase on the outside."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        use_enum_values=False,
+    )
+
+
+class Mode(enum.StrEnum):
+    ENFORCE = "enforce"
+    OBSERVE = "observe"
+
+
+FieldRef = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$",
+        description="a dotted field path, e.g. memory.priority",
+    ),
+]
+
+
+class Lifecycle(SpecModel):
+    """How the engine may treat the resources an item stands for."""
+
+    protect: bool = Field(False, description="never delete, even with --prune")
+    prune: bool = Field(False, description="may be deleted when removed from the specs and the run says --prune")
+    ignore_fields: tuple[FieldRef, ...] = Field((), description="fields whose live value is never changed or reported")
+    mode: Mode = Field(Mode.ENFORCE, description="enforce: converge; observe: read and report, never change")
+
+
+class Managed(SpecModel):
+    """Mixin for every named item that becomes a resource: it carries the lifecycle knobs."""
+
+    lifecycle: Lifecycle | None = Field(None, description="protect / prune / ignoreFields / mode for this item")
+
+
+# --- typed scalars -------------------------------------------------------------------------------
+
+NAME_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DocName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=63,
+        pattern=NAME_RE,
+        description="lowercase letters, digits and hyphens (used in resource addresses)",
+    ),
+]
+DisplayName = Annotated[str, Field(min_length=1, max_length=256, description="the name as shown in VMM or Azure")]
+Guid = Annotated[
+    str,
+    Field(
+        pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        description="a GUID such as 00000000-0000-0000-0000-000000000000",
+    ),
+]
+AzureRegion = Annotated[
+    str,
+    Field(pattern=r"^[a-z][a-z0-9]+$", description="an Azure region's programmatic name, e.g. westus, northeurope"),
+]
+ResourceGroupName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=90,
+        pattern=r"^[-\w._()]*[-\w_()]$",
+        description="an Azure resource group name: letters, digits, - _ . ( ), not ending in a period",
+    ),
+]
+AzureName = Annotated[
+    str,
+    Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$", description="an Azure resource name"),
+]
+HostName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$",
+        description="a host name or FQDN, e.g. VMM01.contoso.int",
+    ),
+]
+VmSize = Annotated[
+    str, Field(pattern=r"^(Standard|Basic)_[A-Za-z0-9_]+$", description="an Azure VM size, e.g. Standard_D2s_v3")
+]
+Vlan = Annotated[int, Field(ge=0, le=4094, description="VLAN id, 0 for untagged")]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _memory(value: Any) -> int:
+    try:
+        return units.parse_memory_mb(value)
+    except ValueError as exc:
+        raise PydanticCustomError("memory_size", "{reason}", {"reason": str(exc)}) from exc
+
+
+MemoryMB = Annotated[
+    int,
+    BeforeValidator(_memory),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([MGT]i?B?|[mgt]i?b?)?\s*$"},
+            ],
+            "description": "memory size: a number of MB or a value with a unit (512MiB, 2GiB)",
+        }
+    ),
+]
+
+
+def _duration(value: Any) -> int:
+    try:
+        return units.parse_duration_seconds(value)
+    except ValueError as exc:
+        raise PydanticCustomError("duration", "{reason}", {"reason": str(exc)}) from exc
+
+
+DurationSeconds = Annotated[
+    int,
+    BeforeValidator(_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": r"^(\d+\s*[smhd])+$"}],
+            "description": "a duration: seconds or e.g. 4h, 90m, 1h30m",
+        }
+    ),
+]
+
+
+def _network(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("cidr", "expected a network in CIDR form such as 10.0.1.0/24")
+    try:
+        net = ipaddress.ip_network(value.strip(), strict=True)
+    except ValueError as exc:
+        text = str(exc)
+        if "has host bits set" in text:
+            fixed = ipaddress.ip_network(value.strip(), strict=False)
+            raise PydanticCustomError(
+                "cidr", "{value} has host bits set; the network is {fixed}", {"value": value, "fixed": str(fixed)}
+            ) from exc
+        raise PydanticCustomError(
+            "cidr", "{value!r} is not a network in CIDR form (10.0.1.0/24)", {"value": value}
+        ) from exc
+    return str(net)
+
+
+Cidr = Annotated[
+    str,
+    BeforeValidator(_network),
+    WithJsonSchema({"type": "string", "description": "a network in CIDR form, e.g. 10.0.1.0/24"}),
+]
+
+
+def _address(value: Any) -> str:
+    if not isinstance(value, str):
+        raise PydanticCustomError("ip_address", "expected an IP address such as 10.0.0.1")
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError as exc:
+        raise PydanticCustomError("ip_address", "{value!r} is not an IP address", {"value": value}) from exc
+
+
+IpAddress = Annotated[
+    str,
+    BeforeValidator(_address),
+    WithJsonSchema({"type": "string", "description": "an IP address, e.g. 10.0.0.1"}),
+]
+
+
+def _url(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^https?://", value):
+        raise PydanticCustomError("url", "expected an http(s) URL such as https://10.0.0.21")
+    parts = urlsplit(value)
+    if parts.username or parts.password:
+        raise PydanticCustomError(
+            "secret_in_url",
+            "the URL carries credentials; specs never hold secrets",
+        )
+    if not parts.hostname:
+        raise PydanticCustomError("url", "the URL has no host")
+    return value
+
+
+Url = Annotated[
+    str,
+    BeforeValidator(_url),
+    WithJsonSchema({"type": "string", "pattern": "^https?://", "description": "an http(s) URL without credentials"}),
+]
+
+
+class Metadata(SpecModel):
+    name: DocName
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+ApiVersion = Literal["reconciler/v1"]

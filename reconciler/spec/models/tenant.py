@@ -1,0 +1,177 @@
+"""``kind: Tenant``: one hosting customer: its Azure Pack plan and Azure subscription, its VMM cloud and
+VM networks, its disaster recovery to Azure (resource group, storage, VNet, policy, network mappings)
+and the VMs it protects.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from reconciler.spec.models.common import (
+    ApiVersion,
+    AzureName,
+    AzureRegion,
+    Cidr,
+    DisplayName,
+    Guid,
+    Managed,
+    Metadata,
+    ResourceGroupName,
+    SpecModel,
+    VmSize,
+)
+from reconciler.spec.models.memory import MemorySettings
+
+
+class AzureSubscription(SpecModel):
+    tenant_id: Guid = Field(description="the Azure AD tenant (directory) of the subscription")
+    subscription_id: Guid
+
+
+class Plan(SpecModel):
+    """The Windows Azure Pack plan, mapped 1-to-1 to an Azure subscription, with its limits."""
+
+    name: DisplayName
+    azure: AzureSubscription
+    allowed_regions: tuple[AzureRegion, ...] = Field(min_length=1)
+    allowed_vm_sizes: tuple[VmSize, ...] = Field(min_length=1)
+    allowed_os_images: tuple[str, ...] = ()
+
+
+class CloudCapacity(SpecModel):
+    vms: int | None = Field(None, ge=0)
+    vcpus: int | None = Field(None, ge=0)
+    memory_gb: int | None = Field(None, ge=0)
+    storage_gb: int | None = Field(None, ge=0)
+
+
+class Cloud(Managed):
+    """The tenant's own VMM cloud: the ASR protection container."""
+
+    name: DisplayName
+    host_groups: tuple[str, ...] = Field(min_length=1)
+    logical_networks: tuple[str, ...] = Field(min_length=1, description="logical networks added to the cloud")
+    capacity: CloudCapacity | None = None
+
+
+class Isolation(enum.StrEnum):
+    NETWORK_VIRTUALIZATION = "WindowsNetworkVirtualization"
+    VLAN = "VLANNetwork"
+    NONE = "NoIsolation"
+
+
+class VmSubnet(SpecModel):
+    name: DisplayName
+    subnet: Cidr
+
+
+class VmNetwork(Managed):
+    name: DisplayName
+    logical_network: str
+    isolation: Isolation = Isolation.NETWORK_VIRTUALIZATION
+    subnets: tuple[VmSubnet, ...] = ()
+
+
+StorageAccountName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z0-9]{3,24}$",
+        description="storage account name: 3-24 lowercase letters and digits (globally unique in Azure)",
+    ),
+]
+
+
+class StorageSku(enum.StrEnum):
+    STANDARD_LRS = "Standard_LRS"
+    STANDARD_GRS = "Standard_GRS"
+    STANDARD_RAGRS = "Standard_RAGRS"
+    STANDARD_ZRS = "Standard_ZRS"
+    PREMIUM_LRS = "Premium_LRS"
+
+
+class StorageAccount(Managed):
+    name: StorageAccountName
+    sku: StorageSku = StorageSku.STANDARD_GRS
+
+
+class AzureSubnet(SpecModel):
+    name: AzureName
+    prefix: Cidr
+
+
+class VirtualNetwork(Managed):
+    name: AzureName
+    address_space: tuple[Cidr, ...] = Field(min_length=1)
+    subnets: tuple[AzureSubnet, ...] = Field(min_length=1)
+
+
+class ReplicationPolicy(Managed):
+    """ASR replication policy (HyperVReplicaAzure) in the provider's vault."""
+
+    name: AzureName
+    replication_interval_seconds: Literal[30, 300, 900] = Field(
+        300, description="how often changes are copied: 30, 300 or 900 seconds"
+    )
+    recovery_point_hours: int = Field(
+        24, ge=0, le=24, description="hours of recovery points kept, 0-24 (recoveryPointHistoryDuration)"
+    )
+    app_consistent_snapshot_hours: int = Field(
+        0, ge=0, le=12, description="hours between app-consistent snapshots, 0-12, not above recoveryPointHours"
+    )
+    start_time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] | None = Field(
+        None, description="initial replication start time, HH:MM (default: immediately)"
+    )
+
+
+class NetworkMapping(Managed):
+    """Maps a tenant VM network to the tenant's Azure VNet and subnet for failover."""
+
+    vm_network: DisplayName
+    azure_network: AzureName
+    azure_subnet: AzureName
+
+
+class Recovery(SpecModel):
+    resource_group: ResourceGroupName = Field(description="in the tenant's subscription, in the vault's region")
+    location: AzureRegion | None = Field(None, description="region of the tenant's recovery resources; the vault's")
+    storage_account: StorageAccount
+    virtual_network: VirtualNetwork
+    policy: ReplicationPolicy
+    network_mappings: tuple[NetworkMapping, ...] = ()
+    default_target_vm_size: VmSize
+
+
+class OsType(enum.StrEnum):
+    WINDOWS = "Windows"
+    LINUX = "Linux"
+
+
+class Vm(Managed):
+    """A tenant VM. VMs are configured (memory, protection), never created or deleted by the tool."""
+
+    name: DisplayName
+    protect: bool = Field(False, description="enable Azure Site Recovery protection")
+    os_type: OsType = OsType.WINDOWS
+    memory_profile: str | None = Field(None, description="a MemoryProfile by name")
+    memory: MemorySettings | None = Field(None, description="inline memory settings (instead of memoryProfile)")
+    target_vm_size: VmSize | None = Field(None, description="Azure size after failover; default from recovery")
+
+
+class TenantSpec(SpecModel):
+    display_name: DisplayName | None = None
+    site: str = Field(description="the Site (by metadata.name) this tenant lives on")
+    plan: Plan
+    cloud: Cloud
+    vm_networks: tuple[VmNetwork, ...] = ()
+    recovery: Recovery | None = None
+    vms: tuple[Vm, ...] = ()
+
+
+class TenantDocument(SpecModel):
+    api_version: ApiVersion
+    kind: Literal["Tenant"]
+    metadata: Metadata
+    spec: TenantSpec

@@ -1,0 +1,83 @@
+"""A tenant's disaster recovery fits its site and its plan: region, VM sizes, policy timings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from reconciler.core.diagnostics import Diagnostic, Severity
+from reconciler.spec.loader import SpecDocument, SpecSet
+from reconciler.spec.resolve import recovery_region
+from reconciler.spec.rules._names import Names
+
+
+def _tenant(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
+    spec = doc.model.spec
+    recovery = spec.recovery
+    plan_sizes = Names(spec.plan.allowed_vm_sizes)
+    if recovery is None:
+        for i, vm in enumerate(spec.vms):
+            if vm.protect:
+                yield doc.diagnostic(
+                    "recovery.missing",
+                    ("spec", "vms", i, "protect"),
+                    f"VM {vm.name!r} is to be protected but the tenant has no recovery block",
+                    hint="add spec.recovery (resource group, storage account, virtual network, policy)",
+                )
+        return
+    site = specs.sites.get(spec.site)
+    if site is not None and recovery.location is not None:
+        vault = site.model.spec.recovery_vault
+        if recovery.location.lower() != vault.location.lower():
+            yield doc.diagnostic(
+                "tenant.region-mismatch",
+                ("spec", "recovery", "location"),
+                f"recovery region {recovery.location!r} differs from the vault's region {vault.location!r}",
+                hint=f"the storage account must be in the vault's region: use {vault.location!r} or omit location",
+            )
+    region = recovery_region(doc.model, specs)
+    if region is not None and region not in Names(spec.plan.allowed_regions):
+        path = ("spec", "recovery", "location") if recovery.location else ("spec", "site")
+        yield doc.diagnostic(
+            "tenant.region-not-allowed",
+            path,
+            f"the recovery region {region!r} is not in the plan's allowed regions",
+            hint=f"add {region!r} to spec.plan.allowedRegions or choose a site whose vault is in an allowed region",
+        )
+    if recovery.default_target_vm_size not in plan_sizes:
+        yield doc.diagnostic(
+            "tenant.vm-size-not-allowed",
+            ("spec", "recovery", "defaultTargetVmSize"),
+            f"VM size {recovery.default_target_vm_size!r} is not in the plan's allowed sizes",
+            hint=plan_sizes.hint(recovery.default_target_vm_size, "sizes"),
+        )
+    for i, vm in enumerate(spec.vms):
+        if vm.target_vm_size is not None and vm.target_vm_size not in plan_sizes:
+            yield doc.diagnostic(
+                "tenant.vm-size-not-allowed",
+                ("spec", "vms", i, "targetVmSize"),
+                f"VM size {vm.target_vm_size!r} is not in the plan's allowed sizes",
+                hint=plan_sizes.hint(vm.target_vm_size, "sizes"),
+            )
+    policy = recovery.policy
+    if policy.recovery_point_hours > 0 and policy.app_consistent_snapshot_hours > policy.recovery_point_hours:
+        yield doc.diagnostic(
+            "policy.snapshot-exceeds-retention",
+            ("spec", "recovery", "policy", "appConsistentSnapshotHours"),
+            f"app-consistent snapshots every {policy.app_consistent_snapshot_hours} h exceed the "
+            f"{policy.recovery_point_hours} h of recovery points kept",
+            hint="take app-consistent snapshots at most as often as recoveryPointHours",
+        )
+    if any(vm.protect for vm in spec.vms) and not recovery.network_mappings:
+        yield doc.diagnostic(
+            "recovery.no-network-mapping",
+            ("spec", "recovery"),
+            "VMs are protected but no network mapping is declared: failed-over VMs will have no network",
+            hint="map each VM network to the recovery VNet in spec.recovery.networkMappings",
+            severity=Severity.WARNING,
+        )
+
+
+def check(specs: SpecSet) -> Iterable[Diagnostic]:
+    for tenant in specs.tenants.values():
+        yield from _tenant(tenant, specs)

@@ -1,0 +1,67 @@
+"""Specs never hold secrets: keys that look like credentials are rejected before schema validation.
+
+Credentials belong in the environment, Kerberos or an Azure identity. Rejecting by key name catches
+the common mistake (``password: ...`` next to an endpoint) whatever the kind or nesting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from reconciler.core.diagnostics import Diagnostic
+from reconciler.spec.yamlsource import FieldPath, SourceDocument, format_path
+
+_SECRET_KEY = re.compile(
+    r"(?i)(passw(or)?d|^pwd$|secret|token|credential|connection[-_]?string|(^|[a-z0-9_-])key$|api[-_]?key|private[-_]?key)"
+)
+_SECRET_VALUE = re.compile(r"(?i)(AccountKey=|SharedAccessKey=|Password=|sig=[A-Za-z0-9%]{16,})")
+
+HINT = (
+    "remove it: credentials come from the environment (RECONCILER_* variables), Kerberos, "
+    "or an Azure identity, never from a spec"
+)
+
+
+def looks_secret(key: str) -> bool:
+    return bool(_SECRET_KEY.search(key))
+
+
+def strip_secrets(doc: SourceDocument) -> tuple[Any, list[Diagnostic]]:
+    """A copy of the document's data without secret-looking keys, and a diagnostic for each one."""
+    found: list[Diagnostic] = []
+
+    def walk(value: Any, path: FieldPath) -> Any:
+        if isinstance(value, dict):
+            kept: dict[str, Any] = {}
+            for key, child in value.items():
+                child_path = (*path, key)
+                if looks_secret(key):
+                    found.append(
+                        Diagnostic(
+                            code="secret.field",
+                            message=f"{key!r} looks like a secret; specs must not hold credentials",
+                            location=doc.locate_key(child_path),
+                            path=format_path(child_path),
+                            hint=HINT,
+                        )
+                    )
+                    continue
+                kept[key] = walk(child, child_path)
+            return kept
+        if isinstance(value, list):
+            return [walk(child, (*path, i)) for i, child in enumerate(value)]
+        if isinstance(value, str) and _SECRET_VALUE.search(value):
+            found.append(
+                Diagnostic(
+                    code="secret.value",
+                    message="this value looks like a connection string or key",
+                    location=doc.locate(path),
+                    path=format_path(path),
+                    hint=HINT,
+                )
+            )
+            return ""
+        return value
+
+    return walk(doc.data, ()), found
