@@ -3,7 +3,7 @@
 Each case is a folder under ``tests/fixtures/validate/<case>/`` holding ``expected.yaml`` and the spec
 files of the case. Unless ``expected.yaml`` says ``base: false``, the case is laid over the valid
 estate in ``_base/`` (site.yaml, tenant.yaml, profiles.yaml): a case file with the same name replaces
-the base file, other files are added. The test compares every diagnostic produced (errors and
+the base file, other files are added. ``paths`` (default ``["."]``) are what validate is given. The test compares every diagnostic produced (errors and
 warnings) with the expected list on code, file, line, path and severity; ``column`` and a
 ``message`` substring are checked when given.
 """
@@ -69,7 +69,7 @@ def test_case(case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         assert hasattr(yamlsource, limit), limit
         monkeypatch.setattr(yamlsource, limit, value)
     monkeypatch.chdir(tmp_path)
-    result = load_paths(["."])
+    result = load_paths(expected.get("paths", ["."]))
     actual = [_actual(d) for d in result.diagnostics]
     wanted = [_want(e) for e in expected["diagnostics"]]
     assert sorted(actual, key=str) == sorted(wanted, key=str), "\n".join(
@@ -94,7 +94,7 @@ def test_base_is_clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_rule_code_has_a_fixture() -> None:
     """Every diagnostic code the validator can emit (listed in docs/validation.md) has a case."""
     documented = _documented_codes()
-    covered = set()
+    covered: set[str] = set()
     for case in CASES:
         expected = yaml.safe_load((case / "expected.yaml").read_text())
         covered.update(e["code"] for e in expected["diagnostics"])

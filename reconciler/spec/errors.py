@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from reconciler.core.diagnostics import Diagnostic
+from reconciler.spec import secrets
 from reconciler.spec.yamlsource import FieldPath, SourceDocument, format_path
 
 _CODES: dict[str, str] = {
@@ -121,7 +122,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     lowered = {c.lower(): c for c in options}
     if word.lower() in lowered:
         return lowered[word.lower()]
-    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.8)
     return lowered[match[0]] if match else None
 
 
@@ -138,13 +139,40 @@ def _hint(model: type[BaseModel], path: FieldPath, err: ErrorDetails) -> str:
     description = info.description if info is not None and info.description else ""
     if kind == "missing":
         return f"add {path[-1]!r}" + (f": {description}" if description else "")
-    return description
+    if kind == "secret_in_url":
+        return f"write the URL without user:password@; {secrets.WHERE}"
+    ctx = err.get("ctx") or {}
+    if kind == "cidr" and "fixed" in ctx:
+        return f"write the network itself: {ctx['fixed']}"
+    if description and kind != "memory_size":  # a size's description says what it is, not how to write it
+        return description
+    if kind in ("too_short", "too_long"):
+        return f"list {'at least' if kind == 'too_short' else 'at most'} {_bound(err)}"
+    return _FORMAT_HINTS.get(kind, "write a value of the type named in the message")
+
+
+_FORMAT_HINTS: dict[str, str] = {
+    "memory_size": "write a number of MB or a size with a unit: 512MiB, 2GiB",
+    "duration": "write a duration such as 4h, 90m or 1h30m",
+    "cidr": "write a network in CIDR form, e.g. 10.0.1.0/24",
+    "ip_address": "write an IP address such as 10.0.0.1",
+    "url": "write an http(s) URL such as https://10.0.0.21",
+}
+
+
+def _bound(err: ErrorDetails) -> str:
+    """``1 item`` / ``3 items`` for a length error."""
+    ctx = err.get("ctx") or {}
+    bound = ctx.get("min_length") if err["type"] == "too_short" else ctx.get("max_length")
+    return f"{bound} item{'s' * (bound != 1)}"
 
 
 def _message(path: FieldPath, err: ErrorDetails) -> str:
     kind = err["type"]
     value = err.get("input")
     shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+    if kind == "secret_in_url" or (kind in _FORMAT_HINTS and str(value) in err["msg"]):
+        shown = ""  # never echo credentials; don't repeat a value our own message already quotes
     if kind == "extra_forbidden":
         return f"unknown field {path[-1]!r}"
     if kind == "missing":
@@ -152,10 +180,21 @@ def _message(path: FieldPath, err: ErrorDetails) -> str:
     if kind == "string_pattern_mismatch":
         return f"{value!r} is not in the expected format"
     if kind in ("too_short", "too_long"):
-        ctx = err.get("ctx") or {}
-        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
-        return f"needs {'at least' if kind == 'too_short' else 'at most'} {bound} item{'s' * (bound != 1)}"
+        return f"needs {'at least' if kind == 'too_short' else 'at most'} {_bound(err)}"
     return f"{err['msg']}{shown}"
+
+
+def _follow_on(err: ErrorDetails) -> bool:
+    """Pydantic counts list items *after* validation: a list whose only items are invalid is also
+    "too short". The item errors say what is wrong; the length error is not reported."""
+    value = err.get("input")
+    min_length = (err.get("ctx") or {}).get("min_length")
+    return (
+        err["type"] == "too_short"
+        and isinstance(value, list | tuple)
+        and isinstance(min_length, int)
+        and len(value) >= min_length
+    )
 
 
 def to_diagnostics(exc: ValidationError, *, model: type[BaseModel], doc: SourceDocument) -> list[Diagnostic]:
@@ -174,7 +213,7 @@ def to_diagnostics(exc: ValidationError, *, model: type[BaseModel], doc: SourceD
             if guess is not None:
                 misspelt.add((*path[:-1], guess))
     for path, err in errors:
-        if err["type"] == "missing" and path in misspelt:
+        if (err["type"] == "missing" and path in misspelt) or _follow_on(err):
             continue
         location = doc.locate_key(path) if err["type"] == "extra_forbidden" else doc.locate(path)
         out.append(

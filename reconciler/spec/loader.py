@@ -79,13 +79,13 @@ class SpecSet:
 
     def known_names(self, kind: str) -> list[str]:
         """Names of every document of ``kind`` that was written, valid or not."""
-        valid = {
+        valid: dict[str, dict[str, Any]] = {
             "Site": self.sites,
             "Tenant": self.tenants,
             "MemoryProfile": self.memory_profiles,
             "PowerProfile": self.power_profiles,
-        }[kind]
-        return [*valid, *sorted(self.broken.get(kind, ()))]
+        }
+        return [*valid[kind], *sorted(self.broken.get(kind, ()))]
 
     def note_broken(self, source: SourceDocument) -> None:
         """Remember the kind and name of a document that failed validation, if they can be read."""
@@ -99,14 +99,18 @@ class SpecSet:
         if guessed is not None:
             self.broken.setdefault(guessed, set()).add(metadata["name"])
 
-    def add(self, doc: SpecDocument[Any]) -> SpecDocument[Any] | None:
-        """Add a document; returns the earlier one of the same kind and name if there is one."""
-        table: dict[str, SpecDocument[Any]] = {
+    def _table(self, kind: str) -> dict[str, SpecDocument[Any]]:
+        tables: dict[str, dict[str, Any]] = {
             "Site": self.sites,
             "Tenant": self.tenants,
             "MemoryProfile": self.memory_profiles,
             "PowerProfile": self.power_profiles,
-        }[doc.kind]  # type: ignore[assignment]
+        }
+        return tables[kind]
+
+    def add(self, doc: SpecDocument[Any]) -> SpecDocument[Any] | None:
+        """Add a document; returns the earlier one of the same kind and name if there is one."""
+        table = self._table(doc.kind)
         earlier = table.get(doc.name)
         if earlier is None:
             table[doc.name] = doc
@@ -271,9 +275,9 @@ def load_paths(paths: Iterable[Path | str]) -> LoadResult:
                     doc.diagnostic(
                         "spec.duplicate-name",
                         ("metadata", "name"),
-                        f"a {doc.kind} named {doc.name!r} is already defined at {earlier.where()}",
+                        f"a {doc.kind} named {doc.name!r} is already defined at {earlier.where(('metadata', 'name'))}",
                         hint="give each document of a kind its own metadata.name",
-                        related=(earlier.where(),),
+                        related=(earlier.where(("metadata", "name")),),
                     )
                 )
     diagnostics.extend(rules.check(specs))

@@ -17,10 +17,10 @@ _SECRET_KEY = re.compile(
 )
 _SECRET_VALUE = re.compile(r"(?i)(AccountKey=|SharedAccessKey=|Password=|sig=[A-Za-z0-9%]{16,})")
 
-HINT = (
-    "remove it: credentials come from the environment (RECONCILER_* variables), Kerberos, "
-    "or an Azure identity, never from a spec"
+WHERE = (
+    "credentials come from the environment (RECONCILER_* variables), Kerberos, or an Azure identity, never from a spec"
 )
+HINT = f"remove it: {WHERE}"
 
 
 def looks_secret(key: str) -> bool:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -41,6 +41,7 @@ _KEEP_AS_WRITTEN = {f"{_TAG}timestamp"}
 _MAP_TAG = f"{_TAG}map"
 _SEQ_TAG = f"{_TAG}seq"
 _MERGE_TAG = f"{_TAG}merge"
+_NULLS = {"", "~", "null", "Null", "NULL"}
 _constructor = yaml.constructor.SafeConstructor()
 
 
@@ -96,7 +97,7 @@ class _Builder:
         reused = self._built.get(id(node))
         if reused is not None:
             self.doc.values.setdefault(path, _loc(self.doc.file, node.start_mark))
-            self._count(node, reused[1])
+            self._count(reused[1], path, self._alias_site(path, node))
             return reused[0]
         before = self.nodes
         value = self._build(node, path)
@@ -104,78 +105,96 @@ class _Builder:
             self._built[id(node)] = (value, self.nodes - before)
         return value
 
-    def _count(self, node: yaml.Node, n: int) -> None:
+    def _alias_site(self, path: FieldPath, node: yaml.Node) -> Location:
+        """Where an alias at ``path`` was written: the composed graph keeps the position of the anchored
+        node only, so this is the nearest key on the path (the anchor when there is none)."""
+        for end in range(len(path), 0, -1):
+            found = self.doc.keys.get(path[:end])
+            if found is not None:
+                return found
+        return _loc(self.doc.file, node.start_mark)
+
+    def _count(self, n: int, path: FieldPath, location: Location) -> None:
         self.nodes += n
         if self.nodes > MAX_NODES_PER_DOCUMENT:
             raise _Abort(
                 Diagnostic(
                     code="yaml.too-large",
                     message=f"document expands to more than {MAX_NODES_PER_DOCUMENT:,} values (alias expansion?)",
-                    location=_loc(self.doc.file, node.start_mark),
+                    location=location,
+                    path=_dotted(path),
                     hint="remove deeply nested aliases (*name); a spec should list its values plainly",
                 )
             )
 
     def _build(self, node: yaml.Node, path: FieldPath) -> Any:
-        self._count(node, 1)
+        location = _loc(self.doc.file, node.start_mark)
+        self._count(1, path, location)
         if len(path) > MAX_DEPTH:
             raise _Abort(
                 Diagnostic(
                     code="yaml.too-deep",
                     message=f"nesting deeper than {MAX_DEPTH} levels",
-                    location=_loc(self.doc.file, node.start_mark),
+                    location=location,
                     hint="specs are shallow documents; check for a runaway structure",
                 )
             )
-        location = _loc(self.doc.file, node.start_mark)
         self.doc.values.setdefault(path, location)
         if isinstance(node, yaml.ScalarNode):
-            return self._scalar(node, location)
+            return self._scalar(node, path, location)
         if id(node) in self._active:
-            raise _Abort(
-                Diagnostic(
-                    code="yaml.recursive-alias",
-                    message="an alias refers to a node that contains it",
-                    location=location,
-                    hint="remove the recursive alias",
-                )
-            )
+            self._recursive(path, self._alias_site(path, node))
         self._active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
-                self._check_tag(node, {_SEQ_TAG}, location)
+                self._check_tag(node, {_SEQ_TAG}, path, location)
                 return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
             assert isinstance(node, yaml.MappingNode)
-            self._check_tag(node, {_MAP_TAG}, location)
+            self._check_tag(node, {_MAP_TAG}, path, location)
             return self._mapping(node, path)
         finally:
             self._active.discard(id(node))
 
-    def _check_tag(self, node: yaml.Node, allowed: set[str], location: Location) -> None:
+    def _recursive(self, path: FieldPath, location: Location) -> NoReturn:
+        raise _Abort(
+            Diagnostic(
+                code="yaml.recursive-alias",
+                message="an alias refers to a node that contains it",
+                location=location,
+                path=_dotted(path),
+                hint="remove the recursive alias",
+            )
+        )
+
+    def _check_tag(self, node: yaml.Node, allowed: set[str], path: FieldPath, location: Location) -> None:
         if node.tag not in allowed:
             raise _Abort(
                 Diagnostic(
                     code="yaml.forbidden-tag",
                     message=f"YAML tag {_short_tag(node.tag)!r} is not allowed",
                     location=location,
+                    path=_dotted(path),
                     hint="specs are plain data: remove the tag and write the value itself",
                 )
             )
 
-    def _scalar(self, node: yaml.ScalarNode, location: Location) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, path: FieldPath, location: Location) -> Any:
         if node.tag in _KEEP_AS_WRITTEN:
             return node.value
-        self._check_tag(node, _SCALAR_TAGS, location)
+        self._check_tag(node, _SCALAR_TAGS, path, location)
         if node.tag == f"{_TAG}int" and ":" in node.value and node.style is None:
             return node.value  # YAML 1.1 sexagesimal (02:00 == 120): keep what the operator wrote
         try:
+            if node.tag == f"{_TAG}null" and node.value not in _NULLS:
+                raise ValueError(node.value)  # PyYAML reads any text tagged !!null as null
             return _constructor.yaml_constructors[node.tag](_constructor, node)
-        except (yaml.constructor.ConstructorError, ValueError) as exc:
+        except (yaml.constructor.ConstructorError, ValueError, KeyError, IndexError) as exc:  # !!bool maybe, !!int ""
             raise _Abort(
                 Diagnostic(
                     code="yaml.bad-scalar",
-                    message=f"cannot read {node.value!r} as {_short_tag(node.tag)}: {exc}",
+                    message=f"cannot read {node.value!r} as {_short_tag(node.tag)}",
                     location=location,
+                    path=_dotted(path),
                     hint="quote the value or fix its spelling",
                 )
             ) from exc
@@ -183,12 +202,13 @@ class _Builder:
     def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         explicit: dict[str, Location] = {}
-        merged: list[yaml.Node] = []
+        merged: list[tuple[yaml.Node, Location]] = []
         for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                merged.extend(value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node])
-                continue
             key_location = _loc(self.doc.file, key_node.start_mark)
+            if key_node.tag == _MERGE_TAG:
+                sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+                merged.extend((source, key_location) for source in sources)
+                continue
             if not isinstance(key_node, yaml.ScalarNode):
                 self.diagnostics.append(
                     Diagnostic(
@@ -215,19 +235,29 @@ class _Builder:
                 )
                 continue
             explicit[key] = key_location
-            self.doc.keys[(*path, key)] = key_location
+            self.doc.keys.setdefault((*path, key), key_location)  # explicit keys win over merged ones
             result[key] = self.build(value_node, (*path, key))
-        for source in merged:
+        for source, merge_location in merged:  # positioned at the << key: an alias has no position of its own
             if not isinstance(source, yaml.MappingNode):
                 raise _Abort(
                     Diagnostic(
                         code="yaml.bad-merge",
                         message="a merge key (<<) must refer to a mapping",
-                        location=_loc(self.doc.file, source.start_mark),
+                        location=merge_location,
+                        path=_dotted(path),
                         hint="merge only mappings, e.g. <<: *defaults",
                     )
                 )
-            for key, value in self._mapping(source, path).items():
+            if id(source) in self._active:
+                self._recursive(path, merge_location)
+            self._check_tag(source, {_MAP_TAG}, path, merge_location)
+            self._count(1, path, merge_location)  # merges of empty mappings must count too
+            self._active.add(id(source))
+            try:
+                merged_values = self._mapping(source, path)
+            finally:
+                self._active.discard(id(source))
+            for key, value in merged_values.items():
                 result.setdefault(key, value)
         return result
 
@@ -319,6 +349,15 @@ def load_file(path: Path, *, display: str | None = None) -> tuple[list[SourceDoc
             ]
         raw = path.read_bytes()
     except OSError as exc:
+        if path.is_symlink() and not path.exists():
+            return [], [
+                Diagnostic(
+                    code="file.unreadable",
+                    message=f"broken symbolic link: its target {str(path.readlink())!r} does not exist",
+                    location=Location(name),
+                    hint="point the link at an existing spec file, or remove it",
+                )
+            ]
         return [], [
             Diagnostic(
                 code="file.unreadable",
@@ -330,11 +369,13 @@ def load_file(path: Path, *, display: str | None = None) -> tuple[list[SourceDoc
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[line_start : exc.start].decode("utf-8", "replace")) + 1
         return [], [
             Diagnostic(
                 code="file.encoding",
-                message=f"not UTF-8 text (byte {exc.start})",
-                location=Location(name),
+                message=f"not UTF-8 text: byte 0x{raw[exc.start]:02X} cannot be read as UTF-8",
+                location=Location(name, raw.count(b"\n", 0, exc.start) + 1, column),
                 hint="save the file as UTF-8",
             )
         ]

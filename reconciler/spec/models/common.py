@@ -168,7 +168,7 @@ def _network(value: Any) -> str:
                 "cidr", "{value} has host bits set; the network is {fixed}", {"value": value, "fixed": str(fixed)}
             ) from exc
         raise PydanticCustomError(
-            "cidr", "{value!r} is not a network in CIDR form (10.0.1.0/24)", {"value": value}
+            "cidr", "'{value}' is not a network in CIDR form (10.0.1.0/24)", {"value": value}
         ) from exc
     return str(net)
 
@@ -186,7 +186,7 @@ def _address(value: Any) -> str:
     try:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError as exc:
-        raise PydanticCustomError("ip_address", "{value!r} is not an IP address", {"value": value}) from exc
+        raise PydanticCustomError("ip_address", "'{value}' is not an IP address", {"value": value}) from exc
 
 
 IpAddress = Annotated[

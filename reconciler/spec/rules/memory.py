@@ -43,7 +43,7 @@ def settings(doc: SpecDocument[Any], mem: MemorySettings, base: FieldPath) -> It
         if mem.startup is None:
             yield doc.diagnostic(
                 "memory.missing-startup",
-                base,
+                (*base, "startup"),
                 "static memory needs a startup size",
                 hint="add startup: e.g. 4GiB",
             )
@@ -61,13 +61,16 @@ def settings(doc: SpecDocument[Any], mem: MemorySettings, base: FieldPath) -> It
         if getattr(mem, field) is None:
             yield doc.diagnostic(
                 "memory.missing-bounds",
-                base,
+                (*base, field),
                 f"dynamic memory needs a {field}",
                 hint=f"add {field}: e.g. {'512MiB' if field == 'minimum' else '8GiB'}",
             )
     if mem.startup is None and not mem.report_maximum_at_boot:
         yield doc.diagnostic(
-            "memory.missing-startup", base, "dynamic memory needs a startup size", hint="add startup: e.g. 2GiB"
+            "memory.missing-startup",
+            (*base, "startup"),
+            "dynamic memory needs a startup size",
+            hint="add startup: e.g. 2GiB (or set reportMaximumAtBoot: true to boot at the maximum)",
         )
     startup = mem.startup if mem.startup is not None else (mem.maximum if mem.report_maximum_at_boot else None)
     lo, hi = mem.minimum, mem.maximum

@@ -142,18 +142,24 @@ def _virtualization_chain(
             "nv.no-provider-address-pool",
             path,
             f"logical network {ln.name!r} has no network site with an IP pool for provider addresses",
-            hint="add an ipPools entry to one of its sites (New-SCStaticIPAddressPool)",
+            hint=f"add an ipPools entry to one of its network sites in site {site.metadata.name!r} "
+            "(New-SCStaticIPAddressPool)",
         )
         return
     site_names = Names(s.name for s in pooled)
-    if not any(
-        u.network_virtualization and any(s in site_names for s in u.sites) for u in site.spec.uplink_port_profiles
-    ):
+    carrying = [u for u in site.spec.uplink_port_profiles if any(s in site_names for s in u.sites)]
+    if not any(u.network_virtualization for u in carrying):
+        if carrying:
+            fix = f"set networkVirtualization: true on uplink port profile {carrying[0].name!r}"
+        else:
+            fix = "add an uplink port profile with networkVirtualization: true for network site " + " or ".join(
+                repr(s.name) for s in pooled
+            )
         yield doc.diagnostic(
             "nv.no-virtualized-uplink",
             path,
             f"no uplink port profile with network virtualization carries logical network {ln.name!r}",
-            hint="add an uplink port profile with networkVirtualization: true on one of its network sites",
+            hint=f"{fix} in site {site.metadata.name!r}",
         )
 
 

@@ -11,7 +11,7 @@ from reconciler.core.diagnostics import Diagnostic, Severity
 from reconciler.spec import bios
 from reconciler.spec.loader import SpecDocument, SpecSet
 from reconciler.spec.models.power import BiosProfile, PowerProfileDocument
-from reconciler.spec.models.site import Host, Platform
+from reconciler.spec.models.site import Host, Platform, Vendor
 from reconciler.spec.resolve import profile_hosts
 
 
@@ -35,6 +35,7 @@ def _bios(doc: SpecDocument[PowerProfileDocument], hosts: list[Host]) -> Iterato
             hint="use MaximumPerformance, or OsControlled to let the hypervisor's policy decide",
             severity=Severity.WARNING,
         )
+    by_vendor: dict[Vendor, list[Host]] = {}
     for host in hosts:
         if host.bmc is None:
             yield doc.diagnostic(
@@ -43,14 +44,16 @@ def _bios(doc: SpecDocument[PowerProfileDocument], hosts: list[Host]) -> Iterato
                 f"host {host.name!r} has no BMC, so its BIOS cannot be managed",
                 hint=f"add bmc: {{address: https://..., vendor: ...}} to host {host.name!r} in its site",
             )
-            continue
-        vendor = host.bmc.vendor
+        else:
+            by_vendor.setdefault(host.bmc.vendor, []).append(host)
+    for vendor, group in by_vendor.items():
+        which = ("host " if len(group) == 1 else "hosts ") + ", ".join(repr(h.name) for h in group)
         if spec.profile is not None:
             if bios.attributes_for(vendor, spec.profile) is None:
                 yield doc.diagnostic(
                     "bios.unmappable-profile",
                     ("spec", "bios", "profile"),
-                    f"profile {spec.profile.value!r} has no {vendor.value} equivalent (host {host.name!r})",
+                    f"profile {spec.profile.value!r} has no {vendor.value} equivalent ({which})",
                     hint="give explicit vendor attributes instead: bios: {attributes: {...}}",
                 )
             continue
@@ -62,7 +65,8 @@ def _bios(doc: SpecDocument[PowerProfileDocument], hosts: list[Host]) -> Iterato
                 yield doc.diagnostic(
                     "bios.foreign-attribute",
                     path,
-                    f"{name} is a {owner.value} attribute; host {host.name!r} has a {vendor.value} BMC",
+                    f"{name} is a {owner.value} attribute; {which} {'has a' if len(group) == 1 else 'have'} "
+                    f"{vendor.value} BMC{'s' * (len(group) > 1)}",
                     hint="split the hosts into one power profile per vendor",
                     key=True,
                 )
@@ -132,10 +136,13 @@ def check(specs: SpecSet) -> Iterable[Diagnostic]:
             key = (doc.model.spec.site, host.name.lower())
             other = claimed.setdefault(key, doc)
             if other is not doc:
+                names = [n.lower() for n in doc.model.spec.hosts or ()]
                 yield doc.diagnostic(
                     "power.host-in-two-profiles",
-                    ("spec", "hostGroup" if doc.model.spec.host_group else "hosts"),
+                    ("spec", "hosts", names.index(host.name.lower()))
+                    if host.name.lower() in names
+                    else ("spec", "hostGroup"),
                     f"host {host.name!r} is already governed by power profile {other.name!r}",
-                    hint="each host follows one power profile",
+                    hint=f"each host follows one power profile: take it out of this one or out of {other.name!r}",
                     related=(other.where(),),
                 )

@@ -15,6 +15,10 @@ def _tenant(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
     spec = doc.model.spec
     recovery = spec.recovery
     plan_sizes = Names(spec.plan.allowed_vm_sizes)
+    sizes_hint = (
+        f"pick one of the plan's sizes ({', '.join(spec.plan.allowed_vm_sizes)}), "
+        "or allow this one in spec.plan.allowedVmSizes"
+    )
     if recovery is None:
         for i, vm in enumerate(spec.vms):
             if vm.protect:
@@ -38,10 +42,12 @@ def _tenant(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
     region = recovery_region(doc.model, specs)
     if region is not None and region not in Names(spec.plan.allowed_regions):
         path = ("spec", "recovery", "location") if recovery.location else ("spec", "site")
+        source = "" if recovery.location else f", the region of the vault of site {spec.site!r},"
         yield doc.diagnostic(
             "tenant.region-not-allowed",
             path,
-            f"the recovery region {region!r} is not in the plan's allowed regions",
+            f"the recovery region {region!r}{source} is not in the plan's allowed regions "
+            f"({', '.join(spec.plan.allowed_regions)})",
             hint=f"add {region!r} to spec.plan.allowedRegions or choose a site whose vault is in an allowed region",
         )
     if recovery.default_target_vm_size not in plan_sizes:
@@ -49,7 +55,7 @@ def _tenant(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
             "tenant.vm-size-not-allowed",
             ("spec", "recovery", "defaultTargetVmSize"),
             f"VM size {recovery.default_target_vm_size!r} is not in the plan's allowed sizes",
-            hint=plan_sizes.hint(recovery.default_target_vm_size, "sizes"),
+            hint=sizes_hint,
         )
     for i, vm in enumerate(spec.vms):
         if vm.target_vm_size is not None and vm.target_vm_size not in plan_sizes:
@@ -57,7 +63,7 @@ def _tenant(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
                 "tenant.vm-size-not-allowed",
                 ("spec", "vms", i, "targetVmSize"),
                 f"VM size {vm.target_vm_size!r} is not in the plan's allowed sizes",
-                hint=plan_sizes.hint(vm.target_vm_size, "sizes"),
+                hint=sizes_hint,
             )
     policy = recovery.policy
     if policy.recovery_point_hours > 0 and policy.app_consistent_snapshot_hours > policy.recovery_point_hours:
@@ -66,7 +72,8 @@ def _tenant(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
             ("spec", "recovery", "policy", "appConsistentSnapshotHours"),
             f"app-consistent snapshots every {policy.app_consistent_snapshot_hours} h exceed the "
             f"{policy.recovery_point_hours} h of recovery points kept",
-            hint="take app-consistent snapshots at most as often as recoveryPointHours",
+            hint=f"set appConsistentSnapshotHours to at most {policy.recovery_point_hours}, "
+            "or keep recovery points longer (recoveryPointHours)",
         )
     if any(vm.protect for vm in spec.vms) and not recovery.network_mappings:
         yield doc.diagnostic(
@@ -75,6 +82,7 @@ def _tenant(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
             "VMs are protected but no network mapping is declared: failed-over VMs will have no network",
             hint="map each VM network to the recovery VNet in spec.recovery.networkMappings",
             severity=Severity.WARNING,
+            key=True,
         )
 
 
