@@ -15,9 +15,18 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-## The main job: validate the example specs (the engine extends this with plan, apply and drift).
+## The main job, on the embedded estate: reset it, validate the specs, plan, apply, and plan again (no changes).
 run: install
+	@echo "== 1/5 reset the embedded estate to the shipped one (what exists before the tool runs)"
+	$(BIN)/reconciler estate init
+	@echo "== 2/5 validate the example specs"
 	$(BIN)/reconciler validate specs/
+	@echo "== 3/5 plan: what the specs want changed in the estate"
+	$(BIN)/reconciler plan specs/
+	@echo "== 4/5 apply it"
+	$(BIN)/reconciler apply specs/ --yes
+	@echo "== 5/5 plan again: the estate now matches the specs"
+	$(BIN)/reconciler plan specs/ --detailed-exitcode
 
 ## Lint, then the whole test suite.
 test: install

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
+from reconciler.cli import estate_cmds, plan_cmds
 
 app = typer.Typer(
     name="reconciler",
@@ -83,6 +84,12 @@ def schema(
         return
     for path in schemas.write_all(out):
         typer.echo(f"wrote {path}")
+
+
+# plan/apply/estate live in their own modules, which import the engine only when a command runs.
+app.command("plan")(plan_cmds.plan)
+app.command("apply")(plan_cmds.apply)
+app.add_typer(estate_cmds.estate_app, name="estate")
 
 
 def main() -> None:

@@ -1,0 +1,102 @@
+"""What plan and apply share: load and validate the specs, open the backends, read the live state
+with a progress bar on stderr, and plan."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from reconciler.cli import render
+from reconciler.core.changes import Plan
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.resources import Resource
+from reconciler.engine import expand, planner, refresh
+from reconciler.providers.embedded.seed import EstateFileError
+from reconciler.providers.registry import Backends, open_backends
+from reconciler.spec.loader import load_paths
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+
+@dataclass
+class Session:
+    resources: list[Resource]
+    all_resources: list[Resource]
+    backends: Backends
+    spec_paths: list[str]
+
+
+def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[str], estate: Path | None) -> Session:
+    """Validated specs -> resources, and open backends; on bad specs print diagnostics and exit 1."""
+    result = load_paths(paths)
+    if not result.ok:
+        render.text(err, result.diagnostics, files=len(result.specs.files), documents=len(result.specs))
+        err.print("[red]Fix the specs first: nothing was read or changed.[/red]")
+        raise typer.Exit(1)
+    resources = expand.expand(result.specs)
+    chosen = planner.select(resources, targets=targets, excludes=excludes)
+    if (targets or excludes) and not chosen:
+        err.print(
+            "[red]--target/--exclude selected no resource.[/red] Use an address, tenant/NAME, site/NAME or a kind."
+        )
+        raise typer.Exit(1)
+    try:
+        backends = open_backends(estate)
+    except EstateFileError as exc:
+        render.text(err, exc.diagnostics, files=1, documents=0)
+        raise typer.Exit(1) from exc
+    except ValueError as exc:  # a bad RECONCILER_EMBEDDED_* setting
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    if backends.initialized:
+        err.print(
+            f"[dim]No embedded estate yet: created {backends.estate_db} from the shipped estate "
+            "(reconciler estate init resets it).[/dim]"
+        )
+    return Session(chosen, resources, backends, [str(p) for p in paths])
+
+
+def make_plan(session: Session, *, targets: Sequence[str], excludes: Sequence[str], progress: bool = True) -> Plan:
+    """Read the live state (bulk, parallel) and plan; provider errors end the command cleanly."""
+    bar = Progress(
+        TextColumn("[dim]reading live state[/dim]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not progress,
+    )
+    try:
+        with bar:
+            task = bar.add_task("", total=None)
+
+            def total(n: int) -> None:
+                bar.update(task, total=n)
+
+            def advance(group: tuple[str, str], _n: int) -> None:
+                bar.update(task, advance=1, description=f"{group[0]} {group[1]}")
+
+            observed = refresh.read_all(session.resources, session.backends.by_kind, on_group=advance, on_total=total)
+    except ReconcilerError as exc:
+        err.print(f"[red]error:[/red] reading the live state failed: {exc}")
+        raise typer.Exit(1) from exc
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    plan = planner.make_plan(session.resources, observed, created_at=now, targets=targets, excludes=excludes)
+    # The digest covers every resource of the specs, not just the targeted ones: a saved plan is
+    # stale when any spec changed.
+    return Plan(
+        changes=plan.changes,
+        created_at=plan.created_at,
+        spec_digest=planner.spec_digest(session.all_resources),
+        targets=plan.targets,
+        excludes=plan.excludes,
+    )

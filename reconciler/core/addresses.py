@@ -1,0 +1,59 @@
+"""Resource addresses: typed, never bare strings in the engine.
+
+``asr.replication_policy:acmecorp/AcmeCorp-Policy`` = kind ``asr.replication_policy``, scope ``acmecorp``
+(a tenant or site ``metadata.name``: a DNS label, so it never holds ``/``), name ``AcmeCorp-Policy``
+(the object's name as VMM or Azure shows it; may hold spaces and ``/``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_KIND_RE = re.compile(r"^[a-z]+\.[a-z_]+$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Address:
+    kind: str
+    scope: str
+    name: str
+
+    def __post_init__(self) -> None:
+        if not _KIND_RE.match(self.kind):
+            raise ValueError(f"bad resource kind {self.kind!r}")
+        if not self.scope or "/" in self.scope:
+            raise ValueError(f"bad scope {self.scope!r}")
+        if not self.name:
+            raise ValueError("empty resource name")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.scope}/{self.name}"
+
+    @property
+    def provider_family(self) -> str:
+        """``asr``, ``azure``, ``vmm``, ``hyperv``, ``bmc`` or ``host``."""
+        return self.kind.split(".", 1)[0]
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        """The inverse of ``str()``; raises ValueError with the expected form."""
+        kind, sep, rest = text.partition(":")
+        scope, sep2, name = rest.partition("/")
+        if not sep or not sep2:
+            raise ValueError(f"{text!r} is not an address like kind:scope/name (vmm.cloud:acmecorp/AcmeCorp Cloud)")
+        return cls(kind, scope, name)
+
+    def matches(self, selector: str) -> bool:
+        """Does ``selector`` pick this address? A full address, ``tenant/NAME`` or ``site/NAME`` (a scope),
+        a kind (``asr.protected_item``), or a kind family (``asr``). Case-insensitive names."""
+        sel = selector.strip()
+        if ":" in sel:
+            try:
+                other = Address.parse(sel)
+            except ValueError:
+                return False
+            return other.kind == self.kind and other.scope == self.scope and other.name.lower() == self.name.lower()
+        if sel.startswith(("tenant/", "site/", "scope/")):
+            return self.scope == sel.split("/", 1)[1]
+        return sel in (self.kind, self.provider_family)

@@ -1,0 +1,89 @@
+"""What a plan is made of: one ``ResourceChange`` per resource, with field-level differences.
+
+Modelled on Terraform's typed plans: the action drives apply; ``reason`` is for people only.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.core.addresses import Address
+from reconciler.core.diagnostics import Diagnostic
+
+PLAN_FORMAT_VERSION = 1
+
+
+class Action(enum.StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    DELETE = "delete"
+    NOOP = "noop"
+    READ = "read"
+
+
+class NoopReason(enum.StrEnum):
+    """Why nothing will be done: typed, so reports can group and tests can match."""
+
+    IN_SYNC = "in-sync"
+    OBSERVE_ONLY = "observe-only"
+    IGNORED_FIELDS = "ignored-fields"
+    MISSING_UNMANAGED = "missing-unmanaged"  # a VM or host that does not exist: an error, never a create
+    BLOCKED = "blocked"  # a dependency cannot be created
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    path: str
+    old: Any
+    new: Any
+    immutable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceChange:
+    address: Address
+    action: Action
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    fields: tuple[FieldChange, ...] = ()
+    reason: str = ""
+    noop_reason: NoopReason | None = None
+    disruptive: str = ""  # why the change disrupts (VM must be off, host must reboot); empty if not
+    error: str = ""  # the change cannot be planned (e.g. the VM does not exist)
+    depends_on: tuple[Address, ...] = ()
+    site: str = ""
+    tenant: str | None = None
+    observed_version: str = ""
+
+    @property
+    def is_change(self) -> bool:
+        return self.action not in (Action.NOOP, Action.READ)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    changes: tuple[ResourceChange, ...]
+    created_at: str
+    spec_digest: str
+    diagnostics: tuple[Diagnostic, ...] = ()
+    format_version: int = PLAN_FORMAT_VERSION
+    targets: tuple[str, ...] = field(default=())
+    excludes: tuple[str, ...] = field(default=())
+
+    @property
+    def pending(self) -> list[ResourceChange]:
+        return [c for c in self.changes if c.is_change and not c.error]
+
+    @property
+    def errors(self) -> list[ResourceChange]:
+        return [c for c in self.changes if c.error]
+
+    def counts(self) -> dict[str, int]:
+        out = {a.value: 0 for a in Action}
+        for c in self.changes:
+            out[c.action.value] += 1
+        out["error"] = len(self.errors)
+        return out

@@ -1,0 +1,167 @@
+"""What the engine knows about each resource kind: whether it can be created, which fields cannot change
+in place (a change means replace), which compare case-insensitively or as sets, and when a change
+disrupts (the VM must be off, the host must reboot). Pure data plus small pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.core.changes import FieldChange
+
+Disruption = Callable[[tuple[FieldChange, ...], Mapping[str, Any]], str]
+
+
+def _never(_fields: tuple[FieldChange, ...], _status: Mapping[str, Any]) -> str:
+    return ""
+
+
+def _memory_disruption(fields: tuple[FieldChange, ...], status: Mapping[str, Any]) -> str:
+    """Hyper-V: startup memory and dynamic on/off change only with the VM off; a running VM's minimum
+    may go down and its maximum up, not the reverse. Buffer and priority change live."""
+    if str(status.get("powerState", "")).lower() != "running":
+        return ""
+    why = []
+    for f in fields:
+        top = f.path.split(".")[0]
+        if top in ("dynamic", "startup"):
+            why.append(f"{top} changes only with the VM off")
+        elif top == "minimum" and isinstance(f.old, int) and isinstance(f.new, int) and f.new > f.old:
+            why.append("raising minimum memory needs the VM off")
+        elif top == "maximum" and isinstance(f.old, int) and isinstance(f.new, int) and f.new < f.old:
+            why.append("lowering maximum memory needs the VM off")
+    return "; ".join(why)
+
+
+def _bios_disruption(fields: tuple[FieldChange, ...], _status: Mapping[str, Any]) -> str:
+    return "the host must reboot (in maintenance mode) for BIOS settings to apply" if fields else ""
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    kind: str
+    title: str
+    creatable: bool = True
+    immutable: frozenset[str] = frozenset()
+    case_insensitive: frozenset[str] = frozenset()
+    unordered: frozenset[str] = frozenset()
+    disruption: Disruption = field(default=_never)
+
+
+def _k(kind: str, title: str, **kw: Any) -> KindInfo:
+    for key in ("immutable", "case_insensitive", "unordered"):
+        if key in kw:
+            kw[key] = frozenset(kw[key])
+    return KindInfo(kind, title, **kw)
+
+
+KINDS: dict[str, KindInfo] = {
+    k.kind: k
+    for k in (
+        _k(
+            "asr.vault",
+            "recovery vault",
+            immutable={"location", "subscriptionId", "resourceGroup"},
+            case_insensitive={"name", "resourceGroup", "location"},
+        ),
+        _k("vmm.logical_network", "logical network", case_insensitive={"name"}),
+        _k(
+            "vmm.network_site",
+            "network site",
+            immutable={"logicalNetwork"},
+            case_insensitive={"name", "logicalNetwork", "hostGroups"},
+            unordered={"hostGroups", "subnets"},
+        ),
+        _k(
+            "vmm.ip_pool",
+            "IP pool",
+            immutable={"subnet", "networkSite"},
+            case_insensitive={"name", "networkSite"},
+            unordered={"dnsServers"},
+        ),
+        _k(
+            "vmm.uplink_port_profile",
+            "uplink port profile",
+            case_insensitive={"name", "networkSites"},
+            unordered={"networkSites"},
+        ),
+        _k("vmm.port_classification", "port classification", case_insensitive={"name"}),
+        _k(
+            "vmm.logical_switch",
+            "logical switch",
+            immutable={"sriov", "uplinkMode"},
+            case_insensitive={"name", "uplinkPortProfiles", "portClassifications"},
+            unordered={"uplinkPortProfiles", "portClassifications"},
+        ),
+        _k("vmm.host_switch", "switch on a host", case_insensitive={"host", "logicalSwitch"}),
+        _k(
+            "vmm.vm_network",
+            "VM network",
+            immutable={"logicalNetwork", "isolation"},
+            case_insensitive={"name", "logicalNetwork"},
+            unordered={"subnets"},
+        ),
+        _k(
+            "vmm.cloud",
+            "VMM cloud",
+            case_insensitive={"name", "hostGroups", "logicalNetworks"},
+            unordered={"hostGroups", "logicalNetworks"},
+        ),
+        _k(
+            "azure.resource_group",
+            "resource group",
+            immutable={"location", "subscriptionId"},
+            case_insensitive={"name", "location"},
+        ),
+        _k(
+            "azure.storage_account",
+            "storage account",
+            immutable={"location", "subscriptionId", "resourceGroup"},
+            case_insensitive={"resourceGroup", "location"},
+        ),
+        _k(
+            "azure.virtual_network",
+            "virtual network",
+            immutable={"location", "subscriptionId", "resourceGroup"},
+            case_insensitive={"name", "resourceGroup", "location"},
+            unordered={"addressSpace", "subnets"},
+        ),
+        _k(
+            "asr.replication_policy",
+            "replication policy",
+            immutable={"vault"},
+            case_insensitive={"vault", "storageAccount"},
+        ),
+        _k("asr.policy_association", "policy association", case_insensitive={"cloud", "policy"}),
+        _k(
+            "asr.network_mapping",
+            "network mapping",
+            case_insensitive={"vmNetwork", "azureNetwork", "azureSubnet", "azureResourceGroup"},
+        ),
+        _k(
+            "asr.protected_item",
+            "protected VM",
+            immutable={"storageAccount", "policy"},
+            case_insensitive={
+                "vm",
+                "cloud",
+                "policy",
+                "storageAccount",
+                "targetNetwork",
+                "targetSubnet",
+                "targetResourceGroup",
+            },
+        ),
+        _k("hyperv.vm_memory", "VM memory", creatable=False, disruption=_memory_disruption),
+        _k("bmc.bios", "BIOS settings", creatable=False, disruption=_bios_disruption),
+        _k("host.power_policy", "host power policy", creatable=False, case_insensitive={"powerPlan", "policy"}),
+    )
+}
+
+# Apply order when two changes have no dependency between them: the order VMM and ASR need.
+ORDER = list(KINDS)
+
+
+def info(kind: str) -> KindInfo:
+    return KINDS[kind]

@@ -1,0 +1,60 @@
+"""Desired resources (what the specs say), observed objects (what a provider read), and the policy knobs
+the engine applies to each."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.core.addresses import Address
+
+
+class Mode(enum.StrEnum):
+    ENFORCE = "enforce"
+    OBSERVE = "observe"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How the engine may treat one resource (from the spec's ``lifecycle`` and the kind)."""
+
+    protect: bool = False
+    prune: bool = False
+    ignore_fields: tuple[str, ...] = ()
+    mode: Mode = Mode.ENFORCE
+    creatable: bool = True  # False for tenant VMs and hosts: configured, never created or deleted
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One object the specs want, in the normalized shape providers read back.
+
+    ``desired`` holds only the fields the spec manages; anything else on the live object is left alone.
+    ``depends_on`` lists addresses that must exist (and be converged) before this one is created."""
+
+    address: Address
+    desired: dict[str, Any]
+    depends_on: tuple[Address, ...] = ()
+    site: str = ""
+    tenant: str | None = None
+    policy: Policy = field(default_factory=Policy)
+    source: str = ""  # file:line of the spec item, for messages
+
+    @property
+    def kind(self) -> str:
+        return self.address.kind
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    """A live object, normalized to the same shape as ``Resource.desired`` whatever backend read it.
+
+    ``status`` carries read-only facts the planner needs (a VM's power state, a host's pending BIOS
+    settings); ``owned`` is the ownership marker (tag, description, custom property)."""
+
+    address: Address
+    data: dict[str, Any]
+    status: dict[str, Any] = field(default_factory=dict)
+    owned: bool = False
+    version: str = ""  # an etag or digest: a saved plan is stale when it changes

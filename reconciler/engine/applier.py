@@ -1,0 +1,179 @@
+"""Apply a plan: walk the dependency graph with bounded concurrency per provider, re-checking each
+object before acting so that a repeated or resumed step is harmless.
+
+Contract: a change starts only when every change it depends on has succeeded; when one fails, its
+dependents are skipped and everything independent still runs; temporary errors are retried with
+backoff. The UI follows along through ``Hooks`` (the engine never prints)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from reconciler.core.addresses import Address
+from reconciler.core.changes import Action, Plan, ResourceChange
+from reconciler.core.errors import ReconcilerError, TemporaryError
+from reconciler.core.resources import Resource
+from reconciler.engine import planner
+from reconciler.engine.graph import Graph
+from reconciler.engine.refresh import provider_for
+from reconciler.providers.base import Provider
+
+
+class StepStatus:
+    DONE = "done"
+    ALREADY = "already-converged"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    address: Address
+    action: Action
+    status: str
+    message: str = ""
+    duration_s: float = 0.0
+    attempts: int = 1
+
+
+@dataclass
+class ApplyReport:
+    results: list[StepResult] = field(default_factory=list)
+
+    def by_status(self, status: str) -> list[StepResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def ok(self) -> bool:
+        return not self.by_status(StepStatus.FAILED) and not self.by_status(StepStatus.SKIPPED)
+
+
+class Hooks:
+    """UI callbacks; the default does nothing. Called from worker threads."""
+
+    def pre_apply(self, change: ResourceChange) -> None:
+        pass
+
+    def post_apply(self, result: StepResult) -> None:
+        pass
+
+
+def _retry_after(state: RetryCallState) -> float:
+    exc = state.outcome.exception() if state.outcome else None
+    backoff = wait_exponential_jitter(initial=0.05, max=5.0)(state)
+    if isinstance(exc, TemporaryError) and exc.retry_after:
+        return max(backoff, exc.retry_after)
+    return backoff
+
+
+def apply_plan(
+    plan: Plan,
+    resources: Mapping[Address, Resource],
+    providers: Mapping[str, Provider],
+    *,
+    concurrency: int = 8,
+    attempts: int = 6,
+    hooks: Hooks | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ApplyReport:
+    """Carry out the plan's pending changes; see the module docstring for the contract."""
+    hooks = hooks or Hooks()
+    report = ApplyReport()
+    pending = plan.pending
+    blocked = {c.address for c in plan.errors}
+    graph = Graph(pending)
+    # A change whose dependency could not even be planned cannot run.
+    lock = threading.Lock()
+    done: set[Address] = set()
+    finished: set[Address] = set()
+    skipped_for: dict[Address, str] = {}
+    for a in graph.nodes:
+        missing = [d for d in graph.nodes[a].depends_on if d in blocked]
+        if missing:
+            skipped_for[a] = f"depends on {missing[0]}, which has an error"
+    semaphores: dict[str, threading.Semaphore] = {}
+
+    def semaphore(kind: str) -> threading.Semaphore:
+        provider = provider_for(providers, kind)
+        with lock:
+            return semaphores.setdefault(provider.name, threading.Semaphore(concurrency))
+
+    def step(change: ResourceChange) -> StepResult:
+        resource = resources[change.address]
+        provider = provider_for(providers, resource.kind)
+        started = time.monotonic()
+        hooks.pre_apply(change)
+        tries = 0
+        retrying = Retrying(
+            retry=retry_if_exception_type(TemporaryError),
+            stop=stop_after_attempt(attempts),
+            wait=_retry_after,
+            sleep=sleep,
+            reraise=True,
+        )
+        try:
+            with semaphore(resource.kind):
+                for attempt in retrying:
+                    with attempt:
+                        tries += 1
+                        # Re-check: the live object may have changed, or a previous run may have done it.
+                        current = provider.read([resource]).get(resource.address)
+                        fresh = planner.plan_one(resource, current)
+                        if fresh.error:
+                            raise ReconcilerError(fresh.error)
+                        if not fresh.is_change:
+                            return StepResult(
+                                change.address,
+                                change.action,
+                                StepStatus.ALREADY,
+                                "already as wanted",
+                                time.monotonic() - started,
+                                tries,
+                            )
+                        provider.apply(fresh, resource)
+        except ReconcilerError as exc:
+            return StepResult(
+                change.address, change.action, StepStatus.FAILED, str(exc), time.monotonic() - started, tries
+            )
+        return StepResult(change.address, change.action, StepStatus.DONE, "", time.monotonic() - started, tries)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency * 2)) as pool:
+        running: dict[Future[StepResult], Address] = {}
+        while True:
+            with lock:
+                for a in list(skipped_for):
+                    if a not in finished:
+                        finished.add(a)
+                        result = StepResult(a, graph.nodes[a].action, StepStatus.SKIPPED, skipped_for[a])
+                        report.results.append(result)
+                        hooks.post_apply(result)
+                ready = [a for a in graph.ready(finished) if a not in finished and a not in running.values()]
+                ready = [a for a in ready if graph.waits_for[a] <= done]
+            for a in ready:
+                running[pool.submit(step, graph.nodes[a])] = a
+            if not running:
+                break
+            completed, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in completed:
+                a = running.pop(future)
+                result = future.result()
+                with lock:
+                    finished.add(a)
+                    report.results.append(result)
+                    if result.status in (StepStatus.DONE, StepStatus.ALREADY):
+                        done.add(a)
+                    else:
+                        for d in graph.downstream([a]):
+                            skipped_for.setdefault(d, f"skipped: {a} failed")
+                hooks.post_apply(result)
+    return report
+
+
+def resources_by_address(resources: Sequence[Resource]) -> dict[Address, Resource]:
+    return {r.address: r for r in resources}

@@ -1,0 +1,111 @@
+"""Field-level differences between a desired and an observed object, after normalization.
+
+Normalization (per kind, from ``kinds``): names compared case-insensitively where the real system
+does, set-like lists compared without order, only the fields the spec manages compared, ignored fields
+dropped. The diff itself is deepdiff's; paths come back dotted (``subnets[0].prefix``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from reconciler.core.changes import FieldChange
+from reconciler.core.kinds import KindInfo
+
+
+def _fold(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.casefold()
+    if isinstance(value, list):
+        return [_fold(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _fold(v) for k, v in value.items()}
+    return value
+
+
+def _sort_key(value: Any) -> str:
+    return repr(sorted(value.items())) if isinstance(value, dict) else repr(value)
+
+
+def _restrict(value: Any, like: Any) -> Any:
+    """Keep only the keys of mapping ``value`` that ``like`` has: the spec manages those keys alone
+    (a BIOS has hundreds of attributes; the spec names one)."""
+    if isinstance(value, dict) and isinstance(like, dict):
+        return {k: _restrict(value[k], like[k]) for k in like if k in value}
+    return value
+
+
+def comparable(
+    info: KindInfo, data: Mapping[str, Any], fields: Iterable[str], like: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The fields of ``data`` named in ``fields``, normalized for comparison; mappings are cut down to
+    the keys ``like`` (the desired object) has."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = data.get(name)
+        if like is not None:
+            value = _restrict(value, like.get(name))
+        if name in info.case_insensitive:
+            value = _fold(value)
+        if name in info.unordered and isinstance(value, list):
+            value = sorted(value, key=_sort_key)
+        out[name] = value
+    return out
+
+
+def _format(path: list[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _get(data: Any, path: list[str | int]) -> Any:
+    """The value at ``path``, or None where the path does not exist."""
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _ignored(path: str, ignore: Iterable[str]) -> bool:
+    return any(path == f or path.startswith((f + ".", f + "[")) for f in ignore)
+
+
+def field_changes(
+    info: KindInfo, desired: Mapping[str, Any], observed: Mapping[str, Any], ignore: Iterable[str] = ()
+) -> tuple[FieldChange, ...]:
+    """What must change on the live object to match ``desired`` (fields outside ``desired`` are left alone).
+
+    A list compared as a whole (set-like lists, lists of objects) is reported as one change of that
+    field, which reads better than per-index noise; nested mappings are reported per key."""
+    ignore = tuple(ignore)
+    names = [n for n in desired if not _ignored(n, ignore)]
+    want = comparable(info, desired, names)
+    have = comparable(info, observed, names, like=desired)
+    diff = DeepDiff(have, want, view="tree", verbose_level=2)
+    paths: dict[str, list[str | int]] = {}
+    for level in diff.values():
+        for item in level:
+            path = item.path(output_format="list")
+            # Changes inside lists are reported at the list; inside dicts, per key.
+            cut: list[str | int] = []
+            for part in path:
+                if isinstance(part, int):
+                    break
+                cut.append(part)
+                if not isinstance(_get(desired, cut), dict) and not isinstance(_get(observed, cut), dict):
+                    break
+            paths.setdefault(_format(cut), cut)
+    out = []
+    for text, path in sorted(paths.items()):
+        if _ignored(text, ignore):
+            continue
+        top = str(path[0])
+        old = _restrict(_get(observed, path), _get(desired, path))
+        out.append(FieldChange(path=text, old=old, new=_get(desired, path), immutable=top in info.immutable))
+    return tuple(out)

@@ -1,0 +1,492 @@
+"""Expand validated specs into desired resources with addresses and dependencies.
+
+Each spec item becomes one resource per object the live systems hold (a logical network's sites and
+pools are separate VMM objects; a tenant's recovery block is a resource group, a storage account, a
+VNet, a policy, its association with the cloud, network mappings and protected items). The desired
+dicts use the normalized shape providers read back, so the planner compares like with like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from reconciler.core import kinds
+from reconciler.core.addresses import Address
+from reconciler.core.resources import Mode, Policy, Resource
+from reconciler.spec import bios, resolve
+from reconciler.spec.loader import SpecDocument, SpecSet
+from reconciler.spec.models.common import Lifecycle
+from reconciler.spec.models.power import PowerProfileDocument
+from reconciler.spec.models.site import SiteDocument
+from reconciler.spec.models.tenant import TenantDocument, Vm
+from reconciler.spec.yamlsource import FieldPath
+
+WINDOWS_PLANS = {"HighPerformance", "Balanced", "PowerSaver"}
+
+
+def _policy(kind: str, *lifecycles: Lifecycle | None, prefix: str = "") -> Policy:
+    """Merge lifecycles (outer first, inner wins); ``prefix`` selects and strips ignoreFields like
+    ``memory.priority`` when one spec item (a VM) feeds several resources."""
+    protect = prune = False
+    mode = Mode.ENFORCE
+    ignore: list[str] = []
+    for lc in lifecycles:
+        if lc is None:
+            continue
+        protect = protect or lc.protect
+        prune = prune or lc.prune
+        if lc.mode.value == Mode.OBSERVE.value:
+            mode = Mode.OBSERVE
+        for f in lc.ignore_fields:
+            if not prefix:
+                ignore.append(f)
+            elif f.startswith(prefix + "."):
+                ignore.append(f[len(prefix) + 1 :])
+    return Policy(
+        protect=protect, prune=prune, ignore_fields=tuple(ignore), mode=mode, creatable=kinds.info(kind).creatable
+    )
+
+
+def _res(
+    doc: SpecDocument[Any],
+    path: FieldPath,
+    address: Address,
+    desired: dict[str, Any],
+    *deps: Address,
+    lifecycle: tuple[Lifecycle | None, ...] = (),
+    prefix: str = "",
+    site: str,
+    tenant: str | None = None,
+) -> Resource:
+    return Resource(
+        address=address,
+        desired=desired,
+        depends_on=tuple(deps),
+        site=site,
+        tenant=tenant,
+        policy=_policy(address.kind, *lifecycle, prefix=prefix),
+        source=str(doc.where(path)),
+    )
+
+
+def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    s = doc.model.spec
+    site = doc.name
+
+    def a(kind: str, name: str) -> Address:
+        return Address(kind, site, name)
+
+    v = s.recovery_vault
+    yield _res(
+        doc,
+        ("spec", "recoveryVault"),
+        a("asr.vault", v.name),
+        {
+            "subscriptionId": v.subscription_id,
+            "resourceGroup": v.resource_group,
+            "name": v.name,
+            "location": v.location,
+            "sku": "Standard",
+        },
+        lifecycle=(v.lifecycle,),
+        site=site,
+    )
+    for i, ln in enumerate(s.logical_networks):
+        ln_addr = a("vmm.logical_network", ln.name)
+        yield _res(
+            doc,
+            ("spec", "logicalNetworks", i),
+            ln_addr,
+            {"name": ln.name, "networkVirtualization": ln.network_virtualization},
+            lifecycle=(ln.lifecycle,),
+            site=site,
+        )
+        for j, ns in enumerate(ln.sites):
+            ns_addr = a("vmm.network_site", ns.name)
+            yield _res(
+                doc,
+                ("spec", "logicalNetworks", i, "sites", j),
+                ns_addr,
+                {
+                    "name": ns.name,
+                    "logicalNetwork": ln.name,
+                    "hostGroups": list(ns.host_groups),
+                    "subnets": [{"subnet": sv.subnet, "vlan": sv.vlan} for sv in ns.subnets],
+                },
+                ln_addr,
+                lifecycle=(ln.lifecycle, ns.lifecycle),
+                site=site,
+            )
+            for k, pool in enumerate(ns.ip_pools):
+                yield _res(
+                    doc,
+                    ("spec", "logicalNetworks", i, "sites", j, "ipPools", k),
+                    a("vmm.ip_pool", pool.name),
+                    {
+                        "name": pool.name,
+                        "networkSite": ns.name,
+                        "subnet": pool.subnet,
+                        "rangeStart": pool.range.start,
+                        "rangeEnd": pool.range.end,
+                        "gateway": pool.gateway,
+                        "dnsServers": list(pool.dns_servers),
+                    },
+                    ns_addr,
+                    lifecycle=(ln.lifecycle, ns.lifecycle, pool.lifecycle),
+                    site=site,
+                )
+    for i, up in enumerate(s.uplink_port_profiles):
+        yield _res(
+            doc,
+            ("spec", "uplinkPortProfiles", i),
+            a("vmm.uplink_port_profile", up.name),
+            {
+                "name": up.name,
+                "networkSites": list(up.sites),
+                "networkVirtualization": up.network_virtualization,
+                "teamingMode": up.teaming.mode.value,
+                "loadBalancing": up.teaming.load_balancing.value,
+            },
+            *(a("vmm.network_site", n) for n in up.sites),
+            lifecycle=(up.lifecycle,),
+            site=site,
+        )
+    for i, pc in enumerate(s.port_classifications):
+        yield _res(
+            doc,
+            ("spec", "portClassifications", i),
+            a("vmm.port_classification", pc.name),
+            {
+                "name": pc.name,
+                "description": pc.description,
+                "dhcpGuard": pc.dhcp_guard,
+                "routerGuard": pc.router_guard,
+                "macSpoofing": pc.mac_spoofing,
+            },
+            lifecycle=(pc.lifecycle,),
+            site=site,
+        )
+    for i, sw in enumerate(s.logical_switches):
+        sw_addr = a("vmm.logical_switch", sw.name)
+        yield _res(
+            doc,
+            ("spec", "logicalSwitches", i),
+            sw_addr,
+            {
+                "name": sw.name,
+                "uplinkMode": sw.uplink_mode.value,
+                "sriov": sw.sriov,
+                "uplinkPortProfiles": list(sw.uplink_port_profiles),
+                "portClassifications": list(sw.port_classifications),
+            },
+            *(a("vmm.uplink_port_profile", n) for n in sw.uplink_port_profiles),
+            *(a("vmm.port_classification", n) for n in sw.port_classifications),
+            lifecycle=(sw.lifecycle,),
+            site=site,
+        )
+        for j, host in enumerate(sw.hosts):
+            yield _res(
+                doc,
+                ("spec", "logicalSwitches", i, "hosts", j),
+                a("vmm.host_switch", f"{host}/{sw.name}"),
+                {"host": host, "logicalSwitch": sw.name},
+                sw_addr,
+                lifecycle=(sw.lifecycle,),
+                site=site,
+            )
+    if s.default_vm_network is not None:
+        d = s.default_vm_network
+        yield _res(
+            doc,
+            ("spec", "defaultVmNetwork"),
+            a("vmm.vm_network", d.name),
+            {
+                "name": d.name,
+                "logicalNetwork": d.logical_network,
+                "isolation": d.isolation,
+                "subnets": [{"name": d.name, "subnet": d.subnet}],
+            },
+            a("vmm.logical_network", d.logical_network),
+            *_pool_deps(doc.model, d.logical_network),
+            lifecycle=(d.lifecycle,),
+            site=site,
+        )
+
+
+def _pool_deps(site: SiteDocument, logical_network: str) -> Iterator[Address]:
+    """A virtualized VM network needs the provider-address pools and uplinks of its logical network."""
+    for ln in site.spec.logical_networks:
+        if ln.name.lower() != logical_network.lower():
+            continue
+        names = {ns.name.lower() for ns in ln.sites}
+        for ns in ln.sites:
+            for pool in ns.ip_pools:
+                yield Address("vmm.ip_pool", site.metadata.name, pool.name)
+        for up in site.spec.uplink_port_profiles:
+            if any(n.lower() in names for n in up.sites):
+                yield Address("vmm.uplink_port_profile", site.metadata.name, up.name)
+
+
+def _memory_desired(vm: Vm, specs: SpecSet) -> dict[str, Any] | None:
+    settings = resolve.vm_memory(vm, specs)
+    eff = resolve.effective_memory(settings) if settings is not None else None
+    if eff is None:
+        return None
+    return {
+        "dynamic": eff.dynamic,
+        "startup": eff.startup,
+        "minimum": eff.minimum,
+        "maximum": eff.maximum,
+        "bufferPercent": eff.buffer_percent,
+        "priority": eff.priority,
+    }
+
+
+def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resource]:
+    t = doc.model.spec
+    scope = doc.name
+    site_doc = specs.sites[t.site]
+    site = site_doc.name
+    vault = site_doc.model.spec.recovery_vault
+
+    def a(kind: str, name: str) -> Address:
+        return Address(kind, scope, name)
+
+    def s(kind: str, name: str) -> Address:
+        return Address(kind, site, name)
+
+    cloud_addr = a("vmm.cloud", t.cloud.name)
+    cloud: dict[str, Any] = {
+        "name": t.cloud.name,
+        "hostGroups": list(t.cloud.host_groups),
+        "logicalNetworks": list(t.cloud.logical_networks),
+    }
+    if t.cloud.capacity is not None:
+        cloud["capacity"] = t.cloud.capacity.model_dump(by_alias=True, exclude_none=True)
+    yield _res(
+        doc,
+        ("spec", "cloud"),
+        cloud_addr,
+        cloud,
+        *(s("vmm.logical_network", n) for n in t.cloud.logical_networks),
+        lifecycle=(t.cloud.lifecycle,),
+        site=site,
+        tenant=scope,
+    )
+    for i, net in enumerate(t.vm_networks):
+        yield _res(
+            doc,
+            ("spec", "vmNetworks", i),
+            a("vmm.vm_network", net.name),
+            {
+                "name": net.name,
+                "logicalNetwork": net.logical_network,
+                "isolation": net.isolation.value,
+                "subnets": [{"name": sn.name, "subnet": sn.subnet} for sn in net.subnets],
+            },
+            s("vmm.logical_network", net.logical_network),
+            *_pool_deps(site_doc.model, net.logical_network),
+            cloud_addr,
+            lifecycle=(net.lifecycle,),
+            site=site,
+            tenant=scope,
+        )
+    for i, vm in enumerate(t.vms):
+        memory = _memory_desired(vm, specs)
+        if memory is not None:
+            yield _res(
+                doc,
+                ("spec", "vms", i),
+                a("hyperv.vm_memory", vm.name),
+                memory,
+                lifecycle=(vm.lifecycle,),
+                prefix="memory",
+                site=site,
+                tenant=scope,
+            )
+    r = t.recovery
+    if r is None:
+        return
+    sub = t.plan.azure.subscription_id
+    region = resolve.recovery_region(doc.model, specs) or vault.location
+    rg_addr = a("azure.resource_group", r.resource_group)
+    yield _res(
+        doc,
+        ("spec", "recovery", "resourceGroup"),
+        rg_addr,
+        {"subscriptionId": sub, "name": r.resource_group, "location": region},
+        site=site,
+        tenant=scope,
+    )
+    sa_addr = a("azure.storage_account", r.storage_account.name)
+    yield _res(
+        doc,
+        ("spec", "recovery", "storageAccount"),
+        sa_addr,
+        {
+            "subscriptionId": sub,
+            "resourceGroup": r.resource_group,
+            "name": r.storage_account.name,
+            "location": region,
+            "sku": r.storage_account.sku.value,
+        },
+        rg_addr,
+        s("asr.vault", vault.name),
+        lifecycle=(r.storage_account.lifecycle,),
+        site=site,
+        tenant=scope,
+    )
+    vn = r.virtual_network
+    vn_addr = a("azure.virtual_network", vn.name)
+    yield _res(
+        doc,
+        ("spec", "recovery", "virtualNetwork"),
+        vn_addr,
+        {
+            "subscriptionId": sub,
+            "resourceGroup": r.resource_group,
+            "name": vn.name,
+            "location": region,
+            "addressSpace": list(vn.address_space),
+            "subnets": [{"name": sn.name, "prefix": sn.prefix} for sn in vn.subnets],
+        },
+        rg_addr,
+        lifecycle=(vn.lifecycle,),
+        site=site,
+        tenant=scope,
+    )
+    p = r.policy
+    policy_addr = a("asr.replication_policy", p.name)
+    policy: dict[str, Any] = {
+        "vault": vault.name,
+        "name": p.name,
+        "replicationIntervalSeconds": p.replication_interval_seconds,
+        "recoveryPointHours": p.recovery_point_hours,
+        "appConsistentSnapshotHours": p.app_consistent_snapshot_hours,
+        "storageAccount": r.storage_account.name,
+    }
+    if p.start_time is not None:
+        policy["startTime"] = p.start_time
+    yield _res(
+        doc,
+        ("spec", "recovery", "policy"),
+        policy_addr,
+        policy,
+        s("asr.vault", vault.name),
+        sa_addr,
+        lifecycle=(p.lifecycle,),
+        site=site,
+        tenant=scope,
+    )
+    assoc_addr = a("asr.policy_association", t.cloud.name)
+    yield _res(
+        doc,
+        ("spec", "recovery", "policy"),
+        assoc_addr,
+        {"cloud": t.cloud.name, "policy": p.name},
+        policy_addr,
+        cloud_addr,
+        lifecycle=(p.lifecycle,),
+        site=site,
+        tenant=scope,
+    )
+    mapping_addrs = []
+    for i, m in enumerate(r.network_mappings):
+        m_addr = a("asr.network_mapping", m.vm_network)
+        mapping_addrs.append(m_addr)
+        yield _res(
+            doc,
+            ("spec", "recovery", "networkMappings", i),
+            m_addr,
+            {
+                "vmNetwork": m.vm_network,
+                "azureSubscriptionId": sub,
+                "azureResourceGroup": r.resource_group,
+                "azureNetwork": m.azure_network,
+                "azureSubnet": m.azure_subnet,
+            },
+            a("vmm.vm_network", m.vm_network),
+            vn_addr,
+            s("asr.vault", vault.name),
+            lifecycle=(m.lifecycle,),
+            site=site,
+            tenant=scope,
+        )
+    first_subnet = r.network_mappings[0].azure_subnet if r.network_mappings else vn.subnets[0].name
+    for i, vm in enumerate(t.vms):
+        if not vm.protect:
+            continue
+        yield _res(
+            doc,
+            ("spec", "vms", i),
+            a("asr.protected_item", vm.name),
+            {
+                "vm": vm.name,
+                "cloud": t.cloud.name,
+                "policy": p.name,
+                "storageAccount": r.storage_account.name,
+                "osType": vm.os_type.value,
+                "targetVmSize": vm.target_vm_size or r.default_target_vm_size,
+                "targetResourceGroup": r.resource_group,
+                "targetNetwork": vn.name,
+                "targetSubnet": first_subnet,
+            },
+            assoc_addr,
+            *mapping_addrs,
+            sa_addr,
+            lifecycle=(vm.lifecycle,),
+            prefix="protection",
+            site=site,
+            tenant=scope,
+        )
+
+
+def _power(doc: SpecDocument[PowerProfileDocument], specs: SpecSet) -> Iterator[Resource]:
+    p = doc.model.spec
+    site = p.site
+    for host in resolve.profile_hosts(doc.model, specs):
+        if p.bios is not None and host.bmc is not None:
+            if p.bios.profile is not None:
+                attributes = {
+                    k: str(v) for k, v in (bios.attributes_for(host.bmc.vendor, p.bios.profile) or {}).items()
+                }
+            else:
+                attributes = {k: str(v) for k, v in (p.bios.attributes or {}).items()}
+            yield _res(
+                doc,
+                ("spec", "bios"),
+                Address("bmc.bios", site, host.name),
+                {"vendor": host.bmc.vendor.value, "attributes": attributes},
+                lifecycle=(host.lifecycle, p.bios.lifecycle),
+                site=site,
+            )
+        if p.hypervisor is not None:
+            setting = (
+                {"platform": "hyperv", "powerPlan": p.hypervisor.power_plan.value}
+                if host.platform.value == "hyperv" and p.hypervisor.power_plan is not None
+                else {"platform": "vsphere", "policy": p.hypervisor.policy.value}
+                if host.platform.value == "vsphere" and p.hypervisor.policy is not None
+                else None
+            )
+            if setting is not None:
+                yield _res(
+                    doc,
+                    ("spec", "hypervisor"),
+                    Address("host.power_policy", site, host.name),
+                    setting,
+                    lifecycle=(host.lifecycle, p.hypervisor.lifecycle),
+                    site=site,
+                )
+
+
+def expand(specs: SpecSet) -> list[Resource]:
+    """Every desired resource of a valid spec set, sites first, in dependency-friendly order."""
+    out: list[Resource] = []
+    for site in specs.sites.values():
+        out.extend(_site(site))
+    for tenant in specs.tenants.values():
+        out.extend(_tenant(tenant, specs))
+    for profile in specs.power_profiles.values():
+        out.extend(_power(profile, specs))
+    return out

@@ -1,0 +1,68 @@
+"""Latency and faults on demand, for tests and benchmarks: every round trip to the embedded estate can
+wait, fail temporarily at a rate, or fail permanently for chosen addresses or kinds.
+
+Configured in code or by environment:
+``RECONCILER_EMBEDDED_LATENCY_MS`` (per round trip), ``RECONCILER_EMBEDDED_FAULT_RATE`` (0-1, temporary
+faults), ``RECONCILER_EMBEDDED_FAULT_ADDRESSES`` (comma-separated addresses or kinds that fail
+permanently), ``RECONCILER_EMBEDDED_FAULT_SEED`` (repeatable randomness)."""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reconciler.core.addresses import Address
+from reconciler.core.errors import PermanentError, TemporaryError
+
+
+@dataclass
+class Faults:
+    latency_s: float = 0.0
+    rate: float = 0.0
+    permanent: frozenset[str] = frozenset()
+    seed: int | None = None
+    round_trips: int = 0
+    _rng: random.Random = field(default_factory=random.Random, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.seed is not None:
+            self._rng.seed(self.seed)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Faults:
+        env = os.environ if env is None else env
+
+        def num(name: str, default: float) -> float:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return float(raw)
+            except ValueError as exc:
+                raise ValueError(f"{name}={raw!r} is not a number") from exc
+
+        seed = env.get("RECONCILER_EMBEDDED_FAULT_SEED", "").strip()
+        addresses = env.get("RECONCILER_EMBEDDED_FAULT_ADDRESSES", "")
+        return cls(
+            latency_s=num("RECONCILER_EMBEDDED_LATENCY_MS", 0.0) / 1000.0,
+            rate=num("RECONCILER_EMBEDDED_FAULT_RATE", 0.0),
+            permanent=frozenset(a.strip() for a in addresses.split(",") if a.strip()),
+            seed=int(seed) if seed else None,
+        )
+
+    def round_trip(self, what: str, address: Address | None = None) -> None:
+        """One call to the 'server': wait, then maybe fail. ``what`` names the operation for messages."""
+        with self._lock:
+            self.round_trips += 1
+            unlucky = self.rate > 0 and self._rng.random() < self.rate
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        if address is not None and self.permanent and any(address.matches(p) for p in self.permanent):
+            raise PermanentError(f"{what} {address}: injected permanent fault", code="InjectedFault")
+        if unlucky:
+            raise TemporaryError(f"{what}: injected temporary fault (server busy)", retry_after=0.01)

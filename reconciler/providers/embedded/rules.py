@@ -1,0 +1,170 @@
+"""The real systems' rules, enforced by the embedded estate so it teaches the same lessons:
+dependencies must exist before what needs them, a tenant's storage account lives in the vault's region,
+a running VM refuses memory changes that need it off, a host reboots only in maintenance mode."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from reconciler.core.addresses import Address
+from reconciler.core.errors import PermanentError, PreconditionError
+from reconciler.core.resources import Resource
+from reconciler.providers.embedded.store import EstateStore
+
+Check = Callable[[EstateStore, Resource], None]
+
+
+def _need(store: EstateStore, address: Address, why: str) -> None:
+    if store.get(address) is None:
+        raise PermanentError(f"{why}: {address} does not exist", code="DependencyMissing")
+
+
+def _site(r: Resource, kind: str, name: str) -> Address:
+    return Address(kind, r.site, name)
+
+
+def _tenant(r: Resource, kind: str, name: str) -> Address:
+    return Address(kind, r.tenant or r.site, name)
+
+
+def _vault(store: EstateStore, r: Resource) -> Address:
+    vaults = store.list("asr.vault", r.site)
+    if not vaults:
+        raise PermanentError(f"site {r.site!r} has no recovery vault registered", code="VaultNotFound")
+    return vaults[0].address
+
+
+def _network_site(store: EstateStore, r: Resource) -> None:
+    _need(store, _site(r, "vmm.logical_network", r.desired["logicalNetwork"]), "New-SCLogicalNetworkDefinition")
+
+
+def _ip_pool(store: EstateStore, r: Resource) -> None:
+    _need(store, _site(r, "vmm.network_site", r.desired["networkSite"]), "New-SCStaticIPAddressPool")
+
+
+def _uplink(store: EstateStore, r: Resource) -> None:
+    for ns in r.desired["networkSites"]:
+        _need(store, _site(r, "vmm.network_site", ns), "New-SCNativeUplinkPortProfile")
+
+
+def _switch(store: EstateStore, r: Resource) -> None:
+    for up in r.desired["uplinkPortProfiles"]:
+        _need(store, _site(r, "vmm.uplink_port_profile", up), "New-SCUplinkPortProfileSet")
+    for pc in r.desired["portClassifications"]:
+        _need(store, _site(r, "vmm.port_classification", pc), "New-SCLogicalSwitch")
+
+
+def _host_switch(store: EstateStore, r: Resource) -> None:
+    _need(store, _site(r, "vmm.host", r.desired["host"]), "Set-SCVMHost")
+    _need(store, _site(r, "vmm.logical_switch", r.desired["logicalSwitch"]), "New-SCVirtualNetwork")
+
+
+def _vm_network(store: EstateStore, r: Resource) -> None:
+    ln = store.get(_site(r, "vmm.logical_network", r.desired["logicalNetwork"]))
+    if ln is None:
+        raise PermanentError(f"New-SCVMNetwork: logical network {r.desired['logicalNetwork']!r} does not exist")
+    if r.desired.get("isolation") == "WindowsNetworkVirtualization" and not ln.data.get("networkVirtualization"):
+        raise PermanentError(
+            f"New-SCVMNetwork: logical network {ln.address.name!r} does not have network virtualization enabled"
+        )
+
+
+def _cloud(store: EstateStore, r: Resource) -> None:
+    for ln in r.desired["logicalNetworks"]:
+        _need(store, _site(r, "vmm.logical_network", ln), "Set-SCCloud -AddCloudResource")
+
+
+def _storage(store: EstateStore, r: Resource) -> None:
+    _need(store, _tenant(r, "azure.resource_group", r.desired["resourceGroup"]), "storage account")
+    vault = store.get(_vault(store, r))
+    assert vault is not None
+    if str(r.desired["location"]).casefold() != str(vault.data["location"]).casefold():
+        raise PermanentError(
+            f"storage account {r.desired['name']!r} in {r.desired['location']!r} cannot serve vault "
+            f"{vault.address.name!r} in {vault.data['location']!r}: it must be in the vault's region",
+            code="InvalidStorageAccountRegion",
+        )
+
+
+def _vnet(store: EstateStore, r: Resource) -> None:
+    _need(store, _tenant(r, "azure.resource_group", r.desired["resourceGroup"]), "virtual network")
+
+
+def _policy(store: EstateStore, r: Resource) -> None:
+    _need(store, _site(r, "asr.vault", r.desired["vault"]), "replication policy")
+    _need(store, _tenant(r, "azure.storage_account", r.desired["storageAccount"]), "replication policy")
+
+
+def _association(store: EstateStore, r: Resource) -> None:
+    _need(store, _tenant(r, "asr.replication_policy", r.desired["policy"]), "container mapping")
+    _need(store, _tenant(r, "vmm.cloud", r.desired["cloud"]), "container mapping")
+
+
+def _mapping(store: EstateStore, r: Resource) -> None:
+    _need(store, _tenant(r, "vmm.vm_network", r.desired["vmNetwork"]), "network mapping")
+    vnet = store.get(_tenant(r, "azure.virtual_network", r.desired["azureNetwork"]))
+    if vnet is None:
+        raise PermanentError(f"network mapping: Azure network {r.desired['azureNetwork']!r} does not exist")
+    subnets = {str(s["name"]).casefold() for s in vnet.data.get("subnets", [])}
+    if str(r.desired["azureSubnet"]).casefold() not in subnets:
+        raise PermanentError(f"network mapping: subnet {r.desired['azureSubnet']!r} is not in {vnet.address.name!r}")
+
+
+def _protected(store: EstateStore, r: Resource) -> None:
+    if store.get(_tenant(r, "hyperv.vm_memory", r.desired["vm"])) is None:
+        raise PermanentError(
+            f"enable protection: VM {r.desired['vm']!r} does not exist", code="ProtectableItemNotFound"
+        )
+    _need(store, _tenant(r, "asr.policy_association", r.desired["cloud"]), "enable protection (cloud not paired)")
+    mapped = store.list("asr.network_mapping", r.tenant)
+    if not any(
+        str(m.data.get("azureNetwork", "")).casefold() == str(r.desired["targetNetwork"]).casefold() for m in mapped
+    ):
+        raise PermanentError(
+            f"enable protection: no network mapping to {r.desired['targetNetwork']!r}", code="NetworkMappingNotFound"
+        )
+    _need(store, _tenant(r, "azure.storage_account", r.desired["storageAccount"]), "enable protection")
+
+
+CREATE_CHECKS: dict[str, Check] = {
+    "vmm.network_site": _network_site,
+    "vmm.ip_pool": _ip_pool,
+    "vmm.uplink_port_profile": _uplink,
+    "vmm.logical_switch": _switch,
+    "vmm.host_switch": _host_switch,
+    "vmm.vm_network": _vm_network,
+    "vmm.cloud": _cloud,
+    "azure.storage_account": _storage,
+    "azure.virtual_network": _vnet,
+    "asr.replication_policy": _policy,
+    "asr.policy_association": _association,
+    "asr.network_mapping": _mapping,
+    "asr.protected_item": _protected,
+}
+
+# Updates re-check the same references (a cloud gaining a logical network needs it to exist).
+UPDATE_CHECKS: dict[str, Check] = {
+    k: CREATE_CHECKS[k] for k in ("vmm.cloud", "vmm.logical_switch", "vmm.uplink_port_profile", "asr.network_mapping")
+}
+
+
+def check_create(store: EstateStore, resource: Resource) -> None:
+    check = CREATE_CHECKS.get(resource.kind)
+    if check is not None:
+        check(store, resource)
+
+
+def check_update(store: EstateStore, resource: Resource) -> None:
+    check = UPDATE_CHECKS.get(resource.kind)
+    if check is not None:
+        check(store, resource)
+
+
+def require_off(status: dict[str, object], vm: str, why: str) -> None:
+    if str(status.get("powerState", "")).casefold() == "running":
+        raise PreconditionError(f"Set-VMMemory refused on running VM {vm!r}: {why}", code="VMRunning")
+
+
+def require_maintenance(status: dict[str, object], host: str) -> None:
+    if not status.get("maintenance"):
+        raise PreconditionError(f"host {host!r} must be in maintenance mode before it reboots", code="NotInMaintenance")

@@ -1,0 +1,92 @@
+"""The plan file: a documented, versioned JSON form of a ``Plan`` (docs/plan-format.md).
+
+``apply PLANFILE`` reads it back; a plan written by another format version is refused rather than
+half understood."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.core.addresses import Address
+from reconciler.core.changes import PLAN_FORMAT_VERSION, Action, FieldChange, NoopReason, Plan, ResourceChange
+
+
+class PlanFormatError(ValueError):
+    """A plan file that cannot be used; the message says why and what to do."""
+
+
+def change_to_dict(c: ResourceChange) -> dict[str, Any]:
+    return {
+        "address": str(c.address),
+        "kind": c.address.kind,
+        "scope": c.address.scope,
+        "name": c.address.name,
+        "site": c.site,
+        "tenant": c.tenant,
+        "action": c.action.value,
+        "reason": c.reason,
+        "noopReason": c.noop_reason.value if c.noop_reason else None,
+        "disruptive": c.disruptive or None,
+        "error": c.error or None,
+        "dependsOn": [str(d) for d in c.depends_on],
+        "fields": [{"path": f.path, "old": f.old, "new": f.new, "immutable": f.immutable} for f in c.fields],
+        "before": c.before,
+        "after": c.after,
+        "observedVersion": c.observed_version or None,
+    }
+
+
+def to_dict(plan: Plan, *, spec_paths: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "formatVersion": plan.format_version,
+        "createdAt": plan.created_at,
+        "specDigest": plan.spec_digest,
+        "specPaths": spec_paths or [],
+        "targets": list(plan.targets),
+        "excludes": list(plan.excludes),
+        "summary": plan.counts(),
+        "changes": [change_to_dict(c) for c in plan.changes],
+        "diagnostics": [d.to_dict() for d in plan.diagnostics],
+    }
+
+
+def _change(d: dict[str, Any]) -> ResourceChange:
+    return ResourceChange(
+        address=Address.parse(d["address"]),
+        action=Action(d["action"]),
+        before=d.get("before"),
+        after=d.get("after"),
+        fields=tuple(
+            FieldChange(path=f["path"], old=f.get("old"), new=f.get("new"), immutable=bool(f.get("immutable")))
+            for f in d.get("fields", [])
+        ),
+        reason=d.get("reason") or "",
+        noop_reason=NoopReason(d["noopReason"]) if d.get("noopReason") else None,
+        disruptive=d.get("disruptive") or "",
+        error=d.get("error") or "",
+        depends_on=tuple(Address.parse(a) for a in d.get("dependsOn", [])),
+        site=d.get("site") or "",
+        tenant=d.get("tenant"),
+        observed_version=d.get("observedVersion") or "",
+    )
+
+
+def from_dict(data: Any) -> tuple[Plan, list[str]]:
+    """The plan and the spec paths it was made from."""
+    if not isinstance(data, dict) or "formatVersion" not in data or "changes" not in data:
+        raise PlanFormatError("not a reconciler plan file (no formatVersion/changes); make one with plan -o FILE")
+    if data["formatVersion"] != PLAN_FORMAT_VERSION:
+        raise PlanFormatError(
+            f"plan format version {data['formatVersion']} is not {PLAN_FORMAT_VERSION}; re-run plan with this version"
+        )
+    try:
+        plan = Plan(
+            changes=tuple(_change(c) for c in data["changes"]),
+            created_at=str(data["createdAt"]),
+            spec_digest=str(data["specDigest"]),
+            targets=tuple(data.get("targets", [])),
+            excludes=tuple(data.get("excludes", [])),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise PlanFormatError(f"damaged plan file ({exc}); re-run plan -o FILE") from exc
+    return plan, [str(p) for p in data.get("specPaths", [])]

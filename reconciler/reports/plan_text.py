@@ -1,0 +1,109 @@
+"""A plan for people: grouped by site and tenant, one symbol per action, field diffs, a summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from reconciler.core import kinds
+from reconciler.core.changes import Action, Plan, ResourceChange
+
+SYMBOLS: dict[Action, tuple[str, str]] = {
+    Action.CREATE: ("+", "green"),
+    Action.UPDATE: ("~", "yellow"),
+    Action.REPLACE: ("-/+", "magenta"),
+    Action.DELETE: ("-", "red"),
+    Action.NOOP: ("=", "dim"),
+    Action.READ: ("<=", "cyan"),
+}
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, sort_keys=True, default=str)
+
+
+def _group_key(c: ResourceChange) -> tuple[int, str, str]:
+    if c.tenant:
+        return (1, c.site, c.tenant)
+    return (0, c.site, "")
+
+
+def _groups(changes: Iterable[ResourceChange]) -> dict[tuple[int, str, str], list[ResourceChange]]:
+    out: dict[tuple[int, str, str], list[ResourceChange]] = {}
+    for c in changes:
+        out.setdefault(_group_key(c), []).append(c)
+    return dict(sorted(out.items()))
+
+
+def _title(key: tuple[int, str, str]) -> str:
+    return f"tenant {key[2]}  [dim](site {key[1]})[/dim]" if key[0] else f"site {key[1]}"
+
+
+def render(console: Console, plan: Plan, *, show_unchanged: bool = False) -> None:
+    shown = [c for c in plan.changes if c.is_change or c.error or c.fields or show_unchanged]
+    for key, changes in _groups(shown).items():
+        console.print(f"\n[bold]{_title(key)}[/bold]", highlight=False)
+        for c in changes:
+            _change(console, c)
+    console.print()
+    summary(console, plan)
+
+
+def _change(console: Console, c: ResourceChange) -> None:
+    symbol, colour = SYMBOLS[c.action]
+    if c.error:
+        symbol, colour = "!", "red"
+    title = kinds.info(c.address.kind).title if c.address.kind in kinds.KINDS else c.address.kind
+    note = f"  [dim]({escape(c.reason)})[/dim]" if c.action is Action.NOOP and c.reason else ""
+    console.print(
+        f"  [{colour}]{symbol:>3}[/{colour}] {escape(title)} [bold]{escape(c.address.name)}[/bold]{note}"
+        f"  [dim]{escape(str(c.address))}[/dim]",
+        highlight=False,
+    )
+    if c.error:
+        console.print(f"        [red]error:[/red] {escape(c.error)}", highlight=False)
+        return
+    if c.action is Action.CREATE and c.after:
+        for k, v in c.after.items():
+            if v not in (None, "", [], {}):
+                console.print(f"        [green]+[/green] {escape(k)}: {escape(_value(v))}", highlight=False)
+    for f in c.fields:
+        lock = " [magenta](forces replacement)[/magenta]" if f.immutable else ""
+        console.print(
+            f"        [yellow]~[/yellow] {escape(f.path)}: [red]{escape(_value(f.old))}[/red] → "
+            f"[green]{escape(_value(f.new))}[/green]{lock}",
+            highlight=False,
+        )
+    if c.disruptive:
+        console.print(f"        [bold yellow]⚠ disruptive:[/bold yellow] {escape(c.disruptive)}", highlight=False)
+
+
+def summary(console: Console, plan: Plan) -> None:
+    counts = plan.counts()
+    errors = plan.errors
+    unchanged = sum(1 for c in plan.changes if not c.is_change and not c.error)
+    disruptive = sum(1 for c in plan.pending if c.disruptive)
+    if errors:
+        console.print(f"[bold red]✗ {len(errors)} error{'s' * (len(errors) != 1)} in the plan:[/bold red]")
+        for c in errors:
+            console.print(f"  [red]![/red] {escape(str(c.address))}: {escape(c.error)}", highlight=False)
+    if not plan.pending:
+        if not errors:
+            console.print(
+                f"[bold green]No changes.[/bold green] The estate matches the specs ({len(plan.changes)} resources)."
+            )
+        return
+    parts = [
+        f"[green]{counts['create']} to create[/green]",
+        f"[yellow]{counts['update']} to update[/yellow]",
+        f"[magenta]{counts['replace']} to replace[/magenta]",
+        f"[red]{counts['delete']} to delete[/red]",
+    ]
+    extra = f", {disruptive} disruptive" if disruptive else ""
+    console.print(f"[bold]Plan:[/bold] {', '.join(parts)}; {unchanged} unchanged{extra}.")
