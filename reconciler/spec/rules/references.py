@@ -202,11 +202,14 @@ def _tenant(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
 def _power(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
     spec = doc.model.spec
     if (spec.hosts is None) == (spec.host_group is None):
+        both = spec.hosts is not None
         yield doc.diagnostic(
             "power.hosts-selector",
-            ("spec",),
-            "a power profile selects its hosts with exactly one of 'hosts' or 'hostGroup'",
+            ("spec", "hostGroup") if both else ("spec",),
+            "a power profile selects its hosts with exactly one of 'hosts' or 'hostGroup'"
+            + (": it has both" if both else ": it has neither"),
             hint="list the hosts by name, or name their host group, not both",
+            key=both,
         )
     site_doc = specs.sites.get(spec.site)
     if site_doc is None:
