@@ -21,10 +21,10 @@ run: install
 	$(BIN)/reconciler estate init
 	@echo "== 2/5 validate the example specs"
 	$(BIN)/reconciler validate specs/
-	@echo "== 3/5 plan: what the specs want changed in the estate"
-	$(BIN)/reconciler plan specs/
-	@echo "== 4/5 apply it"
-	$(BIN)/reconciler apply specs/ --yes
+	@echo "== 3/5 plan: what the specs want changed in the estate (saved for review)"
+	$(BIN)/reconciler plan specs/ --out .reconciler/plan.json
+	@echo "== 4/5 apply exactly the reviewed plan"
+	$(BIN)/reconciler apply .reconciler/plan.json --yes
 	@echo "== 5/5 plan again: the estate now matches the specs"
 	$(BIN)/reconciler plan specs/ --detailed-exitcode
 

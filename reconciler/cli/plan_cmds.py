@@ -156,7 +156,11 @@ def apply(
                 raise typer.Exit(1)
             wanted = {c.address for c in saved.pending}
             current = _only(current, wanted)
-        plan_text.render(out, current)
+        if saved is None:
+            plan_text.render(out, current)
+        else:  # reviewed already: say what will be applied, not the whole plan again
+            out.print(f"Applying the saved plan {path} (made {saved.created_at}):", highlight=False)
+            plan_text.summary(out, current)
         if current.errors:
             err.print("[red]The plan has errors: nothing applied.[/red] Fix the specs, or --exclude those addresses.")
             raise typer.Exit(1)

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from reconciler.core import kinds
 from reconciler.core.changes import Action, Plan, ResourceChange
+from reconciler.core.units import format_memory_mb
 
 SYMBOLS: dict[Action, tuple[str, str]] = {
     Action.CREATE: ("+", "green"),
@@ -22,7 +23,13 @@ SYMBOLS: dict[Action, tuple[str, str]] = {
 }
 
 
-def _value(v: Any) -> str:
+# Fields held in MB, shown with units as operators write them in specs.
+MEMORY_FIELDS = {("hyperv.vm_memory", name) for name in ("startup", "minimum", "maximum")}
+
+
+def _value(v: Any, *, kind: str = "", path: str = "") -> str:
+    if (kind, path) in MEMORY_FIELDS and isinstance(v, int) and not isinstance(v, bool):
+        return format_memory_mb(v)
     if isinstance(v, str):
         return v
     return json.dumps(v, sort_keys=True, default=str)
@@ -72,12 +79,14 @@ def _change(console: Console, c: ResourceChange) -> None:
     if c.action is Action.CREATE and c.after:
         for k, v in c.after.items():
             if v not in (None, "", [], {}):
-                console.print(f"        [green]+[/green] {escape(k)}: {escape(_value(v))}", highlight=False)
+                shown = _value(v, kind=c.address.kind, path=k)
+                console.print(f"        [green]+[/green] {escape(k)}: {escape(shown)}", highlight=False)
+    kind = c.address.kind
     for f in c.fields:
         lock = " [magenta](forces replacement)[/magenta]" if f.immutable else ""
         console.print(
-            f"        [yellow]~[/yellow] {escape(f.path)}: [red]{escape(_value(f.old))}[/red] → "
-            f"[green]{escape(_value(f.new))}[/green]{lock}",
+            f"        [yellow]~[/yellow] {escape(f.path)}: [red]{escape(_value(f.old, kind=kind, path=f.path))}[/red]"
+            f" → [green]{escape(_value(f.new, kind=kind, path=f.path))}[/green]{lock}",
             highlight=False,
         )
     if c.disruptive:
