@@ -3,9 +3,9 @@
 Each case is a folder under ``tests/fixtures/validate/<case>/`` holding ``expected.yaml`` and the spec
 files of the case. Unless ``expected.yaml`` says ``base: false``, the case is laid over the valid
 estate in ``_base/`` (site.yaml, tenant.yaml, profiles.yaml): a case file with the same name replaces
-the base file, other files are added. ``paths`` (default ``["."]``) are what validate is given. The test compares every diagnostic produced (errors and
-warnings) with the expected list on code, file, line, path and severity; ``column`` and a
-``message`` substring are checked when given.
+the base file, other files are added. ``paths`` (default ``["."]``) are what validate is given.
+The test compares every diagnostic produced (errors and warnings) with the expected list on code,
+file, line, path and severity; ``column`` and a ``message`` substring are checked when given.
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[st
             f"[dim]No embedded estate yet: created {backends.estate_db} from the shipped estate "
             "(reconciler estate init resets it).[/dim]"
         )
-    return Session(chosen, resources, backends, [str(p) for p in paths])
+    # Absolute, so that apply PLANFILE finds the specs from any working directory.
+    return Session(chosen, resources, backends, [str(Path(p).resolve()) for p in paths])
 
 
 def make_plan(session: Session, *, targets: Sequence[str], excludes: Sequence[str], progress: bool = True) -> Plan:

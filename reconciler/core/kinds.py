@@ -78,7 +78,7 @@ KINDS: dict[str, KindInfo] = {
             "IP pool",
             immutable={"subnet", "networkSite"},
             case_insensitive={"name", "networkSite"},
-            unordered={"dnsServers"},
+            # dnsServers stays ordered: the first is the primary resolver VMM hands out.
         ),
         _k(
             "vmm.uplink_port_profile",
@@ -131,7 +131,7 @@ KINDS: dict[str, KindInfo] = {
             "asr.replication_policy",
             "replication policy",
             immutable={"vault"},
-            case_insensitive={"vault", "storageAccount"},
+            case_insensitive={"name", "vault", "storageAccount"},
         ),
         _k("asr.policy_association", "policy association", case_insensitive={"cloud", "policy"}),
         _k(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan, ResourceChange
@@ -21,7 +21,7 @@ from reconciler.core.errors import ReconcilerError, TemporaryError
 from reconciler.core.resources import Resource
 from reconciler.engine import planner
 from reconciler.engine.graph import Graph
-from reconciler.engine.refresh import provider_for
+from reconciler.engine.refresh import provider_for, retry_wait
 from reconciler.providers.base import Provider
 
 
@@ -62,14 +62,6 @@ class Hooks:
 
     def post_apply(self, result: StepResult) -> None:
         pass
-
-
-def _retry_after(state: RetryCallState) -> float:
-    exc = state.outcome.exception() if state.outcome else None
-    backoff = wait_exponential_jitter(initial=0.05, max=5.0)(state)
-    if isinstance(exc, TemporaryError) and exc.retry_after:
-        return max(backoff, exc.retry_after)
-    return backoff
 
 
 def apply_plan(
@@ -113,7 +105,7 @@ def apply_plan(
         retrying = Retrying(
             retry=retry_if_exception_type(TemporaryError),
             stop=stop_after_attempt(attempts),
-            wait=_retry_after,
+            wait=retry_wait,
             sleep=sleep,
             reraise=True,
         )

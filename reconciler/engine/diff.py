@@ -31,9 +31,13 @@ def _sort_key(value: Any) -> str:
 
 def _restrict(value: Any, like: Any) -> Any:
     """Keep only the keys of mapping ``value`` that ``like`` has: the spec manages those keys alone
-    (a BIOS has hundreds of attributes; the spec names one)."""
+    (a BIOS has hundreds of attributes; the spec names one). In a list of mappings (subnets), each
+    item keeps the keys the desired items have, whatever the order (a live subnet also has an id)."""
     if isinstance(value, dict) and isinstance(like, dict):
         return {k: _restrict(value[k], like[k]) for k in like if k in value}
+    if isinstance(value, list) and isinstance(like, list) and like and all(isinstance(x, dict) for x in like):
+        keys = {k for x in like for k in x}
+        return [{k: v for k, v in item.items() if k in keys} if isinstance(item, dict) else item for item in value]
     return value
 
 

@@ -417,6 +417,8 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
     for i, vm in enumerate(t.vms):
         if not vm.protect:
             continue
+        # Protection waits for the VM's memory to be configured (and is blocked if the VM is missing).
+        vm_memory = (a("hyperv.vm_memory", vm.name),) if _memory_desired(vm, specs) is not None else ()
         yield _res(
             doc,
             ("spec", "vms", i),
@@ -435,6 +437,7 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
             assoc_addr,
             *mapping_addrs,
             sa_addr,
+            *vm_memory,
             lifecycle=(vm.lifecycle,),
             prefix="protection",
             site=site,

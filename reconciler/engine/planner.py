@@ -37,7 +37,7 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
                 before=None,
                 noop_reason=NoopReason.MISSING_UNMANAGED,
                 error=f"{what} {resource.address.name!r} does not exist; the tool configures {what}s, it never "
-                f"creates them (declared at {resource.source})",
+                f"creates them" + (f" (declared at {resource.source})" if resource.source else ""),
                 reason=f"{what} not found",
                 **base,
             )
@@ -72,11 +72,20 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
     immutable = [f.path for f in fields if f.immutable]
     disruptive = info.disruption(fields, observed.status)
     if immutable:
+        # A replace deletes the live object first: a protected one (the provider's vault, a VM's
+        # replication) must not go, so the change is planned but refused, like Terraform's prevent_destroy.
+        refused = (
+            f"{resource.address} is protected (lifecycle.protect) and a replace would delete it: change "
+            f"{', '.join(immutable)} by hand, or lift the protection first"
+            if resource.policy.protect
+            else ""
+        )
         return ResourceChange(
             action=Action.REPLACE,
             fields=fields,
             reason=f"{', '.join(immutable)} cannot change in place",
             disruptive=disruptive,
+            error=refused,
             **common,
         )
     return ResourceChange(
@@ -120,6 +129,10 @@ def select(
     return [r for r in resources if r.address in chosen]
 
 
+def _blocks(change: ResourceChange) -> bool:
+    return bool(change.error) or change.noop_reason is NoopReason.BLOCKED
+
+
 def spec_digest(resources: Sequence[Resource]) -> str:
     """A digest of everything the specs want: a saved plan is stale when it changes."""
     h = hashlib.sha256()
@@ -140,7 +153,21 @@ def make_plan(
 ) -> Plan:
     """Plan every resource; a resource whose dependency cannot be planned is blocked, not guessed."""
     changes: dict[Address, ResourceChange] = {}
-    for r in resources:
+    for r in resources:  # expand yields dependencies before dependents, so blocks propagate in one pass
+        blocker = next((d for d in r.depends_on if d in changes and _blocks(changes[d])), None)
+        if blocker is not None:
+            changes[r.address] = ResourceChange(
+                address=r.address,
+                action=Action.NOOP,
+                before=None,
+                after=dict(r.desired),
+                noop_reason=NoopReason.BLOCKED,
+                reason=f"blocked: {blocker} cannot be planned",
+                depends_on=r.depends_on,
+                site=r.site,
+                tenant=r.tenant,
+            )
+            continue
         changes[r.address] = plan_one(r, observed.get(r.address))
     return Plan(
         changes=tuple(changes[r.address] for r in resources),

@@ -6,11 +6,15 @@ than their sum. ``on_group`` lets the UI draw a progress bar without the engine 
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
 from reconciler.core.addresses import Address
-from reconciler.core.errors import PermanentError
+from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.base import Provider
 
@@ -31,23 +35,44 @@ def provider_for(providers: Mapping[str, Provider], kind: str) -> Provider:
         raise PermanentError(f"no provider is configured for {kind}") from None
 
 
+def retry_wait(state: RetryCallState) -> float:
+    """Back-off before retrying a temporary error: exponential from 50 ms with up to 1 s of jitter,
+    capped at 5 s, and never shorter than the server's Retry-After."""
+    exc = state.outcome.exception() if state.outcome else None
+    backoff = min(0.05 * 2.0 ** (state.attempt_number - 1) + random.uniform(0, 1.0), 5.0)
+    if isinstance(exc, TemporaryError) and exc.retry_after:
+        return max(backoff, exc.retry_after)
+    return backoff
+
+
 def read_all(
     resources: Sequence[Resource],
     providers: Mapping[str, Provider],
     *,
     concurrency: int = 16,
+    attempts: int = 6,
     on_group: Callable[[Group, int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> dict[Address, Observed | None]:
-    """Every resource's live object (None where absent). A provider error propagates: a plan built on
-    a partial read would propose creating what merely could not be read."""
+    """Every resource's live object (None where absent). Temporary errors are retried with backoff, as
+    apply retries them; any other provider error propagates: a plan built on a partial read would
+    propose creating what merely could not be read."""
     work = groups(resources)
     if on_total is not None:
         on_total(len(work))
     out: dict[Address, Observed | None] = {}
 
     def read(group: Group, members: list[Resource]) -> Mapping[Address, Observed | None]:
-        return provider_for(providers, group[0]).read(members)
+        provider = provider_for(providers, group[0])
+        retrying = Retrying(
+            retry=retry_if_exception_type(TemporaryError),
+            stop=stop_after_attempt(max(1, attempts)),
+            wait=retry_wait,
+            sleep=sleep,
+            reraise=True,
+        )
+        return retrying(provider.read, members)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = {pool.submit(read, g, m): g for g, m in work.items()}

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from reconciler.core import kinds
-from reconciler.core.changes import Action, Plan, ResourceChange
+from reconciler.core.changes import Action, NoopReason, Plan, ResourceChange
 from reconciler.core.units import format_memory_mb
 
 SYMBOLS: dict[Action, tuple[str, str]] = {
@@ -53,7 +53,11 @@ def _title(key: tuple[int, str, str]) -> str:
 
 
 def render(console: Console, plan: Plan, *, show_unchanged: bool = False) -> None:
-    shown = [c for c in plan.changes if c.is_change or c.error or c.fields or show_unchanged]
+    shown = [
+        c
+        for c in plan.changes
+        if c.is_change or c.error or c.fields or c.noop_reason is NoopReason.BLOCKED or show_unchanged
+    ]
     for key, changes in _groups(shown).items():
         console.print(f"\n[bold]{_title(key)}[/bold]", highlight=False)
         for c in changes:
@@ -96,7 +100,8 @@ def _change(console: Console, c: ResourceChange) -> None:
 def summary(console: Console, plan: Plan) -> None:
     counts = plan.counts()
     errors = plan.errors
-    unchanged = sum(1 for c in plan.changes if not c.is_change and not c.error)
+    blocked = sum(1 for c in plan.changes if c.noop_reason is NoopReason.BLOCKED)
+    unchanged = sum(1 for c in plan.changes if not c.is_change and not c.error) - blocked
     disruptive = sum(1 for c in plan.pending if c.disruptive)
     if errors:
         console.print(f"[bold red]✗ {len(errors)} error{'s' * (len(errors) != 1)} in the plan:[/bold red]")
@@ -115,4 +120,5 @@ def summary(console: Console, plan: Plan) -> None:
         f"[red]{counts['delete']} to delete[/red]",
     ]
     extra = f", {disruptive} disruptive" if disruptive else ""
+    extra += f", {blocked} blocked" if blocked else ""
     console.print(f"[bold]Plan:[/bold] {', '.join(parts)}; {unchanged} unchanged{extra}.")

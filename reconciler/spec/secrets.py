@@ -6,6 +6,7 @@ the common mistake (``password: ...`` next to an endpoint) whatever the kind or 
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -23,12 +24,26 @@ WHERE = (
 HINT = f"remove it: {WHERE}"
 
 
+@functools.lru_cache(maxsize=4096)
 def looks_secret(key: str) -> bool:
+    """Keys repeat across thousands of documents: the answer is cached per key."""
     return bool(_SECRET_KEY.search(key))
 
 
+def _has_secret(value: Any) -> bool:
+    """A fast first pass: most documents hold no secret, and then nothing needs copying."""
+    if isinstance(value, dict):
+        return any(looks_secret(k) or _has_secret(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_secret(v) for v in value)
+    return isinstance(value, str) and _SECRET_VALUE.search(value) is not None
+
+
 def strip_secrets(doc: SourceDocument) -> tuple[Any, list[Diagnostic]]:
-    """A copy of the document's data without secret-looking keys, and a diagnostic for each one."""
+    """A copy of the document's data without secret-looking keys, and a diagnostic for each one
+    (the data itself, uncopied, when there is none)."""
+    if not _has_secret(doc.data):
+        return doc.data, []
     found: list[Diagnostic] = []
 
     def walk(value: Any, path: FieldPath) -> Any:

@@ -25,9 +25,29 @@ import yaml
 from reconciler.core.diagnostics import Diagnostic, Location
 
 try:  # libyaml is several times faster; the pure-Python loader gives identical results.
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
+
+_RESOLVED: dict[tuple[str, bool], str] = {}
+
+
+class _Loader(_BaseLoader):
+    """Even with libyaml, PyYAML resolves each plain scalar's tag with Python regexes; specs repeat
+    the same few values (true, Standard_GRS, All Hosts/West) endlessly, so remember the answers."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+        key = (value, bool(implicit[0]))
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+            if len(_RESOLVED) > 100_000:
+                _RESOLVED.clear()
+            _RESOLVED[key] = tag
+        return tag
+
 
 FieldPath = tuple[str | int, ...]
 
@@ -41,6 +61,7 @@ _KEEP_AS_WRITTEN = {f"{_TAG}timestamp"}
 _MAP_TAG = f"{_TAG}map"
 _SEQ_TAG = f"{_TAG}seq"
 _MERGE_TAG = f"{_TAG}merge"
+_STR_TAG = f"{_TAG}str"
 _NULLS = {"", "~", "null", "Null", "NULL"}
 _constructor = yaml.constructor.SafeConstructor()
 
@@ -53,20 +74,23 @@ class SourceDocument:
     index: int
     start: Location
     data: Any
-    keys: dict[FieldPath, Location] = field(default_factory=dict)
-    values: dict[FieldPath, Location] = field(default_factory=dict)
+    # Raw parser marks (0-based), turned into Locations only when a diagnostic needs one: a large
+    # estate has hundreds of thousands of values and almost none of them is ever reported.
+    keys: dict[FieldPath, Any] = field(default_factory=dict)
+    values: dict[FieldPath, Any] = field(default_factory=dict)
 
     def locate(self, path: FieldPath) -> Location:
         """Where the value at ``path`` was written, or the nearest enclosing value that exists."""
         for end in range(len(path), -1, -1):
             found = self.values.get(path[:end])
             if found is not None:
-                return found
+                return _loc(self.file, found)
         return self.start
 
     def locate_key(self, path: FieldPath) -> Location:
         """Where the key of ``path`` was written (falls back to :meth:`locate`)."""
-        return self.keys.get(path) or self.locate(path)
+        mark = self.keys.get(path)
+        return _loc(self.file, mark) if mark is not None else self.locate(path)
 
 
 class _Abort(Exception):
@@ -96,7 +120,7 @@ class _Builder:
     def build(self, node: yaml.Node, path: FieldPath) -> Any:
         reused = self._built.get(id(node))
         if reused is not None:
-            self.doc.values.setdefault(path, _loc(self.doc.file, node.start_mark))
+            self.doc.values.setdefault(path, node.start_mark)
             self._count(reused[1], path, self._alias_site(path, node))
             return reused[0]
         before = self.nodes
@@ -105,37 +129,40 @@ class _Builder:
             self._built[id(node)] = (value, self.nodes - before)
         return value
 
-    def _alias_site(self, path: FieldPath, node: yaml.Node) -> Location:
+    def _alias_site(self, path: FieldPath, node: yaml.Node) -> Any:
         """Where an alias at ``path`` was written: the composed graph keeps the position of the anchored
         node only, so this is the nearest key on the path (the anchor when there is none)."""
         for end in range(len(path), 0, -1):
             found = self.doc.keys.get(path[:end])
             if found is not None:
                 return found
-        return _loc(self.doc.file, node.start_mark)
+        return node.start_mark
 
-    def _count(self, n: int, path: FieldPath, location: Location) -> None:
+    def _at(self, mark: Any) -> Location:
+        return _loc(self.doc.file, mark)
+
+    def _count(self, n: int, path: FieldPath, mark: Any) -> None:
         self.nodes += n
         if self.nodes > MAX_NODES_PER_DOCUMENT:
             raise _Abort(
                 Diagnostic(
                     code="yaml.too-large",
                     message=f"document expands to more than {MAX_NODES_PER_DOCUMENT:,} values (alias expansion?)",
-                    location=location,
+                    location=self._at(mark),
                     path=_dotted(path),
                     hint="remove deeply nested aliases (*name); a spec should list its values plainly",
                 )
             )
 
     def _build(self, node: yaml.Node, path: FieldPath) -> Any:
-        location = _loc(self.doc.file, node.start_mark)
+        location = node.start_mark
         self._count(1, path, location)
         if len(path) > MAX_DEPTH:
             raise _Abort(
                 Diagnostic(
                     code="yaml.too-deep",
                     message=f"nesting deeper than {MAX_DEPTH} levels",
-                    location=location,
+                    location=self._at(location),
                     hint="specs are shallow documents; check for a runaway structure",
                 )
             )
@@ -155,30 +182,32 @@ class _Builder:
         finally:
             self._active.discard(id(node))
 
-    def _recursive(self, path: FieldPath, location: Location) -> NoReturn:
+    def _recursive(self, path: FieldPath, mark: Any) -> NoReturn:
         raise _Abort(
             Diagnostic(
                 code="yaml.recursive-alias",
                 message="an alias refers to a node that contains it",
-                location=location,
+                location=self._at(mark),
                 path=_dotted(path),
                 hint="remove the recursive alias",
             )
         )
 
-    def _check_tag(self, node: yaml.Node, allowed: set[str], path: FieldPath, location: Location) -> None:
+    def _check_tag(self, node: yaml.Node, allowed: set[str], path: FieldPath, mark: Any) -> None:
         if node.tag not in allowed:
             raise _Abort(
                 Diagnostic(
                     code="yaml.forbidden-tag",
                     message=f"YAML tag {_short_tag(node.tag)!r} is not allowed",
-                    location=location,
+                    location=self._at(mark),
                     path=_dotted(path),
                     hint="specs are plain data: remove the tag and write the value itself",
                 )
             )
 
-    def _scalar(self, node: yaml.ScalarNode, path: FieldPath, location: Location) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, path: FieldPath, location: Any) -> Any:
+        if node.tag == _STR_TAG:  # the common case, answered without PyYAML's constructor
+            return node.value
         if node.tag in _KEEP_AS_WRITTEN:
             return node.value
         self._check_tag(node, _SCALAR_TAGS, path, location)
@@ -193,7 +222,7 @@ class _Builder:
                 Diagnostic(
                     code="yaml.bad-scalar",
                     message=f"cannot read {node.value!r} as {_short_tag(node.tag)}",
-                    location=location,
+                    location=self._at(location),
                     path=_dotted(path),
                     hint="quote the value or fix its spelling",
                 )
@@ -201,10 +230,10 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: FieldPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        explicit: dict[str, Location] = {}
-        merged: list[tuple[yaml.Node, Location]] = []
+        explicit: dict[str, Any] = {}
+        merged: list[tuple[yaml.Node, Any]] = []
         for key_node, value_node in node.value:
-            key_location = _loc(self.doc.file, key_node.start_mark)
+            key_location = key_node.start_mark
             if key_node.tag == _MERGE_TAG:
                 sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
                 merged.extend((source, key_location) for source in sources)
@@ -214,7 +243,7 @@ class _Builder:
                     Diagnostic(
                         code="yaml.complex-key",
                         message="a mapping key must be a plain name",
-                        location=key_location,
+                        location=self._at(key_location),
                         path=_dotted(path),
                         hint="write the key as a plain word",
                     )
@@ -222,12 +251,12 @@ class _Builder:
                 continue
             key = str(key_node.value)
             if key in explicit:
-                first = explicit[key]
+                first = self._at(explicit[key])
                 self.diagnostics.append(
                     Diagnostic(
                         code="yaml.duplicate-key",
                         message=f"duplicate key {key!r} (first written at line {first.line})",
-                        location=key_location,
+                        location=self._at(key_location),
                         path=_dotted((*path, key)),
                         hint="remove one of the two; YAML would silently keep only the last",
                         related=(first,),
@@ -235,15 +264,16 @@ class _Builder:
                 )
                 continue
             explicit[key] = key_location
-            self.doc.keys.setdefault((*path, key), key_location)  # explicit keys win over merged ones
-            result[key] = self.build(value_node, (*path, key))
+            child = (*path, key)
+            self.doc.keys.setdefault(child, key_location)  # explicit keys win over merged ones
+            result[key] = self.build(value_node, child)
         for source, merge_location in merged:  # positioned at the << key: an alias has no position of its own
             if not isinstance(source, yaml.MappingNode):
                 raise _Abort(
                     Diagnostic(
                         code="yaml.bad-merge",
                         message="a merge key (<<) must refer to a mapping",
-                        location=merge_location,
+                        location=self._at(merge_location),
                         path=_dotted(path),
                         hint="merge only mappings, e.g. <<: *defaults",
                     )

@@ -1,5 +1,6 @@
 """Latency and faults on demand, for tests and benchmarks: every round trip to the embedded estate can
-wait, fail temporarily at a rate, or fail permanently for chosen addresses or kinds.
+wait, fail temporarily at a rate, or fail permanently for chosen addresses or kinds (permanent faults
+refuse the operations on those objects, not the bulk reads that list them).
 
 Configured in code or by environment:
 ``RECONCILER_EMBEDDED_LATENCY_MS`` (per round trip), ``RECONCILER_EMBEDDED_FAULT_RATE`` (0-1, temporary
@@ -8,6 +9,7 @@ permanently), ``RECONCILER_EMBEDDED_FAULT_SEED`` (repeatable randomness)."""
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import threading
@@ -37,22 +39,30 @@ class Faults:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Faults:
         env = os.environ if env is None else env
 
-        def num(name: str, default: float) -> float:
+        def num(name: str, default: float, low: float, high: float = math.inf) -> float:
             raw = env.get(name, "").strip()
             if not raw:
                 return default
             try:
-                return float(raw)
+                value = float(raw)
             except ValueError as exc:
                 raise ValueError(f"{name}={raw!r} is not a number") from exc
+            if not (math.isfinite(value) and low <= value <= high):
+                bound = f"between {low:g} and {high:g}" if math.isfinite(high) else f"a finite number >= {low:g}"
+                raise ValueError(f"{name}={raw!r} must be {bound}")
+            return value
 
-        seed = env.get("RECONCILER_EMBEDDED_FAULT_SEED", "").strip()
+        raw_seed = env.get("RECONCILER_EMBEDDED_FAULT_SEED", "").strip()
+        try:
+            seed = int(raw_seed) if raw_seed else None
+        except ValueError as exc:
+            raise ValueError(f"RECONCILER_EMBEDDED_FAULT_SEED={raw_seed!r} is not an integer") from exc
         addresses = env.get("RECONCILER_EMBEDDED_FAULT_ADDRESSES", "")
         return cls(
-            latency_s=num("RECONCILER_EMBEDDED_LATENCY_MS", 0.0) / 1000.0,
-            rate=num("RECONCILER_EMBEDDED_FAULT_RATE", 0.0),
+            latency_s=num("RECONCILER_EMBEDDED_LATENCY_MS", 0.0, 0.0) / 1000.0,
+            rate=num("RECONCILER_EMBEDDED_FAULT_RATE", 0.0, 0.0, 1.0),
             permanent=frozenset(a.strip() for a in addresses.split(",") if a.strip()),
-            seed=int(seed) if seed else None,
+            seed=seed,
         )
 
     def round_trip(self, what: str, address: Address | None = None) -> None:

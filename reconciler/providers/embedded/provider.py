@@ -4,17 +4,20 @@ power cycle around a memory change; maintenance mode and a reboot around a BIOS 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, ResourceChange
-from reconciler.core.errors import PermanentError
+from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.embedded import rules
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
+
+_RESTORE_ATTEMPTS = 5
 
 
 def observed(row: Row) -> Observed:
@@ -41,7 +44,9 @@ class EmbeddedProvider:
             groups.setdefault((r.address.kind, r.address.scope), []).append(r)
         out: dict[Address, Observed | None] = {}
         for (kind, scope), members in groups.items():
-            self.faults.round_trip(f"list {kind}", members[0].address if len(members) == 1 else None)
+            # No address: a permanent fault refuses operations on an object, not the list call that reads
+            # it (whether a list failed would otherwise depend on how many objects share its scope).
+            self.faults.round_trip(f"list {kind}")
             rows = {row.address.name.casefold(): row for row in self.store.list(kind, scope)}
             for r in members:
                 row = rows.get(r.address.name.casefold())
@@ -89,6 +94,23 @@ class EmbeddedProvider:
             row.status = {**row.status, **status}
             return self.store.put(row)
 
+    def _restore(self, what: str, address: Address, **status: Any) -> Row:
+        """Put back what a procedure changed on the way (start the VM, leave maintenance), even when the
+        middle step failed. Retried here: once the change itself is done the engine re-reads an in-sync
+        object and would never come back to finish. A failure is permanent, so the run reports it."""
+        for attempt in range(_RESTORE_ATTEMPTS):
+            try:
+                self.faults.round_trip(what, address)
+                return self._set_status(address, **status)
+            except TemporaryError as exc:
+                if attempt + 1 == _RESTORE_ATTEMPTS:
+                    raise PermanentError(
+                        f"{what} {address} failed after {_RESTORE_ATTEMPTS} attempts ({exc}): do it by hand",
+                        code="RestoreFailed",
+                    ) from exc
+                time.sleep(exc.retry_after or 0.05 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _vm_memory(self, change: ResourceChange, resource: Resource) -> Observed:
         """Set-VMMemory, with Stop-VM / Start-VM around it when the change needs the VM off."""
         a = change.address
@@ -96,19 +118,22 @@ class EmbeddedProvider:
         info = kinds.info(a.kind)
         needs_off = info.disruption(change.fields, row.status)
         was_running = str(row.status.get("powerState", "")).casefold() == "running"
+        stopped = False
         if needs_off and was_running:
             self.faults.round_trip("Stop-VM", a)
             self._set_status(a, powerState="Off")
-        self.faults.round_trip("Set-VMMemory", a)
-        with self.store.transaction():
-            row = self._existing(a)
-            if needs_off:
-                rules.require_off(row.status, a.name, needs_off)
-            row.data = {**row.data, **resource.desired}
-            row = self.store.put(row)
-        if needs_off and was_running:
-            self.faults.round_trip("Start-VM", a)
-            row = self._set_status(a, powerState="Running")
+            stopped = True
+        try:
+            self.faults.round_trip("Set-VMMemory", a)
+            with self.store.transaction():
+                row = self._existing(a)
+                if needs_off:
+                    rules.require_off(row.status, a.name, needs_off)
+                row.data = {**row.data, **resource.desired}
+                row = self.store.put(row)
+        finally:
+            if stopped:  # a VM the tool switched off runs again, whether or not the change went through
+                row = self._restore("Start-VM", a, powerState="Running")
         return observed(row)
 
     def _bios(self, change: ResourceChange, resource: Resource) -> Observed:
@@ -118,16 +143,22 @@ class EmbeddedProvider:
         wanted = dict(resource.desired.get("attributes", {}))
         self.faults.round_trip("PATCH Bios/Settings", a)
         self._set_status(a, pending=wanted)
-        self.faults.round_trip("Enter maintenance mode", host)
-        self._set_status(host, maintenance=True)
-        self.faults.round_trip("ComputerSystem.Reset", a)
-        with self.store.transaction():
-            rules.require_maintenance(self._existing(host).status, a.name)
-            row = self._existing(a)
-            pending = dict(row.status.get("pending", {}))
-            row.data = {**row.data, "attributes": {**row.data.get("attributes", {}), **pending}}
-            row.status = {**row.status, "pending": {}}
-            row = self.store.put(row)
-        self.faults.round_trip("Exit maintenance mode", host)
-        self._set_status(host, maintenance=False)
+        already_in_maintenance = bool(self._existing(host).status.get("maintenance"))
+        if not already_in_maintenance:
+            self.faults.round_trip("Enter maintenance mode", host)
+            self._set_status(host, maintenance=True)
+        try:
+            self.faults.round_trip("ComputerSystem.Reset", a)
+            with self.store.transaction():
+                rules.require_maintenance(self._existing(host).status, a.name)
+                row = self._existing(a)
+                pending = dict(row.status.get("pending", {}))
+                row.data = {**row.data, "attributes": {**row.data.get("attributes", {}), **pending}}
+                row.status = {**row.status, "pending": {}}
+                row = self.store.put(row)
+        finally:
+            # A host the tool put in maintenance leaves it, whether or not the reboot went through; one an
+            # operator put there stays.
+            if not already_in_maintenance:
+                self._restore("Exit maintenance mode", host, maintenance=False)
         return observed(row)
