@@ -47,6 +47,15 @@ class KindInfo:
     case_insensitive: frozenset[str] = frozenset()
     unordered: frozenset[str] = frozenset()
     disruption: Disruption = field(default=_never)
+    # Values the live system reports under another name: field -> {alias (casefolded): canonical}.
+    aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def canonical(self, name: str, value: Any) -> Any:
+        """``value`` of field ``name`` under its canonical spelling (e.g. vault sku RS0 -> Standard)."""
+        table = self.aliases.get(name)
+        if table and isinstance(value, str):
+            return table.get(value.casefold(), value)
+        return value
 
 
 def _k(kind: str, title: str, **kw: Any) -> KindInfo:
@@ -64,6 +73,8 @@ KINDS: dict[str, KindInfo] = {
             "recovery vault",
             immutable={"location", "subscriptionId", "resourceGroup"},
             case_insensitive={"name", "resourceGroup", "location"},
+            # PUT sku Standard reads back as {"name": "RS0", "tier": "Standard"} (DOMAIN.md).
+            aliases={"sku": {"rs0": "Standard"}},
         ),
         _k("vmm.logical_network", "logical network", case_insensitive={"name"}),
         _k(
@@ -118,7 +129,17 @@ KINDS: dict[str, KindInfo] = {
             "azure.storage_account",
             "storage account",
             immutable={"location", "subscriptionId", "resourceGroup"},
-            case_insensitive={"resourceGroup", "location"},
+            case_insensitive={"resourceGroup", "location", "sku"},
+            # Older API versions and the portal spell the SKUs differently.
+            aliases={
+                "sku": {
+                    "standard-lrs": "Standard_LRS",
+                    "standard-grs": "Standard_GRS",
+                    "standard-ragrs": "Standard_RAGRS",
+                    "standard-zrs": "Standard_ZRS",
+                    "premium-lrs": "Premium_LRS",
+                }
+            },
         ),
         _k(
             "azure.virtual_network",

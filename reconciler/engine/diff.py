@@ -51,6 +51,7 @@ def comparable(
         value = data.get(name)
         if like is not None:
             value = _restrict(value, like.get(name))
+        value = info.canonical(name, value)
         if name in info.case_insensitive:
             value = _fold(value)
         if name in info.unordered and isinstance(value, list):

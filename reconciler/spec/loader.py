@@ -8,8 +8,10 @@ well-formed documents and never report a consequence of an earlier error.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -242,8 +244,27 @@ def parse_document(source: SourceDocument) -> tuple[SpecDocument[Any] | None, li
     return SpecDocument(kind=str(kind), name=name, model=validated, source=source), problems
 
 
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Loading builds hundreds of thousands of small acyclic objects; Python's cyclic collector would
+    rescan them over and over (40% of the time on 1,000 tenant files) and find nothing to free.
+    Reference counting still frees everything; the collector is restored afterwards."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_paths(paths: Iterable[Path | str]) -> LoadResult:
     """Load and validate every spec under ``paths``: all problems at once, in reading order."""
+    with _no_cyclic_gc():
+        return _load_paths(paths)
+
+
+def _load_paths(paths: Iterable[Path | str]) -> LoadResult:
     # Imported here: rules import this module for SpecSet/SpecDocument.
     from reconciler.spec import rules
 
