@@ -23,8 +23,8 @@ run: install
 	$(BIN)/reconciler validate specs/
 	@echo "== 3/5 plan: what the specs want changed in the estate (saved for review)"
 	$(BIN)/reconciler plan specs/ --out .reconciler/plan.json
-	@echo "== 4/5 apply exactly the reviewed plan"
-	$(BIN)/reconciler apply .reconciler/plan.json --yes
+	@echo "== 4/5 apply exactly the reviewed plan (disruptive steps allowed: VMs restarted, hosts rolled one by one)"
+	$(BIN)/reconciler apply .reconciler/plan.json --yes --allow-disruption
 	@echo "== 5/5 plan again: the estate now matches the specs"
 	$(BIN)/reconciler plan specs/ --detailed-exitcode
 

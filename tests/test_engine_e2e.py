@@ -176,7 +176,7 @@ def test_plan_json_and_the_saved_plan_file(db: Path, tmp_path: Path) -> None:
 
 def test_apply_converges_and_a_second_apply_changes_nothing(db: Path) -> None:
     pending = _pending_addresses(SPECS, db)
-    result = _run("apply", SPECS, "--yes", "--estate", db)
+    result = _run("apply", SPECS, "--yes", "--allow-disruption", "--estate", db)
     out = _out(result)
     assert result.exit_code == 0, out
     steps = STEP.findall(out)
@@ -187,7 +187,7 @@ def test_apply_converges_and_a_second_apply_changes_nothing(db: Path) -> None:
     assert again.exit_code == 0, _out(again)
     assert "No changes." in _out(again)
 
-    second = _run("apply", SPECS, "--yes", "--estate", db)
+    second = _run("apply", SPECS, "--yes", "--allow-disruption", "--estate", db)
     assert second.exit_code == 0, _out(second)
     assert "No changes." in _out(second)
     assert not STEP.findall(_out(second))
@@ -207,7 +207,7 @@ def test_apply_without_yes_refuses_when_stdin_is_not_a_terminal(db: Path) -> Non
 
 def test_the_estate_can_come_from_the_environment(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(seed.ENV_ESTATE_DB, str(db))
-    result = _run("apply", SPECS, "--yes")
+    result = _run("apply", SPECS, "--yes", "--allow-disruption")
     assert result.exit_code == 0, _out(result)
     assert _run("plan", SPECS, "--detailed-exitcode").exit_code == 0
     assert _run("plan", SPECS, "--detailed-exitcode", "--estate", db).exit_code == 0
@@ -242,7 +242,7 @@ def test_target_a_tenant_plans_and_applies_it_and_what_it_needs(db: Path) -> Non
     assert "asr.vault:contoso-west/WAPRecoveryVault" in site
     assert not any(c["kind"] in ("bmc.bios", "host.power_policy", "vmm.logical_switch") for c in changes)
 
-    result = _run("apply", SPECS, "--yes", "--target", "tenant/acmecorp", "--estate", db)
+    result = _run("apply", SPECS, "--yes", "--allow-disruption", "--target", "tenant/acmecorp", "--estate", db)
     assert result.exit_code == 0, _out(result)
     assert _run("plan", SPECS, "--detailed-exitcode", "--target", "tenant/acmecorp", "--estate", db).exit_code == 0
     left = _pending_addresses(SPECS, db)
@@ -256,7 +256,7 @@ def test_exclude_a_tenant_leaves_it_unconverged(db: Path) -> None:
     planned = _pending_addresses(SPECS, db, "--exclude", "tenant/fabrikam")
     assert planned
     assert not any(":fabrikam/" in a for a in planned)
-    result = _run("apply", SPECS, "--yes", "--exclude", "tenant/fabrikam", "--estate", db)
+    result = _run("apply", SPECS, "--yes", "--allow-disruption", "--exclude", "tenant/fabrikam", "--estate", db)
     assert result.exit_code == 0, _out(result)
     left = _pending_addresses(SPECS, db)
     assert left
@@ -264,9 +264,9 @@ def test_exclude_a_tenant_leaves_it_unconverged(db: Path) -> None:
 
 
 def test_exclude_a_kind_leaves_the_bios_untouched(db: Path) -> None:
-    result = _run("apply", SPECS, "--yes", "--exclude", "bmc.bios", "--estate", db)
+    result = _run("apply", SPECS, "--yes", "--allow-disruption", "--exclude", "bmc.bios", "--estate", db)
     assert result.exit_code == 0, _out(result)
-    assert "bmc.bios" not in _out(result)
+    assert "bmc.bios" not in _plain(result.stdout)  # stderr's apply.start log names the exclusion
     assert _pending_addresses(SPECS, db) == {f"bmc.bios:contoso-west/HV0{i}.contoso.int" for i in (1, 2, 3)}
     shown = _run("estate", "show", "--format", "json", "--kind", "bmc.bios", "--estate", db)
     bios = _json(shown)["objects"]
@@ -319,7 +319,7 @@ def test_a_vm_that_does_not_exist_is_a_plan_error_and_apply_refuses(ghost_specs:
     assert "acmecorp.yaml" in error["error"]  # where the VM is declared
 
     before = _snapshot(db)
-    applied = _run("apply", ghost_specs, "--yes", "--estate", db)
+    applied = _run("apply", ghost_specs, "--yes", "--allow-disruption", "--estate", db)
     assert applied.exit_code == 1, _out(applied)
     assert "nothing applied" in _out(applied)
     assert not STEP.findall(_out(applied))
@@ -341,13 +341,13 @@ def test_apply_a_saved_plan(specs: Path, db: Path, tmp_path: Path) -> None:
     made = _run("plan", specs, "-o", saved, "--estate", db)
     assert made.exit_code == 0, _out(made)
     pending = {c["address"] for c in _pending(json.loads(saved.read_text(encoding="utf-8")))}
-    result = _run("apply", saved, "--yes", "--estate", db)
+    result = _run("apply", saved, "--yes", "--allow-disruption", "--estate", db)
     out = _out(result)
     assert result.exit_code == 0, out
     assert f"Apply complete: {len(pending)} done, 0 failed, 0 skipped." in out
     assert _run("plan", specs, "--detailed-exitcode", "--estate", db).exit_code == 0
     # A saved plan was targeted when made: --target does not combine with it.
-    refused = _run("apply", saved, "--yes", "--target", "tenant/acmecorp", "--estate", db)
+    refused = _run("apply", saved, "--yes", "--allow-disruption", "--target", "tenant/acmecorp", "--estate", db)
     assert refused.exit_code == 1, _out(refused)
     assert "do not apply to a saved plan" in _plain(refused.stderr)
 
@@ -357,7 +357,7 @@ def test_a_saved_plan_is_refused_after_the_specs_changed(specs: Path, db: Path, 
     assert _run("plan", specs, "-o", saved, "--estate", db).exit_code == 0
     _edit(specs / "tenants" / "acmecorp.yaml", "replicationIntervalSeconds: 900", "replicationIntervalSeconds: 300")
     before = _snapshot(db)
-    result = _run("apply", saved, "--yes", "--estate", db)
+    result = _run("apply", saved, "--yes", "--allow-disruption", "--estate", db)
     assert result.exit_code == 1, _out(result)
     assert "The specs changed since" in _plain(result.stderr)
     assert "plan -o again" in _plain(result.stderr)
@@ -368,7 +368,7 @@ def test_a_saved_plan_is_refused_after_the_specs_changed(specs: Path, db: Path, 
 def test_a_damaged_plan_file_is_refused(db: Path, tmp_path: Path) -> None:
     bad = tmp_path / "plan.json"
     bad.write_text('{"hello": "world"}\n', encoding="utf-8")
-    result = _run("apply", bad, "--yes", "--estate", db)
+    result = _run("apply", bad, "--yes", "--allow-disruption", "--estate", db)
     assert result.exit_code == 1, _out(result)
     assert "not a reconciler plan file" in _plain(result.stderr)
 
@@ -428,7 +428,7 @@ def test_estate_init_and_show(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_estate_show_yaml_loads_back_with_init_from(db: Path, tmp_path: Path) -> None:
-    assert _run("apply", SPECS, "--yes", "--estate", db).exit_code == 0
+    assert _run("apply", SPECS, "--yes", "--allow-disruption", "--estate", db).exit_code == 0
     snapshot = tmp_path / "snapshot.yaml"
     snapshot.write_text(_run("estate", "show", "--format", "yaml", "--estate", db).stdout, encoding="utf-8")
     other = tmp_path / "other.db"
@@ -485,7 +485,7 @@ def test_a_permanent_fault_from_the_environment_fails_a_tenant_and_a_rerun_conve
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RECONCILER_EMBEDDED_FAULT_ADDRESSES", "tenant/acmecorp")
-    result = _run("apply", SPECS, "--yes", "--estate", db)
+    result = _run("apply", SPECS, "--yes", "--allow-disruption", "--estate", db)
     out = _out(result)
     assert result.exit_code == 1, out
     assert "Apply finished with failures" in out
@@ -497,7 +497,7 @@ def test_a_permanent_fault_from_the_environment_fails_a_tenant_and_a_rerun_conve
     left = _pending_addresses(SPECS, db)
     assert left
     assert all(":acmecorp/" in a for a in left), left
-    assert _run("apply", SPECS, "--yes", "--estate", db).exit_code == 0
+    assert _run("apply", SPECS, "--yes", "--allow-disruption", "--estate", db).exit_code == 0
     assert _run("plan", SPECS, "--detailed-exitcode", "--estate", db).exit_code == 0
 
 
@@ -525,7 +525,7 @@ def test_python_dash_m_plan_apply_plan(tmp_path: Path) -> None:
     first = run("plan", str(SPECS), "--detailed-exitcode")
     assert first.returncode == 2, first.stdout + first.stderr
     assert SUMMARY.search(_plain(first.stdout))
-    applied = run("apply", str(SPECS), "--yes")
+    applied = run("apply", str(SPECS), "--yes", "--allow-disruption")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert "Apply complete" in applied.stdout
     last = run("plan", str(SPECS), "--detailed-exitcode")

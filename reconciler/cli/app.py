@@ -4,6 +4,7 @@ that ``reconciler --help`` stays fast."""
 from __future__ import annotations
 
 import enum
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,9 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import estate_cmds, plan_cmds
+from reconciler.cli import estate_cmds, lock_cmds, plan_cmds
+from reconciler.cli.logs import LogFormat, LogLevel
+from reconciler.cli.logs import configure as configure_logging
 
 app = typer.Typer(
     name="reconciler",
@@ -38,8 +41,16 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option("--log-format", envvar="RECONCILER_LOG_FORMAT", help="Logs on stderr: readable, or JSON lines."),
+    ] = LogFormat.console,
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", envvar="RECONCILER_LOG_LEVEL", help="The least severe event logged.")
+    ] = LogLevel.info,
 ) -> None:
     """Specs in Git; plan, apply and drift against VMM, Hyper-V, vSphere, BMCs and Azure."""
+    configure_logging(log_format, log_level)  # cheap: structlog is imported on the first event
 
 
 @app.command()
@@ -90,10 +101,19 @@ def schema(
 app.command("plan")(plan_cmds.plan)
 app.command("apply")(plan_cmds.apply)
 app.add_typer(estate_cmds.estate_app, name="estate")
+app.command("locks")(lock_cmds.locks)
+app.command("force-unlock")(lock_cmds.force_unlock)
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    """SIGTERM (systemd, Kubernetes, CI timeouts) stops like Ctrl-C: steps in flight finish, locks are
+    released, and the summary says what was done."""
+    raise KeyboardInterrupt
 
 
 def main() -> None:
     """Console-script entry point."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app()
     except KeyboardInterrupt:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
+    from reconciler.cli.session import Session
     from reconciler.core.addresses import Address
     from reconciler.core.changes import Plan
     from reconciler.engine import applier
+    from reconciler.store.locks import LockSet
 
 Targets = Annotated[
     list[str] | None,
@@ -21,6 +25,14 @@ Targets = Annotated[
 Excludes = Annotated[
     list[str] | None,
     typer.Option("--exclude", help="Leave out this address, tenant/NAME, site/NAME or kind (and what needs it)."),
+]
+Prune = Annotated[
+    bool,
+    typer.Option(
+        "--prune",
+        help="Delete live objects the specs no longer declare, if reconciler created them and they were "
+        "marked lifecycle.prune (never protected ones).",
+    ),
 ]
 Estate = Annotated[
     Path | None,
@@ -38,19 +50,23 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 0 when nothing changes, 2 when something would.")
     ] = False,
     show_unchanged: Annotated[bool, typer.Option("--show-unchanged", help="List in-sync resources too.")] = False,
+    prune: Prune = False,
     estate: Estate = None,
 ) -> None:
     """Read the live estate and show what apply would change, field by field."""
+    from reconciler.cli import logs
     from reconciler.cli.session import err, load, make_plan, out
     from reconciler.reports import plan_json, plan_text
 
     targets, excludes = target or [], exclude or []
     session = load([path], targets=targets, excludes=excludes, estate=estate)
     try:
-        result = make_plan(session, targets=targets, excludes=excludes, progress=not as_json)
+        result = make_plan(session, targets=targets, excludes=excludes, progress=not as_json, prune=prune)
     finally:
         session.backends.close()
-    document = plan_json.to_dict(result, spec_paths=session.spec_paths)
+    logs.plan_done(result)
+    result = logs.redact_plan(result)  # shown and saved without a secret value (docs/logging.md)
+    document = logs.redact(plan_json.to_dict(result, spec_paths=session.spec_paths))
     if as_json:
         typer.echo(json.dumps(document, indent=2, default=str))
     else:
@@ -86,6 +102,7 @@ def _progress() -> applier.Hooks:
             applier.StepStatus.ALREADY: "[green]=[/green]",
             applier.StepStatus.FAILED: "[red]✗[/red]",
             applier.StepStatus.SKIPPED: "[yellow]-[/yellow]",
+            applier.StepStatus.HELD: "[yellow]‖[/yellow]",
         }
         tail = f" [dim]({result.duration_s:.2f}s)[/dim]" if result.duration_s else ""
         message = f": {escape(result.message)}" if result.message else ""
@@ -111,6 +128,35 @@ def _confirm(yes: bool) -> None:
         raise typer.Exit(1)
 
 
+def _lock_scopes(session: Session, timeout_s: float) -> LockSet:
+    """Lock every site and tenant the run touches (all or none) until apply ends; one apply per scope."""
+    from rich.markup import escape
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reconciler.cli.session import err
+    from reconciler.store import db, locks
+
+    scopes = {f"site/{r.site}" for r in session.resources if r.site}
+    scopes |= {f"tenant/{r.tenant}" for r in session.resources if r.tenant}
+    try:
+        return locks.acquire(scopes, command="reconciler apply", timeout_s=timeout_s)
+    except locks.LockHeld as exc:
+        session.backends.close()
+        scope = escape(exc.scope)
+        waited = f" (still held after {timeout_s:g}s)" if timeout_s else ""
+        err.print(
+            f"[red]another apply holds {scope}:[/red] {escape(exc.holder)} pid {exc.pid} since {exc.acquired_at} "
+            f"({escape(exc.command)}){waited}; wait with --lock-timeout or, if that process is gone, "
+            f"reconciler force-unlock {scope}",
+            highlight=False,
+        )
+        raise typer.Exit(1) from exc
+    except SQLAlchemyError as exc:
+        session.backends.close()
+        err.print(f"[red]error:[/red] cannot take the apply locks in {escape(db.database_url())}: {escape(str(exc))}")
+        raise typer.Exit(1) from exc
+
+
 def apply(
     path: Annotated[Path, typer.Argument(help="Spec folder or file, or a plan file saved with plan -o.")] = Path(
         "specs"
@@ -119,11 +165,27 @@ def apply(
     target: Targets = None,
     exclude: Excludes = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, help="Parallel steps per provider.")] = 8,
+    allow_disruption: Annotated[
+        bool,
+        typer.Option(
+            "--allow-disruption",
+            help="Carry out disruptive changes (stop VMs, reboot hosts in maintenance mode) outside their "
+            "maintenance window. Without it they are held.",
+        ),
+    ] = False,
+    prune: Prune = False,
     estate: Estate = None,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            "--lock-timeout", min=0, metavar="SECONDS", help="Wait this long for another apply's scope locks."
+        ),
+    ] = 0,
 ) -> None:
     """Show the plan, confirm, then converge the estate: dependency order, parallel, re-checked steps."""
     from rich.markup import escape
 
+    from reconciler.cli import logs
     from reconciler.cli.session import err, load, make_plan, out
     from reconciler.engine import applier
     from reconciler.reports import plan_json, plan_text
@@ -145,19 +207,23 @@ def apply(
     else:
         targets, excludes = target or [], exclude or []
         session = load([path], targets=targets, excludes=excludes, estate=estate)
+    held = _lock_scopes(session, lock_timeout)  # another apply holds a scope: exit 1, nothing read or changed
     try:
-        current = make_plan(session, targets=targets, excludes=excludes)
+        # A saved plan that deletes was made with --prune: it was reviewed with its deletes.
+        deletes = saved is not None and any(c.action.value == "delete" for c in saved.pending)
+        current = make_plan(session, targets=targets, excludes=excludes, prune=prune or deletes)
         if saved is not None:
+            from reconciler.engine import staleness
+
             if saved.spec_digest != current.spec_digest:
-                err.print(
-                    f"[red]The specs changed since {path} was made:[/red] refusing to apply a plan nobody reviewed. "
-                    "Run plan -o again."
-                )
-                raise typer.Exit(1)
+                _refuse_stale(err, f"The specs changed since {path} was made", staleness.spec_changes(saved, current))
+            moved = staleness.live_changes(saved, current)
+            if moved:
+                _refuse_stale(err, f"The live state changed since {path} was made", moved)
             wanted = {c.address for c in saved.pending}
             current = _only(current, wanted)
         if saved is None:
-            plan_text.render(out, current)
+            plan_text.render(out, logs.redact_plan(current))
         else:  # reviewed already: say what will be applied, not the whole plan again
             out.print(f"Applying the saved plan {path} (made {saved.created_at}):", highlight=False)
             plan_text.summary(out, current)
@@ -167,25 +233,57 @@ def apply(
         if not current.pending:
             raise typer.Exit(0)
         _confirm(yes)
+        run = logs.start_apply(  # the audit trail (docs/logging.md); exit 1 here if it cannot be written
+            current,
+            plan_file=str(path) if saved is not None else None,
+            concurrency=concurrency,
+            allow_disruption=allow_disruption,
+        )
         resources = applier.resources_by_address(session.resources)
         report = applier.apply_plan(
-            current, resources, session.backends.by_kind, concurrency=concurrency, hooks=_progress()
+            current,
+            resources,
+            session.backends.by_kind,
+            concurrency=concurrency,
+            hooks=run.hooks(_progress()),
+            allow_disruption=allow_disruption,
         )
     finally:
+        held.release()
         session.backends.close()
+    run.end(report)
     done = report.by_status(applier.StepStatus.DONE) + report.by_status(applier.StepStatus.ALREADY)
     failed = report.by_status(applier.StepStatus.FAILED)
     skipped = report.by_status(applier.StepStatus.SKIPPED)
-    colour = "red" if failed or skipped else "green"
+    on_hold = report.by_status(applier.StepStatus.HELD)
+    colour = "red" if failed or skipped else "yellow" if on_hold else "green"
     out.print(
         f"\n[bold {colour}]Apply {'finished with failures' if failed else 'complete'}:[/bold {colour}] "
-        f"{len(done)} done, {len(failed)} failed, {len(skipped)} skipped."
+        f"{len(done)} done, {len(failed)} failed, {len(skipped)} skipped"
+        + (f", {len(on_hold)} held." if on_hold else ".")
     )
+    if on_hold:
+        out.print(
+            f"{len(on_hold)} disruptive change{'s' * (len(on_hold) != 1)} (and what waits on them) held: rerun with "
+            "--allow-disruption, or inside the maintenance window, to carry them out."
+        )
     for r in failed:
-        out.print(f"  [red]✗[/red] {escape(str(r.address))}: {escape(r.message)}", highlight=False)
+        out.print(f"  [red]✗[/red] {escape(str(r.address))}: {escape(logs.redact(r.message))}", highlight=False)
     if failed or skipped:
         out.print("Run apply again once the cause is fixed: finished steps are not repeated.")
         raise typer.Exit(1)
+
+
+def _refuse_stale(err: Console, headline: str, lines: list[str]) -> NoReturn:
+    from rich.markup import escape
+
+    err.print(f"[red]{headline}:[/red] refusing to apply a plan nobody reviewed.")
+    for line in lines[:50]:
+        err.print(f"  {escape(line)}", highlight=False)
+    if len(lines) > 50:
+        err.print(f"  ... and {len(lines) - 50} more")
+    err.print("Run plan -o again and review the new plan.")
+    raise typer.Exit(1)
 
 
 def _only(plan: Plan, wanted: set[Address]) -> Plan:

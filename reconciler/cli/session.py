@@ -64,7 +64,9 @@ def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[st
     return Session(chosen, resources, backends, [str(Path(p).resolve()) for p in paths])
 
 
-def make_plan(session: Session, *, targets: Sequence[str], excludes: Sequence[str], progress: bool = True) -> Plan:
+def make_plan(
+    session: Session, *, targets: Sequence[str], excludes: Sequence[str], progress: bool = True, prune: bool = False
+) -> Plan:
     """Read the live state (bulk, parallel) and plan; provider errors end the command cleanly."""
     bar = Progress(
         TextColumn("[dim]reading live state[/dim]"),
@@ -91,7 +93,9 @@ def make_plan(session: Session, *, targets: Sequence[str], excludes: Sequence[st
         err.print(f"[red]error:[/red] reading the live state failed: {exc}")
         raise typer.Exit(1) from exc
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    plan = planner.make_plan(session.resources, observed, created_at=now, targets=targets, excludes=excludes)
+    plan = planner.make_plan(
+        session.resources, observed, created_at=now, targets=targets, excludes=excludes, prune=prune
+    )
     # The digest covers every resource of the specs, not just the targeted ones: a saved plan is
     # stale when any spec changed.
     return Plan(

@@ -32,6 +32,7 @@ class NoopReason(enum.StrEnum):
     IGNORED_FIELDS = "ignored-fields"
     MISSING_UNMANAGED = "missing-unmanaged"  # a VM or host that does not exist: an error, never a create
     BLOCKED = "blocked"  # a dependency cannot be created
+    NOT_DECLARED = "not-declared"  # live in a managed scope, absent from the specs, and kept (see reason)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,8 @@ class KindInfo:
     case_insensitive: frozenset[str] = frozenset()
     unordered: frozenset[str] = frozenset()
     disruption: Disruption = field(default=_never)
+    # Where objects of the kind live: "site" (the provider's VMM server and vault) and/or "tenant".
+    scopes: frozenset[str] = frozenset({"tenant"})
     # Values the live system reports under another name: field -> {alias (casefolded): canonical}.
     aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
@@ -58,7 +60,25 @@ class KindInfo:
         return value
 
 
+_SITE_KINDS = {
+    "asr.vault",
+    "vmm.logical_network",
+    "vmm.network_site",
+    "vmm.ip_pool",
+    "vmm.uplink_port_profile",
+    "vmm.port_classification",
+    "vmm.logical_switch",
+    "vmm.host_switch",
+    "bmc.bios",
+    "host.power_policy",
+}
+
+
 def _k(kind: str, title: str, **kw: Any) -> KindInfo:
+    if kind == "vmm.vm_network":  # the provider's default VM network and the tenants' own
+        kw.setdefault("scopes", frozenset({"site", "tenant"}))
+    elif kind in _SITE_KINDS:
+        kw.setdefault("scopes", frozenset({"site"}))
     for key in ("immutable", "case_insensitive", "unordered"):
         if key in kw:
             kw[key] = frozenset(kw[key])

@@ -16,6 +16,27 @@ class Mode(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class MaintenanceWindow:
+    """When disruptive changes may run without ``--allow-disruption``: weekdays (Mon..Sun), a local
+    start time, a duration, an IANA time zone."""
+
+    days: tuple[str, ...]
+    start: str  # HH:MM
+    duration_s: int
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """Disruptive changes of one group (a power profile's hosts) run at most ``max_unavailable`` at
+    once, and the first failure stops the group."""
+
+    group: str
+    max_unavailable: int = 1
+    window: MaintenanceWindow | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """How the engine may treat one resource (from the spec's ``lifecycle`` and the kind)."""
 
@@ -24,6 +45,7 @@ class Policy:
     ignore_fields: tuple[str, ...] = ()
     mode: Mode = Mode.ENFORCE
     creatable: bool = True  # False for tenant VMs and hosts: configured, never created or deleted
+    rollout: Rollout | None = None
 
 
 @dataclass(frozen=True, slots=True)

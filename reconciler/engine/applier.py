@@ -3,13 +3,18 @@ object before acting so that a repeated or resumed step is harmless.
 
 Contract: a change starts only when every change it depends on has succeeded; when one fails, its
 dependents are skipped and everything independent still runs; temporary errors are retried with
-backoff. The UI follows along through ``Hooks`` (the engine never prints)."""
+backoff. A disruptive change (a VM must be off, a host must reboot) is held unless the run allows
+disruption or the resource's maintenance window is open; changes of one rollout group (a power
+profile's hosts) run at most ``max_unavailable`` at once and stop at the group's first failure.
+The UI follows along through ``Hooks`` (the engine never prints)."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -19,7 +24,7 @@ from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan, ResourceChange
 from reconciler.core.errors import ReconcilerError, TemporaryError
 from reconciler.core.resources import Resource
-from reconciler.engine import planner
+from reconciler.engine import planner, windows
 from reconciler.engine.graph import Graph
 from reconciler.engine.refresh import provider_for, retry_wait
 from reconciler.providers.base import Provider
@@ -30,6 +35,7 @@ class StepStatus:
     ALREADY = "already-converged"
     FAILED = "failed"
     SKIPPED = "skipped"
+    HELD = "held"  # disruptive, and neither --allow-disruption nor an open maintenance window
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,9 @@ class Hooks:
     def post_apply(self, result: StepResult) -> None:
         pass
 
+    def progress(self, change: ResourceChange, message: str) -> None:
+        """A long-running step reports progress (a job's state, a host coming back)."""
+
 
 def apply_plan(
     plan: Plan,
@@ -73,9 +82,18 @@ def apply_plan(
     attempts: int = 6,
     hooks: Hooks | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    allow_disruption: bool = False,
+    now: datetime.datetime | None = None,
 ) -> ApplyReport:
     """Carry out the plan's pending changes; see the module docstring for the contract."""
     hooks = hooks or Hooks()
+    clock = now or datetime.datetime.now(datetime.UTC)
+
+    def may_disrupt(resource: Resource) -> bool:
+        rollout = resource.policy.rollout
+        window = rollout.window if rollout is not None else None
+        return allow_disruption or (window is not None and windows.is_open(window, clock))
+
     report = ApplyReport()
     pending = plan.pending
     blocked = {c.address for c in plan.errors}
@@ -85,11 +103,43 @@ def apply_plan(
     done: set[Address] = set()
     finished: set[Address] = set()
     skipped_for: dict[Address, str] = {}
+    held: dict[Address, str] = {}
     for a in graph.nodes:
         missing = [d for d in graph.nodes[a].depends_on if d in blocked]
         if missing:
             skipped_for[a] = f"depends on {missing[0]}, which has an error"
+        elif graph.nodes[a].disruptive and not may_disrupt(resources[a]):
+            held[a] = f"held: {graph.nodes[a].disruptive} (use --allow-disruption or wait for the maintenance window)"
+    for a in list(held):
+        for d in graph.downstream([a]):
+            held.setdefault(d, f"held: waits for {a}, which is held")
     semaphores: dict[str, threading.Semaphore] = {}
+    rollouts: dict[str, threading.Semaphore] = {}
+    stopped: dict[str, str] = {}  # rollout group -> why it stopped
+
+    def rollout_gate(resource: Resource) -> threading.Semaphore | None:
+        rollout = resource.policy.rollout
+        if rollout is None:
+            return None
+        with lock:
+            return rollouts.setdefault(rollout.group, threading.Semaphore(max(1, rollout.max_unavailable)))
+
+    @contextlib.contextmanager
+    def rollout_slot(change: ResourceChange, resource: Resource) -> Iterator[None]:
+        """Hold one of the group's ``max_unavailable`` slots. A failure stops the group before the slot
+        is released: otherwise the next host could take the slot and start before the stop is seen."""
+        rollout = resource.policy.rollout
+        gate = rollout_gate(resource) if change.disruptive else None
+        if rollout is None or gate is None:
+            yield
+            return
+        with gate:
+            try:
+                yield
+            except Exception:
+                with lock:
+                    stopped.setdefault(rollout.group, f"{change.address} failed")
+                raise
 
     def semaphore(kind: str) -> threading.Semaphore:
         provider = provider_for(providers, kind)
@@ -97,7 +147,13 @@ def apply_plan(
             return semaphores.setdefault(provider.name, threading.Semaphore(concurrency))
 
     def step(change: ResourceChange) -> StepResult:
-        resource = resources[change.address]
+        try:
+            return guarded_step(change)
+        except Exception as exc:  # a bug must fail one step with a message, not the run with a traceback
+            return StepResult(change.address, change.action, StepStatus.FAILED, f"internal error: {exc!r}")
+
+    def guarded_step(change: ResourceChange) -> StepResult:
+        resource = resources.get(change.address) or _deleted(change)
         provider = provider_for(providers, resource.kind)
         started = time.monotonic()
         hooks.pre_apply(change)
@@ -109,13 +165,30 @@ def apply_plan(
             sleep=sleep,
             reraise=True,
         )
+        rollout = resource.policy.rollout
         try:
-            with semaphore(resource.kind):
+            with semaphore(resource.kind), rollout_slot(change, resource):
+                if rollout is not None and rollout.group in stopped:
+                    return StepResult(
+                        change.address, change.action, StepStatus.SKIPPED, f"rollout stopped: {stopped[rollout.group]}"
+                    )
                 for attempt in retrying:
                     with attempt:
                         tries += 1
                         # Re-check: the live object may have changed, or a previous run may have done it.
                         current = provider.read([resource]).get(resource.address)
+                        if change.action is Action.DELETE:
+                            if current is None:
+                                return StepResult(
+                                    change.address,
+                                    change.action,
+                                    StepStatus.ALREADY,
+                                    "already gone",
+                                    time.monotonic() - started,
+                                    tries,
+                                )
+                            provider.apply(change, resource)
+                            continue
                         fresh = planner.plan_one(resource, current)
                         if fresh.error:
                             raise ReconcilerError(fresh.error)
@@ -128,7 +201,11 @@ def apply_plan(
                                 time.monotonic() - started,
                                 tries,
                             )
-                        provider.apply(fresh, resource)
+                        if fresh.disruptive and not may_disrupt(resource):  # became disruptive since the plan
+                            return StepResult(
+                                change.address, change.action, StepStatus.HELD, f"held: {fresh.disruptive}"
+                            )
+                        provider.apply(fresh, resource, progress=lambda message: hooks.progress(change, message))
         except ReconcilerError as exc:
             return StepResult(
                 change.address, change.action, StepStatus.FAILED, str(exc), time.monotonic() - started, tries
@@ -143,6 +220,12 @@ def apply_plan(
                     if a not in finished:
                         finished.add(a)
                         result = StepResult(a, graph.nodes[a].action, StepStatus.SKIPPED, skipped_for[a])
+                        report.results.append(result)
+                        hooks.post_apply(result)
+                for a in list(held):
+                    if a not in finished:
+                        finished.add(a)
+                        result = StepResult(a, graph.nodes[a].action, StepStatus.HELD, held[a])
                         report.results.append(result)
                         hooks.post_apply(result)
                 ready = [a for a in graph.ready(finished) if a not in finished and a not in running.values()]
@@ -160,11 +243,19 @@ def apply_plan(
                     report.results.append(result)
                     if result.status in (StepStatus.DONE, StepStatus.ALREADY):
                         done.add(a)
+                    elif result.status == StepStatus.HELD:
+                        for d in graph.downstream([a]):
+                            held.setdefault(d, f"held: waits for {a}, which is held")
                     else:
                         for d in graph.downstream([a]):
                             skipped_for.setdefault(d, f"skipped: {a} failed")
                 hooks.post_apply(result)
     return report
+
+
+def _deleted(change: ResourceChange) -> Resource:
+    """The resource a pruned object stood for: the specs no longer hold it, the plan still knows where."""
+    return Resource(address=change.address, desired={}, site=change.site, tenant=change.tenant)
 
 
 def resources_by_address(resources: Sequence[Resource]) -> dict[Address, Resource]:

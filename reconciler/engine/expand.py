@@ -8,12 +8,13 @@ dicts use the normalized shape providers read back, so the planner compares like
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
-from reconciler.core.resources import Mode, Policy, Resource
+from reconciler.core.resources import MaintenanceWindow, Mode, Policy, Resource, Rollout
 from reconciler.spec import bios, resolve
 from reconciler.spec.loader import SpecDocument, SpecSet
 from reconciler.spec.models.common import Lifecycle
@@ -445,9 +446,21 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
         )
 
 
+def _rollout(doc: SpecDocument[PowerProfileDocument]) -> Rollout:
+    r = doc.model.spec.rollout
+    w = r.maintenance_window
+    window = (
+        MaintenanceWindow(days=tuple(w.days), start=w.start, duration_s=w.duration, timezone=w.timezone)
+        if w is not None
+        else None
+    )
+    return Rollout(group=f"power/{doc.name}", max_unavailable=r.max_unavailable, window=window)
+
+
 def _power(doc: SpecDocument[PowerProfileDocument], specs: SpecSet) -> Iterator[Resource]:
     p = doc.model.spec
     site = p.site
+    rollout = _rollout(doc)
     for host in resolve.profile_hosts(doc.model, specs):
         if p.bios is not None and host.bmc is not None:
             if p.bios.profile is not None:
@@ -456,7 +469,7 @@ def _power(doc: SpecDocument[PowerProfileDocument], specs: SpecSet) -> Iterator[
                 }
             else:
                 attributes = {k: str(v) for k, v in (p.bios.attributes or {}).items()}
-            yield _res(
+            bios_resource = _res(
                 doc,
                 ("spec", "bios"),
                 Address("bmc.bios", site, host.name),
@@ -464,6 +477,7 @@ def _power(doc: SpecDocument[PowerProfileDocument], specs: SpecSet) -> Iterator[
                 lifecycle=(host.lifecycle, p.bios.lifecycle),
                 site=site,
             )
+            yield dataclasses.replace(bios_resource, policy=dataclasses.replace(bios_resource.policy, rollout=rollout))
         if p.hypervisor is not None:
             setting = (
                 {"platform": "hyperv", "powerPlan": p.hypervisor.power_plan.value}

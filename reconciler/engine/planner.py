@@ -5,6 +5,7 @@ same changes, which is what makes fixture tests and saved plans trustworthy."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -12,7 +13,7 @@ from typing import Any
 
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
-from reconciler.core.changes import Action, NoopReason, Plan, ResourceChange
+from reconciler.core.changes import Action, FieldChange, NoopReason, Plan, ResourceChange
 from reconciler.core.diagnostics import Diagnostic
 from reconciler.core.resources import Mode, Observed, Resource
 from reconciler.engine.diff import field_changes
@@ -53,6 +54,16 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
     fields = field_changes(info, resource.desired, observed.data, resource.policy.ignore_fields)
     before = dict(observed.data)
     common = {**base, "before": before, "observed_version": observed.version}
+    resume = observed.status.get("resume")
+    if not fields and resume and not observe:
+        # An interrupted apply left a procedure half done (a VM it stopped, a host it put in maintenance).
+        return ResourceChange(
+            action=Action.UPDATE,
+            reason=f"an interrupted apply left this unfinished: {resume}",
+            **common,
+        )
+    if not fields and not observe:
+        fields = _lifecycle_drift(resource, observed)
     if not fields:
         ignored = resource.policy.ignore_fields and field_changes(info, resource.desired, observed.data)
         return ResourceChange(
@@ -97,6 +108,21 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
     )
 
 
+def _lifecycle_drift(resource: Resource, observed: Observed) -> tuple[FieldChange, ...]:
+    """An object the tool created carries the lifecycle it was applied with (prune, protect) in its
+    ownership marker, and prune trusts the marker once the specs no longer hold the object: a lifecycle
+    changed since (protect added, prune lifted) is an update that rewrites the marker."""
+    marker = observed.status.get("marker")
+    if not observed.owned or not isinstance(marker, dict):
+        return ()
+    wanted = {"protect": resource.policy.protect, "prune": resource.policy.prune}
+    return tuple(
+        FieldChange(path=f"lifecycle.{key}", old=bool(marker.get(key)), new=want)
+        for key, want in wanted.items()
+        if bool(marker.get(key)) != want
+    )
+
+
 def select(
     resources: Sequence[Resource], *, targets: Iterable[str] = (), excludes: Iterable[str] = ()
 ) -> list[Resource]:
@@ -129,6 +155,65 @@ def select(
     return [r for r in resources if r.address in chosen]
 
 
+def orphans(
+    resources: Sequence[Resource], observed: Mapping[Address, Observed | None], *, prune: bool
+) -> list[ResourceChange]:
+    """Live objects in a managed scope that no spec declares: deleted only with ``prune``, only when
+    the tool created them (ownership marker), only when they were marked prunable and not protected;
+    otherwise kept, and the reason says why. Deletes run dependents first (kinds in reverse order)."""
+    declared = {(r.address.kind, r.address.scope, r.address.name.casefold()) for r in resources}
+    site_of = {r.tenant: r.site for r in resources if r.tenant}
+    out: list[ResourceChange] = []
+    for address, seen in observed.items():
+        if seen is None or (address.kind, address.scope, address.name.casefold()) in declared:
+            continue
+        if address.kind not in kinds.KINDS or not kinds.info(address.kind).creatable:
+            continue  # VMs and hosts are never deleted
+        marker = seen.status.get("marker") if isinstance(seen.status.get("marker"), dict) else None
+        if not seen.owned or marker is None:
+            why = "not created by reconciler (no ownership marker): never deleted"
+        elif marker.get("protect"):
+            why = "protected (lifecycle.protect): never deleted"
+        elif not marker.get("prune"):
+            why = "not marked prunable (lifecycle.prune) when it was created"
+        elif not prune:
+            why = "would be deleted with --prune"
+        else:
+            why = ""
+        tenant = address.scope if address.scope in site_of else None
+        common: dict[str, Any] = {
+            "address": address,
+            "before": dict(seen.data),
+            "after": None,
+            "site": site_of.get(address.scope, address.scope),
+            "tenant": tenant,
+            "observed_version": seen.version,
+        }
+        if why:
+            out.append(
+                ResourceChange(
+                    action=Action.NOOP, noop_reason=NoopReason.NOT_DECLARED, reason=f"not declared; {why}", **common
+                )
+            )
+        else:
+            out.append(ResourceChange(action=Action.DELETE, reason="not declared in the specs; --prune", **common))
+    order = {kind: i for i, kind in enumerate(kinds.KINDS)}
+    deletes = [c for c in out if c.action is Action.DELETE]
+
+    def waits(c: ResourceChange) -> tuple[Address, ...]:
+        """Dependents go first: every delete of a later kind in the same scope (or in any scope, for
+        the site's objects that tenants use)."""
+        return tuple(
+            d.address
+            for d in deletes
+            if order[d.address.kind] > order[c.address.kind]
+            and (d.address.scope == c.address.scope or c.tenant is None)
+        )
+
+    ordered = [dataclasses.replace(c, depends_on=waits(c)) if c.action is Action.DELETE else c for c in out]
+    return sorted(ordered, key=lambda c: (order.get(c.address.kind, 99), str(c.address)))
+
+
 def _blocks(change: ResourceChange) -> bool:
     return bool(change.error) or change.noop_reason is NoopReason.BLOCKED
 
@@ -150,8 +235,10 @@ def make_plan(
     targets: Sequence[str] = (),
     excludes: Sequence[str] = (),
     diagnostics: Sequence[Diagnostic] = (),
+    prune: bool = False,
 ) -> Plan:
-    """Plan every resource; a resource whose dependency cannot be planned is blocked, not guessed."""
+    """Plan every resource; a resource whose dependency cannot be planned is blocked, not guessed.
+    Live objects the specs do not declare (in the scopes they manage) are planned by :func:`orphans`."""
     changes: dict[Address, ResourceChange] = {}
     for r in resources:  # expand yields dependencies before dependents, so blocks propagate in one pass
         blocker = next((d for d in r.depends_on if d in changes and _blocks(changes[d])), None)
@@ -170,7 +257,7 @@ def make_plan(
             continue
         changes[r.address] = plan_one(r, observed.get(r.address))
     return Plan(
-        changes=tuple(changes[r.address] for r in resources),
+        changes=tuple(changes[r.address] for r in resources) + tuple(orphans(resources, observed, prune=prune)),
         created_at=created_at,
         spec_digest=spec_digest(resources),
         diagnostics=tuple(diagnostics),

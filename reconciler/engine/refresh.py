@@ -1,6 +1,7 @@
-"""Read the live state of every resource: bulk, in parallel, one round trip per kind and scope.
+"""Read the live state of every resource: bulk, in parallel, one round trip per kind and read scope.
 
-The engine groups resources by (kind, scope) and hands each group to the provider serving the kind;
+The engine groups resources by (kind, read scope: the VMM server, vault or subscription one list call
+covers) and hands each group to the provider serving the kind;
 groups run concurrently (bounded), so the wall time approaches the slowest chain of round trips rather
 than their sum. ``on_group`` lets the UI draw a progress bar without the engine printing."""
 
@@ -13,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from reconciler.core import kinds
 from reconciler.core.addresses import Address
 from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.core.resources import Observed, Resource
@@ -21,11 +23,38 @@ from reconciler.providers.base import Provider
 Group = tuple[str, str]
 
 
-def groups(resources: Sequence[Resource]) -> dict[Group, list[Resource]]:
+def groups(resources: Sequence[Resource], providers: Mapping[str, Provider]) -> dict[Group, list[Resource]]:
+    """Resources by (kind, read scope): each group is one provider round trip."""
     out: dict[Group, list[Resource]] = {}
     for r in resources:
-        out.setdefault((r.address.kind, r.address.scope), []).append(r)
+        out.setdefault((r.address.kind, provider_for(providers, r.kind).read_scope(r)), []).append(r)
     return out
+
+
+def _probes(resources: Sequence[Resource]) -> list[Resource]:
+    """Placeholder reads for every creatable kind in every scope the specs manage where the specs hold
+    no resource of that kind, so that objects they no longer declare are still found (for prune and
+    for the plan's "not declared" report). A placeholder never matches an object; the list call it
+    joins returns the scope's objects."""
+    sites = {r.site for r in resources if r.site}
+    tenants = {r.tenant: r.site for r in resources if r.tenant}
+    present = {(r.address.kind, r.address.scope) for r in resources}
+    out: list[Resource] = []
+    for kind, info in kinds.KINDS.items():
+        if not info.creatable:
+            continue
+        scopes: list[tuple[str, str, str | None]] = []
+        if "site" in info.scopes:
+            scopes += [(site, site, None) for site in sites]
+        if "tenant" in info.scopes:
+            scopes += [(tenant, site, tenant) for tenant, site in tenants.items()]
+        for scope, site, tenant in scopes:
+            if (kind, scope) not in present:
+                out.append(Resource(Address(kind, scope, PROBE), {}, site=site, tenant=tenant))
+    return out
+
+
+PROBE = "\u2205 probe"  # never a real object's name
 
 
 def provider_for(providers: Mapping[str, Provider], kind: str) -> Provider:
@@ -58,7 +87,8 @@ def read_all(
     """Every resource's live object (None where absent). Temporary errors are retried with backoff, as
     apply retries them; any other provider error propagates: a plan built on a partial read would
     propose creating what merely could not be read."""
-    work = groups(resources)
+    probes = _probes(resources)
+    work = groups([*resources, *probes], providers)
     if on_total is not None:
         on_total(len(work))
     out: dict[Address, Observed | None] = {}
@@ -77,7 +107,7 @@ def read_all(
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = {pool.submit(read, g, m): g for g, m in work.items()}
         for future, group in futures.items():
-            out.update(future.result())
+            out.update((a, o) for a, o in future.result().items() if a.name != PROBE)
             if on_group is not None:
                 on_group(group, len(work[group]))
     return out

@@ -56,7 +56,11 @@ def render(console: Console, plan: Plan, *, show_unchanged: bool = False) -> Non
     shown = [
         c
         for c in plan.changes
-        if c.is_change or c.error or c.fields or c.noop_reason is NoopReason.BLOCKED or show_unchanged
+        if c.is_change
+        or c.error
+        or c.fields
+        or c.noop_reason in (NoopReason.BLOCKED, NoopReason.NOT_DECLARED)
+        or show_unchanged
     ]
     for key, changes in _groups(shown).items():
         console.print(f"\n[bold]{_title(key)}[/bold]", highlight=False)
@@ -101,7 +105,8 @@ def summary(console: Console, plan: Plan) -> None:
     counts = plan.counts()
     errors = plan.errors
     blocked = sum(1 for c in plan.changes if c.noop_reason is NoopReason.BLOCKED)
-    unchanged = sum(1 for c in plan.changes if not c.is_change and not c.error) - blocked
+    kept = sum(1 for c in plan.changes if c.noop_reason is NoopReason.NOT_DECLARED)
+    unchanged = sum(1 for c in plan.changes if not c.is_change and not c.error) - blocked - kept
     disruptive = sum(1 for c in plan.pending if c.disruptive)
     if errors:
         console.print(f"[bold red]✗ {len(errors)} error{'s' * (len(errors) != 1)} in the plan:[/bold red]")
@@ -109,8 +114,10 @@ def summary(console: Console, plan: Plan) -> None:
             console.print(f"  [red]![/red] {escape(str(c.address))}: {escape(c.error)}", highlight=False)
     if not plan.pending:
         if not errors:
+            declared = len(plan.changes) - kept
+            note = f"; {kept} live object{'s' * (kept != 1)} not declared, kept" if kept else ""
             console.print(
-                f"[bold green]No changes.[/bold green] The estate matches the specs ({len(plan.changes)} resources)."
+                f"[bold green]No changes.[/bold green] The estate matches the specs ({declared} resources{note})."
             )
         return
     parts = [
@@ -121,4 +128,5 @@ def summary(console: Console, plan: Plan) -> None:
     ]
     extra = f", {disruptive} disruptive" if disruptive else ""
     extra += f", {blocked} blocked" if blocked else ""
+    extra += f", {kept} not declared and kept" if kept else ""
     console.print(f"[bold]Plan:[/bold] {', '.join(parts)}; {unchanged} unchanged{extra}.")

@@ -6,28 +6,21 @@ the common mistake (``password: ...`` next to an endpoint) whatever the kind or 
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
 from reconciler.core.diagnostics import Diagnostic
+from reconciler.core.redact import looks_secret  # one definition of a secret-looking key, shared with redaction
 from reconciler.spec.yamlsource import FieldPath, SourceDocument, format_path
 
-_SECRET_KEY = re.compile(
-    r"(?i)(passw(or)?d|^pwd$|secret|token|credential|connection[-_]?string|(^|[a-z0-9_-])key$|api[-_]?key|private[-_]?key)"
-)
+__all__ = ["HINT", "WHERE", "looks_secret", "strip_secrets"]
+
 _SECRET_VALUE = re.compile(r"(?i)(AccountKey=|SharedAccessKey=|Password=|sig=[A-Za-z0-9%]{16,})")
 
 WHERE = (
     "credentials come from the environment (RECONCILER_* variables), Kerberos, or an Azure identity, never from a spec"
 )
 HINT = f"remove it: {WHERE}"
-
-
-@functools.lru_cache(maxsize=4096)
-def looks_secret(key: str) -> bool:
-    """Keys repeat across thousands of documents: the answer is cached per key."""
-    return bool(_SECRET_KEY.search(key))
 
 
 def _has_secret(value: Any) -> bool:

@@ -5,7 +5,8 @@ refuse the operations on those objects, not the bulk reads that list them).
 Configured in code or by environment:
 ``RECONCILER_EMBEDDED_LATENCY_MS`` (per round trip), ``RECONCILER_EMBEDDED_FAULT_RATE`` (0-1, temporary
 faults), ``RECONCILER_EMBEDDED_FAULT_ADDRESSES`` (comma-separated addresses or kinds that fail
-permanently), ``RECONCILER_EMBEDDED_FAULT_SEED`` (repeatable randomness)."""
+permanently), ``RECONCILER_EMBEDDED_FAULT_SEED`` (repeatable randomness), ``RECONCILER_EMBEDDED_JOB_POLLS`` (polls
+before a long-running job finishes), ``RECONCILER_JOB_TIMEOUT_S`` (how long apply waits for one job)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ class Faults:
     rate: float = 0.0
     permanent: frozenset[str] = frozenset()
     seed: int | None = None
+    job_polls: int = 2  # polls before a long-running job (enable protection, a host reboot) finishes
+    job_timeout_s: float = 600.0
     round_trips: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -63,6 +66,8 @@ class Faults:
             rate=num("RECONCILER_EMBEDDED_FAULT_RATE", 0.0, 0.0, 1.0),
             permanent=frozenset(a.strip() for a in addresses.split(",") if a.strip()),
             seed=seed,
+            job_polls=int(num("RECONCILER_EMBEDDED_JOB_POLLS", 2, 0, 10_000)),
+            job_timeout_s=num("RECONCILER_JOB_TIMEOUT_S", 600.0, 0.0),
         )
 
     def round_trip(self, what: str, address: Address | None = None) -> None:

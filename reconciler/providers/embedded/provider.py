@@ -5,7 +5,7 @@ power cycle around a memory change; maintenance mode and a reboot around a BIOS 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from reconciler.core import kinds
@@ -18,6 +18,17 @@ from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
 
 _RESTORE_ATTEMPTS = 5
+
+
+def _marker(resource: Resource) -> dict[str, Any]:
+    """The ownership tags the tool writes on what it creates (Azure tags, VMM custom properties)."""
+    return {
+        "marker": {
+            "managedBy": "reconciler",
+            "prune": resource.policy.prune,
+            "protect": resource.policy.protect,
+        }
+    }
 
 
 def observed(row: Row) -> Observed:
@@ -37,50 +48,98 @@ class EmbeddedProvider:
 
     # --- reading ----------------------------------------------------------------------------------
 
+    def read_scope(self, resource: Resource) -> str:
+        """Like the real APIs: one VMM server (site) answers for every VMM, Hyper-V, BMC and ASR object
+        of a kind; Azure resources are listed per tenant subscription."""
+        if resource.kind.startswith("azure."):
+            return f"tenant/{resource.tenant or resource.address.scope}"
+        return f"site/{resource.site or resource.address.scope}"
+
     def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
-        """One round trip per kind and scope, like one Get-SC* script or one Azure list call."""
+        """One round trip per kind and read scope, like one Get-SC* script or one Azure list call."""
         groups: dict[tuple[str, str], list[Resource]] = {}
         for r in resources:
-            groups.setdefault((r.address.kind, r.address.scope), []).append(r)
+            groups.setdefault((r.address.kind, self.read_scope(r)), []).append(r)
         out: dict[Address, Observed | None] = {}
-        for (kind, scope), members in groups.items():
+        for (kind, _scope), members in groups.items():
             # No address: a permanent fault refuses operations on an object, not the list call that reads
             # it (whether a list failed would otherwise depend on how many objects share its scope).
             self.faults.round_trip(f"list {kind}")
-            rows = {row.address.name.casefold(): row for row in self.store.list(kind, scope)}
+            scopes = sorted({r.address.scope for r in members})
+            for row in self.store.list_many(kind, scopes):
+                out[row.address] = observed(row)
+            found = {(a.scope, a.name.casefold()): a for a in out if a.kind == kind}
             for r in members:
-                row = rows.get(r.address.name.casefold())
-                out[r.address] = observed(row) if row is not None else None
+                key = (r.address.scope, r.address.name.casefold())
+                if key in found:
+                    if found[key] != r.address:  # same object, spelled as the spec spells it
+                        out[r.address] = out.pop(found[key])
+                else:
+                    out[r.address] = None
         return out
 
     # --- applying ---------------------------------------------------------------------------------
 
-    def apply(self, change: ResourceChange, resource: Resource) -> Observed | None:
+    def apply(
+        self, change: ResourceChange, resource: Resource, progress: Callable[[str], None] | None = None
+    ) -> Observed | None:
         a = change.address
+        report = progress or (lambda _message: None)
         if change.action is Action.DELETE:
-            self.faults.round_trip("delete", a)
-            self.store.delete(a)
+            self._delete(a)
             return None
         if resource.kind == "hyperv.vm_memory":
             return self._vm_memory(change, resource)
         if resource.kind == "bmc.bios":
-            return self._bios(change, resource)
+            return self._bios(change, resource, report)
         self.faults.round_trip(str(change.action), a)
         with self.store.transaction():
             current = self.store.get(a)
             if change.action is Action.REPLACE and current is not None:
+                rules.check_delete(self.store, current)
                 self.store.delete(a)
                 current = None
             if current is None:
                 if not resource.policy.creatable:
                     raise PermanentError(f"{a} does not exist and cannot be created", code="NotFound")
                 rules.check_create(self.store, resource)
-                row = self.store.put(Row(a, dict(resource.desired), owned=True))
+                row = self.store.put(Row(a, dict(resource.desired), status=_marker(resource), owned=True))
             else:
                 rules.check_update(self.store, resource)
                 current.data = {**current.data, **resource.desired}
+                if current.owned:  # keep the ownership tags in step with the spec's lifecycle
+                    current.status = {**current.status, **_marker(resource)}
                 row = self.store.put(current)
+        if a.kind == "asr.protected_item" and change.action in (Action.CREATE, Action.REPLACE):
+            self._job("EnableProtection", a, report)
         return observed(row)
+
+    def _delete(self, address: Address) -> None:
+        """Delete (for a protected item: disable protection). Only what the tool created, and only once
+        nothing depends on it any more: the real systems refuse otherwise."""
+        self.faults.round_trip("delete", address)
+        with self.store.transaction():
+            row = self.store.get(address)
+            if row is None:
+                return
+            if not row.owned:
+                raise PermanentError(f"{address} was not created by reconciler: not deleting it", code="NotOwned")
+            rules.check_delete(self.store, row)
+            self.store.delete(address)
+
+    def _job(self, name: str, address: Address, report: Callable[[str], None]) -> None:
+        """Wait for a long-running job (an ASR job, a host reboot) with progress and a timeout."""
+        started = time.monotonic()
+        for poll in range(1, self.faults.job_polls + 1):
+            if time.monotonic() - started > self.faults.job_timeout_s:
+                raise PermanentError(
+                    f"{name} on {address} did not finish within {self.faults.job_timeout_s:g}s; it may still "
+                    "finish: run apply again to check",
+                    code="JobTimeout",
+                )
+            self.faults.round_trip(f"poll {name}", address)
+            report(f"{name}: InProgress ({poll}/{self.faults.job_polls})")
+        report(f"{name}: Succeeded")
 
     def _existing(self, address: Address) -> Row:
         row = self.store.get(address)
@@ -89,9 +148,11 @@ class EmbeddedProvider:
         return row
 
     def _set_status(self, address: Address, **status: Any) -> Row:
+        """Merge ``status`` into the object's status; a None value removes the key."""
         with self.store.transaction():
             row = self._existing(address)
-            row.status = {**row.status, **status}
+            merged = {**row.status, **status}
+            row.status = {k: v for k, v in merged.items() if v is not None}
             return self.store.put(row)
 
     def _restore(self, what: str, address: Address, **status: Any) -> Row:
@@ -112,14 +173,18 @@ class EmbeddedProvider:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _vm_memory(self, change: ResourceChange, resource: Resource) -> Observed:
-        """Set-VMMemory, with Stop-VM / Start-VM around it when the change needs the VM off."""
+        """Set-VMMemory, with Stop-VM / Start-VM around it when the change needs the VM off.
+
+        Before stopping the VM the row records ``resume: Start-VM``; a run killed before the restart
+        leaves that mark, the next plan shows it, and the next apply starts the VM and clears it."""
         a = change.address
         row = self._existing(a)
         info = kinds.info(a.kind)
         needs_off = info.disruption(change.fields, row.status)
         was_running = str(row.status.get("powerState", "")).casefold() == "running"
-        stopped = False
+        stopped = row.status.get("resume") == "Start-VM"  # an interrupted run stopped it
         if needs_off and was_running:
+            self._set_status(a, resume="Start-VM")
             self.faults.round_trip("Stop-VM", a)
             self._set_status(a, powerState="Off")
             stopped = True
@@ -133,20 +198,36 @@ class EmbeddedProvider:
                 row = self.store.put(row)
         finally:
             if stopped:  # a VM the tool switched off runs again, whether or not the change went through
-                row = self._restore("Start-VM", a, powerState="Running")
+                row = self._restore("Start-VM", a, powerState="Running", resume=None)
         return observed(row)
 
-    def _bios(self, change: ResourceChange, resource: Resource) -> Observed:
+    def _bios(self, change: ResourceChange, resource: Resource, report: Callable[[str], None]) -> Observed:
         """Redfish PATCH of BIOS settings (pending until reset), then maintenance mode, reboot, and back."""
         a = change.address
         host = Address("vmm.host", a.scope, a.name)
         wanted = dict(resource.desired.get("attributes", {}))
+        if not change.fields:
+            # Only finishing an interrupted run (the settings are in): wait for the host it rebooted and
+            # leave the maintenance mode it entered. Never a second reboot: that would take a host down
+            # without --allow-disruption, outside its window and its rollout slot.
+            if self._existing(a).status.get("resume") and self._existing(host).status.get("maintenance"):
+                self._job("host restart", host, report)
+                self._restore("Exit maintenance mode", host, maintenance=False)
+            return observed(self._set_status(a, resume=None))
         self.faults.round_trip("PATCH Bios/Settings", a)
         self._set_status(a, pending=wanted)
-        already_in_maintenance = bool(self._existing(host).status.get("maintenance"))
-        if not already_in_maintenance:
-            self.faults.round_trip("Enter maintenance mode", host)
+        # Ours to leave: maintenance this step enters, or that an interrupted run entered (the BIOS row
+        # then still says ``resume``); a host an operator put in maintenance stays there.
+        ours = self._existing(a).status.get("resume") == "Exit maintenance mode"
+        if not self._existing(host).status.get("maintenance"):
+            self._set_status(a, resume="Exit maintenance mode")
+            try:
+                self.faults.round_trip("Enter maintenance mode", host)
+            except BaseException:
+                self._set_status(a, resume=None)  # never entered: nothing to finish
+                raise
             self._set_status(host, maintenance=True)
+            ours = True
         try:
             self.faults.round_trip("ComputerSystem.Reset", a)
             with self.store.transaction():
@@ -156,9 +237,9 @@ class EmbeddedProvider:
                 row.data = {**row.data, "attributes": {**row.data.get("attributes", {}), **pending}}
                 row.status = {**row.status, "pending": {}}
                 row = self.store.put(row)
+            self._job("host restart", host, report)  # wait for the host to come back before leaving maintenance
         finally:
-            # A host the tool put in maintenance leaves it, whether or not the reboot went through; one an
-            # operator put there stays.
-            if not already_in_maintenance:
+            if ours:
                 self._restore("Exit maintenance mode", host, maintenance=False)
+                row = self._set_status(a, resume=None)
         return observed(row)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from reconciler.core.addresses import Address
 from reconciler.core.errors import PermanentError, PreconditionError
 from reconciler.core.resources import Resource
-from reconciler.providers.embedded.store import EstateStore
+from reconciler.providers.embedded.store import EstateStore, Row
 
 Check = Callable[[EstateStore, Resource], None]
 
@@ -146,6 +146,43 @@ CREATE_CHECKS: dict[str, Check] = {
 UPDATE_CHECKS: dict[str, Check] = {
     k: CREATE_CHECKS[k] for k in ("vmm.cloud", "vmm.logical_switch", "vmm.uplink_port_profile", "asr.network_mapping")
 }
+
+
+# What refers to an object of each kind, by (kind, field holding the name, scope: "site" or "tenant").
+_REFERENCED_BY: dict[str, tuple[tuple[str, str], ...]] = {
+    "vmm.logical_network": (("vmm.network_site", "logicalNetwork"), ("vmm.vm_network", "logicalNetwork")),
+    "vmm.network_site": (("vmm.ip_pool", "networkSite"),),
+    "vmm.uplink_port_profile": (("vmm.logical_switch", "uplinkPortProfiles"),),
+    "vmm.port_classification": (("vmm.logical_switch", "portClassifications"),),
+    "vmm.logical_switch": (("vmm.host_switch", "logicalSwitch"),),
+    "vmm.vm_network": (("asr.network_mapping", "vmNetwork"),),
+    "vmm.cloud": (("asr.policy_association", "cloud"),),
+    "azure.resource_group": (("azure.storage_account", "resourceGroup"), ("azure.virtual_network", "resourceGroup")),
+    "azure.storage_account": (("asr.replication_policy", "storageAccount"), ("asr.protected_item", "storageAccount")),
+    "azure.virtual_network": (("asr.network_mapping", "azureNetwork"),),
+    "asr.replication_policy": (("asr.policy_association", "policy"),),
+    "asr.policy_association": (("asr.protected_item", "cloud"),),
+}
+
+
+def check_delete(store: EstateStore, row: Row) -> None:
+    """Refuse to delete what something still uses (VMM and ASR refuse the same way)."""
+    name = row.address.name.casefold()
+    for kind, field in _REFERENCED_BY.get(row.address.kind, ()):
+        for other in store.list(kind):
+            value = other.data.get(field)
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, str) and v.casefold() == name for v in values) and _same_scope(row, other):
+                raise PermanentError(f"cannot delete {row.address}: {other.address} still uses it", code="InUse")
+
+
+def _same_scope(row: Row, other: Row) -> bool:
+    """Site objects are used by anything on the site; tenant objects only within the tenant."""
+    if row.address.kind.startswith(
+        ("vmm.logical_network", "vmm.network_site", "vmm.uplink", "vmm.port", "vmm.logical_switch")
+    ):
+        return True
+    return row.address.scope == other.address.scope
 
 
 def check_create(store: EstateStore, resource: Resource) -> None:

@@ -83,6 +83,18 @@ class EstateStore:
         with self._lock:
             return [self._row(r) for r in self._db.execute(sql + " ORDER BY scope, name_key", args)]
 
+    def list_many(self, kind: str, scopes: Sequence[str]) -> builtins.list[Row]:
+        """Every object of ``kind`` in any of ``scopes``: one query."""
+        if not scopes:
+            return []
+        marks = ", ".join("?" for _ in scopes)
+        sql = (
+            "SELECT kind, scope, name, data, status, owned, version FROM objects "
+            f"WHERE kind = ? AND scope IN ({marks}) ORDER BY scope, name_key"
+        )
+        with self._lock:
+            return [self._row(r) for r in self._db.execute(sql, [kind, *scopes])]
+
     def all(self) -> builtins.list[Row]:
         sql = "SELECT kind, scope, name, data, status, owned, version FROM objects ORDER BY kind, scope, name_key"
         with self._lock:

@@ -1,0 +1,159 @@
+"""Secrets never leave the process: a ``Redactor`` masks them in anything about to be logged, printed or
+written (log lines, audit events, plan files).
+
+Three rules, applied recursively to dicts, lists, tuples and strings (the input is never mutated):
+
+- the value of a mapping key that looks like a credential (``SECRET_KEY``, the same pattern that makes
+  ``validate`` refuse such keys in specs) is replaced by ``MASK``; so are ``old``/``new`` of a field change
+  (``{"path": ..., "old": ..., "new": ...}``) whose path ends in such a key;
+- every occurrence of a *known secret* inside a string is replaced by ``MASK``. Known secrets are the
+  values of environment variables whose name looks like a credential (``AZURE_CLIENT_SECRET``,
+  ``RECONCILER_VMM_PASSWORD``, ``..._TOKEN``, ``..._KEY``), at least ``MIN_SECRET_LENGTH`` characters long;
+- inline credentials keep their name and lose their value: ``AccountKey=...;``, ``SharedAccessKey=``,
+  ``Password=``, a SAS ``sig=``, and the password of a ``scheme://user:password@host`` URL.
+
+Pure: the environment is passed in (``Redactor.from_environ(os.environ)``), nothing is read here.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+MASK: Final = "***"
+MIN_SECRET_LENGTH: Final = 4
+
+SECRET_KEY: Final = re.compile(
+    r"(?i)(passw(or)?d|^pwd$|secret|token|credential|connection[-_]?string|(^|[a-z0-9_-])key$|api[-_]?key|private[-_]?key)"
+)
+"""A key (spec field, mapping key, environment variable name) that names a credential."""
+
+# Environment variables that match SECRET_KEY by name but hold no secret: PWD is the working directory.
+_NOT_SECRET_NAMES: Final = frozenset({"PWD", "OLDPWD"})
+# Values too common to be secrets: masking every "true" in the output would only destroy information.
+_NOT_SECRET_VALUES: Final = frozenset({"true", "false", "none", "null", "yes", "no", "on", "off"})
+
+
+@functools.cache
+def _inline_pattern() -> re.Pattern[str]:  # compiled on first use: the CLI imports this module at start-up
+    return re.compile(
+        r"(?i)(?P<name>\b(?:AccountKey|SharedAccessKey|Password|Pwd)=|[?&]sig=)(?P<secret>[^;&\s\"']+)"
+        r"|(?P<userinfo>://[^/\s:@\"']+:)(?P<password>[^/\s@\"']+)(?=@)"
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def looks_secret(key: str) -> bool:
+    """Whether a key names a credential. Keys repeat across thousands of objects: cached per key."""
+    return bool(SECRET_KEY.search(key))
+
+
+def secret_env_values(environ: Mapping[str, str]) -> frozenset[str]:
+    """The values of the environment variables that hold credentials (see the module docstring)."""
+    return frozenset(
+        value
+        for name, value in environ.items()
+        if name.upper() not in _NOT_SECRET_NAMES
+        and looks_secret(name)
+        and len(value) >= MIN_SECRET_LENGTH
+        and value.strip().lower() not in _NOT_SECRET_VALUES
+    )
+
+
+@functools.lru_cache(maxsize=32)
+def _known_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
+    if not secrets:
+        return None
+    # Longest first, so a secret containing another is masked whole.
+    return re.compile("|".join(re.escape(s) for s in sorted(secrets, key=lambda s: (-len(s), s))))
+
+
+def _inline(match: re.Match[str]) -> str:
+    if match.group("name") is not None:
+        return match.group("name") + MASK
+    return match.group("userinfo") + MASK
+
+
+class Redactor:
+    """Masks secrets in a value; see the module docstring for the rules."""
+
+    __slots__ = ("_fallback", "_known", "_secrets")
+
+    def __init__(self, secrets: Iterable[str] = (), *, fallback: Callable[[Any], Any] | None = None) -> None:
+        """``fallback`` turns any other object (an address, a path, a set) into plain data, which is then
+        redacted too: what a renderer would otherwise ``repr`` is covered. Without it such objects are
+        returned as they are."""
+        self._secrets = frozenset(s for s in secrets if len(s) >= MIN_SECRET_LENGTH)
+        self._known = _known_pattern(self._secrets)
+        self._fallback = fallback
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], *, fallback: Callable[[Any], Any] | None = None) -> Redactor:
+        """A redactor that knows the secrets held by ``environ`` (pass ``os.environ``)."""
+        return cls(secret_env_values(environ), fallback=fallback)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return self._secrets
+
+    def text(self, value: str) -> str:
+        """The string with every known secret and inline credential masked."""
+        if self._known is not None:
+            value = self._known.sub(MASK, value)
+        if "=" in value or "@" in value:
+            value = _inline_pattern().sub(_inline, value)
+        return value
+
+    def __call__(self, value: Any) -> Any:
+        """A redacted copy of ``value`` (dicts, lists and tuples are rebuilt; other objects returned as they are)."""
+        kind = type(value)
+        if kind is str:
+            return self.text(value)
+        if kind is dict:
+            return self._mapping(value)
+        if kind is list:
+            return [self(v) for v in value]
+        if value is None or kind is bool:
+            return value
+        if kind is int or kind is float:
+            return MASK if self._secrets and str(value) in self._secrets else value
+        # Subclasses and other containers: the slower checks.
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return self._mapping(value)
+        if isinstance(value, list | tuple):
+            return type(value)(self(v) for v in value) if kind in (list, tuple) else [self(v) for v in value]
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return MASK if str(value) in self._secrets else value
+        if self._fallback is not None:
+            plain = self._fallback(value)
+            return self(plain) if type(plain) in (str, dict, list) else self.text(str(plain))
+        return value
+
+    def _mapping(self, value: Mapping[Any, Any]) -> dict[Any, Any]:
+        path = value.get("path")
+        field_secret = type(path) is str and looks_secret(_field_name(path))
+        out: dict[Any, Any] = {}
+        for key, child in value.items():
+            name = key
+            if isinstance(key, str):
+                if (
+                    child is not None
+                    and child != ""
+                    and (looks_secret(key) or (field_secret and key in ("old", "new")))
+                ):
+                    out[self.text(key)] = MASK
+                    continue
+                name = self.text(key)
+            elif self._fallback is not None and key is not None and type(key) not in (int, float, bool):
+                name = self.text(str(key))  # JSON keys are strings
+            out[name] = self(child)
+        return out
+
+
+def _field_name(path: str) -> str:
+    """The last key of a field path: ``password`` in ``credentials.password`` or ``users[0].password``."""
+    return re.split(r"[.\[\]/]+", path.strip(".[]/"))[-1]
