@@ -288,6 +288,11 @@ def test_console_logs_by_default_and_the_audit_file_can_be_turned_off(
 ) -> None:
     monkeypatch.setenv(logs.ENV_AUDIT_LOG, "-")
     db = tmp_path / "estate.db"
+    quiet = _run("apply", SPECS, "--yes", "--estate", db, "--target", "vmm.logical_network")
+    assert quiet.exit_code == 0, quiet.output
+    # At the default level the console is not told twice what the UI already printed.
+    assert "apply.start" not in quiet.stderr and "apply.step" not in quiet.stderr
+    monkeypatch.setenv(logs.ENV_LEVEL, "debug")
     result = _run("apply", SPECS, "--yes", "--estate", db, "--target", "tenant/acmecorp")
     assert result.exit_code == 0, result.output
     assert "apply.start" in result.stderr and "apply.end" in result.stderr

@@ -310,10 +310,18 @@ def redact_plan(plan: Plan) -> Plan:
     return dataclasses.replace(plan, changes=tuple(change(c) for c in plan.changes))
 
 
+def _quiet() -> str:
+    """The level of an event the console UI already shows (plan summary, apply progress): logged at
+    debug on the console so the terminal is not told everything twice; JSON logs (shipped to a log
+    store) keep it at info. The audit file records it whatever the level."""
+    return "debug" if _state.fmt is LogFormat.console else "info"
+
+
 def plan_done(plan: Plan) -> None:
     """``plan.done``: what the plan would do."""
     log(
         "plan.done",
+        level=_quiet(),
         resources=len(plan.changes),
         pending=len(plan.pending),
         errors=len(plan.errors),
@@ -368,10 +376,7 @@ class ApplyAudit:
     def step(self, result: applier.StepResult) -> None:
         change = self.changes.get(result.address)
         status = str(result.status)
-        # On the console the progress lines already say each step went well: only trouble is logged
-        # at info and above there. JSON logs (shipped to a log store) and the audit file keep every step.
-        quiet = "debug" if _state.fmt is LogFormat.console else "info"
-        level = {"failed": "error", "skipped": "warning", "held": "warning"}.get(status, quiet)
+        level = {"failed": "error", "skipped": "warning", "held": "warning"}.get(status, _quiet())
         audit(
             "apply.step",
             level=level,
@@ -395,7 +400,7 @@ class ApplyAudit:
             summary[str(r.status)] = summary.get(str(r.status), 0) + 1
         audit(
             "apply.end",
-            level="info" if report.ok else "error",
+            level=_quiet() if report.ok else "error",
             run_id=self.run_id,
             ok=report.ok,
             steps=len(report.results),
@@ -415,6 +420,7 @@ def start_apply(plan: Plan, **context: Any) -> ApplyAudit:
     user, host = _who()
     audit(
         "apply.start",
+        level=_quiet(),
         strict=True,
         run_id=run.run_id,
         pending=len(plan.pending),
