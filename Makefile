@@ -44,9 +44,10 @@ lint: install
 schemas: install
 	$(BIN)/reconciler schema --out schemas
 
-## Figures: validation speed and CLI start-up (printed, never asserted by a timed test).
+## Figures: validation speed and CLI start-up, then plan and apply at scale (printed, never asserted by a timed test).
 bench: install
 	$(BIN)/python bench/validate_bench.py
+	$(BIN)/python bench/scale_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -264,7 +264,7 @@ def apply(
     )
     if on_hold:
         out.print(
-            f"{len(on_hold)} disruptive change{'s' * (len(on_hold) != 1)} (and what waits on them) held: rerun with "
+            f"{len(on_hold)} change{'s' * (len(on_hold) != 1)} held (disruptive, or waiting on one): rerun with "
             "--allow-disruption, or inside the maintenance window, to carry them out."
         )
     for r in failed:

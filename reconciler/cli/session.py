@@ -65,7 +65,13 @@ def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[st
 
 
 def make_plan(
-    session: Session, *, targets: Sequence[str], excludes: Sequence[str], progress: bool = True, prune: bool = False
+    session: Session,
+    *,
+    targets: Sequence[str],
+    excludes: Sequence[str],
+    progress: bool = True,
+    prune: bool = False,
+    read_concurrency: int = refresh.DEFAULT_CONCURRENCY,
 ) -> Plan:
     """Read the live state (bulk, parallel) and plan; provider errors end the command cleanly."""
     bar = Progress(
@@ -88,20 +94,29 @@ def make_plan(
             def advance(group: tuple[str, str], _n: int) -> None:
                 bar.update(task, advance=1, description=f"{group[0]} {group[1]}")
 
-            observed = refresh.read_all(session.resources, session.backends.by_kind, on_group=advance, on_total=total)
+            planned = planner.Pending(session.resources)  # plan each group as its read returns
+            observed = refresh.read_all(
+                session.resources,
+                session.backends.by_kind,
+                on_group=advance,
+                on_total=total,
+                on_batch=planned.feed,
+                concurrency=read_concurrency,
+            )
     except ReconcilerError as exc:
         err.print(f"[red]error:[/red] reading the live state failed: {exc}")
         raise typer.Exit(1) from exc
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    plan = planner.make_plan(
-        session.resources, observed, created_at=now, targets=targets, excludes=excludes, prune=prune
-    )
     # The digest covers every resource of the specs, not just the targeted ones: a saved plan is
     # stale when any spec changed.
-    return Plan(
-        changes=plan.changes,
-        created_at=plan.created_at,
-        spec_digest=planner.spec_digest(session.all_resources),
-        targets=plan.targets,
-        excludes=plan.excludes,
+    return planner.make_plan(
+        session.resources,
+        observed,
+        planned=planned,
+        created_at=now,
+        targets=targets,
+        excludes=excludes,
+        prune=prune,
+        digest=planner.spec_digest(session.all_resources),
+        declared=session.all_resources,  # what a --target leaves out is still declared: never pruned
     )

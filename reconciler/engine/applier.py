@@ -10,6 +10,7 @@ The UI follows along through ``Hooks`` (the engine never prints)."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import threading
@@ -23,7 +24,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan, ResourceChange
 from reconciler.core.errors import ReconcilerError, TemporaryError
-from reconciler.core.resources import Resource
+from reconciler.core.resources import Resource, Rollout
 from reconciler.engine import planner, windows
 from reconciler.engine.graph import Graph
 from reconciler.engine.refresh import provider_for, retry_wait
@@ -212,25 +213,52 @@ def apply_plan(
             )
         return StepResult(change.address, change.action, StepStatus.DONE, "", time.monotonic() - started, tries)
 
+    # Scheduling is linear in changes + edges: each change counts the dependencies it still waits for,
+    # and a finished change releases its dependents.
+    waiting = {a: len(deps) for a, deps in graph.waits_for.items()}
+    ready: list[Address] = [a for a, n in waiting.items() if n == 0]
+    # A rollout step is not even submitted while its group is at max_unavailable: waiting inside a
+    # worker would hold a thread and a provider slot that independent steps could use meanwhile.
+    in_rollout: dict[str, int] = {}
+    queued: dict[str, collections.deque[Address]] = {}
+
+    def rollout_of(a: Address) -> Rollout | None:
+        resource = resources.get(a)
+        rollout = resource.policy.rollout if resource is not None else None
+        return rollout if rollout is not None and graph.nodes[a].disruptive else None
+
+    def admit(candidates: list[Address]) -> list[Address]:
+        """The candidates that may start now; rollout steps over their group's limit wait in a queue."""
+        out = []
+        for a in candidates:
+            rollout = rollout_of(a)
+            if rollout is None:
+                out.append(a)
+            elif in_rollout.get(rollout.group, 0) < max(1, rollout.max_unavailable):
+                in_rollout[rollout.group] = in_rollout.get(rollout.group, 0) + 1
+                out.append(a)
+            else:
+                queued.setdefault(rollout.group, collections.deque()).append(a)
+        return out
+
+    def settle(a: Address, status: str, why: str) -> None:
+        """Record a change that will not run (skipped or held) and tell the UI."""
+        finished.add(a)
+        result = StepResult(a, graph.nodes[a].action, status, why)
+        report.results.append(result)
+        hooks.post_apply(result)
+
     with ThreadPoolExecutor(max_workers=max(1, concurrency * 2)) as pool:
         running: dict[Future[StepResult], Address] = {}
         while True:
             with lock:
-                for a in list(skipped_for):
-                    if a not in finished:
-                        finished.add(a)
-                        result = StepResult(a, graph.nodes[a].action, StepStatus.SKIPPED, skipped_for[a])
-                        report.results.append(result)
-                        hooks.post_apply(result)
-                for a in list(held):
-                    if a not in finished:
-                        finished.add(a)
-                        result = StepResult(a, graph.nodes[a].action, StepStatus.HELD, held[a])
-                        report.results.append(result)
-                        hooks.post_apply(result)
-                ready = [a for a in graph.ready(finished) if a not in finished and a not in running.values()]
-                ready = [a for a in ready if graph.waits_for[a] <= done]
-            for a in ready:
+                for a in [a for a in skipped_for if a not in finished]:
+                    settle(a, StepStatus.SKIPPED, skipped_for[a])
+                for a in [a for a in held if a not in finished]:
+                    settle(a, StepStatus.HELD, held[a])
+                launch = admit([a for a in ready if a not in finished])
+                ready.clear()
+            for a in launch:
                 running[pool.submit(step, graph.nodes[a])] = a
             if not running:
                 break
@@ -241,8 +269,18 @@ def apply_plan(
                 with lock:
                     finished.add(a)
                     report.results.append(result)
+                    rollout = rollout_of(a)
+                    if rollout is not None:  # a slot of the group is free: the next host may go
+                        in_rollout[rollout.group] -= 1
+                        waiting_hosts = queued.get(rollout.group)
+                        if waiting_hosts:
+                            ready.append(waiting_hosts.popleft())
                     if result.status in (StepStatus.DONE, StepStatus.ALREADY):
                         done.add(a)
+                        for d in graph.dependents[a]:
+                            waiting[d] -= 1
+                            if waiting[d] == 0:
+                                ready.append(d)
                     elif result.status == StepStatus.HELD:
                         for d in graph.downstream([a]):
                             held.setdefault(d, f"held: waits for {a}, which is held")

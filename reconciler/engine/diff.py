@@ -92,20 +92,33 @@ def field_changes(
     names = [n for n in desired if not _ignored(n, ignore)]
     want = comparable(info, desired, names)
     have = comparable(info, observed, names, like=desired)
-    diff = DeepDiff(have, want, view="tree", verbose_level=2)
+    if want == have:  # the common case on a converged estate: nothing to explain
+        return ()
     paths: dict[str, list[str | int]] = {}
-    for level in diff.values():
-        for item in level:
-            path = item.path(output_format="list")
-            # Changes inside lists are reported at the list; inside dicts, per key.
-            cut: list[str | int] = []
-            for part in path:
-                if isinstance(part, int):
-                    break
-                cut.append(part)
-                if not isinstance(_get(desired, cut), dict) and not isinstance(_get(observed, cut), dict):
-                    break
-            paths.setdefault(_format(cut), cut)
+    nested_want: dict[str, Any] = {}
+    nested_have: dict[str, Any] = {}
+    for name in names:
+        if want[name] == have[name]:
+            continue
+        if isinstance(want[name], dict | list) or isinstance(have[name], dict | list):
+            nested_want[name], nested_have[name] = want[name], have[name]
+        else:  # a scalar field: the field itself is the difference
+            paths[name] = [name]
+    if nested_want:
+        # Structured values: deepdiff finds where inside them they differ.
+        diff = DeepDiff(nested_have, nested_want, view="tree", verbose_level=2)
+        for level in diff.values():
+            for item in level:
+                path = item.path(output_format="list")
+                # Changes inside lists are reported at the list; inside dicts, per key.
+                cut: list[str | int] = []
+                for part in path:
+                    if isinstance(part, int):
+                        break
+                    cut.append(part)
+                    if not isinstance(_get(desired, cut), dict) and not isinstance(_get(observed, cut), dict):
+                        break
+                paths.setdefault(_format(cut), cut)
     out = []
     for text, path in sorted(paths.items()):
         if _ignored(text, ignore):

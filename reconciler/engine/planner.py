@@ -156,16 +156,28 @@ def select(
 
 
 def orphans(
-    resources: Sequence[Resource], observed: Mapping[Address, Observed | None], *, prune: bool
+    resources: Sequence[Resource],
+    observed: Mapping[Address, Observed | None],
+    *,
+    prune: bool,
+    targets: Sequence[str] = (),
+    excludes: Sequence[str] = (),
 ) -> list[ResourceChange]:
     """Live objects in a managed scope that no spec declares: deleted only with ``prune``, only when
     the tool created them (ownership marker), only when they were marked prunable and not protected;
-    otherwise kept, and the reason says why. Deletes run dependents first (kinds in reverse order)."""
+    otherwise kept, and the reason says why. Deletes run dependents first (kinds in reverse order).
+
+    ``resources`` must be EVERY resource the specs declare, not only a targeted selection: what the
+    selection leaves out is still declared. ``targets``/``excludes`` limit which orphans are considered."""
     declared = {(r.address.kind, r.address.scope, r.address.name.casefold()) for r in resources}
     site_of = {r.tenant: r.site for r in resources if r.tenant}
     out: list[ResourceChange] = []
     for address, seen in observed.items():
         if seen is None or (address.kind, address.scope, address.name.casefold()) in declared:
+            continue
+        if targets and not any(address.matches(t) for t in targets):
+            continue
+        if any(address.matches(e) for e in excludes):
             continue
         if address.kind not in kinds.KINDS or not kinds.info(address.kind).creatable:
             continue  # VMs and hosts are never deleted
@@ -227,15 +239,33 @@ def spec_digest(resources: Sequence[Resource]) -> str:
     return h.hexdigest()
 
 
+class Pending:
+    """Plans resources as their live objects arrive (``feed``), so planning overlaps the reads still
+    in flight; :func:`make_plan` then only assembles. Pure like the rest of the planner."""
+
+    def __init__(self, resources: Sequence[Resource]) -> None:
+        self._by_address = {r.address: r for r in resources}
+        self.changes: dict[Address, ResourceChange] = {}
+
+    def feed(self, observed: Mapping[Address, Observed | None]) -> None:
+        for address, seen in observed.items():
+            resource = self._by_address.get(address)
+            if resource is not None:
+                self.changes[address] = plan_one(resource, seen)
+
+
 def make_plan(
     resources: Sequence[Resource],
     observed: Mapping[Address, Observed | None],
     *,
+    planned: Pending | None = None,
     created_at: str,
     targets: Sequence[str] = (),
     excludes: Sequence[str] = (),
     diagnostics: Sequence[Diagnostic] = (),
     prune: bool = False,
+    digest: str | None = None,
+    declared: Sequence[Resource] | None = None,
 ) -> Plan:
     """Plan every resource; a resource whose dependency cannot be planned is blocked, not guessed.
     Live objects the specs do not declare (in the scopes they manage) are planned by :func:`orphans`."""
@@ -255,11 +285,21 @@ def make_plan(
                 tenant=r.tenant,
             )
             continue
-        changes[r.address] = plan_one(r, observed.get(r.address))
+        early = planned.changes.get(r.address) if planned is not None else None
+        changes[r.address] = early if early is not None else plan_one(r, observed.get(r.address))
     return Plan(
-        changes=tuple(changes[r.address] for r in resources) + tuple(orphans(resources, observed, prune=prune)),
+        changes=tuple(changes[r.address] for r in resources)
+        + tuple(
+            orphans(
+                declared if declared is not None else resources,
+                observed,
+                prune=prune,
+                targets=targets,
+                excludes=excludes,
+            )
+        ),
         created_at=created_at,
-        spec_digest=spec_digest(resources),
+        spec_digest=digest if digest is not None else spec_digest(resources),
         diagnostics=tuple(diagnostics),
         targets=tuple(targets),
         excludes=tuple(excludes),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
@@ -54,6 +54,10 @@ def _probes(resources: Sequence[Resource]) -> list[Resource]:
     return out
 
 
+# Parallel list calls. They go to different API scopes (one VMM server per site, one subscription per
+# tenant), so 32 in flight stays far below any one endpoint's throttling limits.
+DEFAULT_CONCURRENCY = 32
+
 PROBE = "\u2205 probe"  # never a real object's name
 
 
@@ -78,15 +82,17 @@ def read_all(
     resources: Sequence[Resource],
     providers: Mapping[str, Provider],
     *,
-    concurrency: int = 16,
+    concurrency: int = DEFAULT_CONCURRENCY,
     attempts: int = 6,
     on_group: Callable[[Group, int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    on_batch: Callable[[Mapping[Address, Observed | None]], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[Address, Observed | None]:
     """Every resource's live object (None where absent). Temporary errors are retried with backoff, as
     apply retries them; any other provider error propagates: a plan built on a partial read would
-    propose creating what merely could not be read."""
+    propose creating what merely could not be read. ``on_batch`` gets each group's answer as it
+    arrives, on the calling thread, so planning can overlap the reads still in flight."""
     probes = _probes(resources)
     work = groups([*resources, *probes], providers)
     if on_total is not None:
@@ -106,8 +112,17 @@ def read_all(
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = {pool.submit(read, g, m): g for g, m in work.items()}
-        for future, group in futures.items():
-            out.update((a, o) for a, o in future.result().items() if a.name != PROBE)
-            if on_group is not None:
-                on_group(group, len(work[group]))
+        try:
+            for future in as_completed(futures):
+                group = futures[future]
+                batch = {a: o for a, o in future.result().items() if a.name != PROBE}
+                out.update(batch)
+                if on_batch is not None:
+                    on_batch(batch)
+                if on_group is not None:
+                    on_group(group, len(work[group]))
+        except BaseException:
+            for future in futures:
+                future.cancel()  # one failed read fails the plan: do not wait for the rest
+            raise
     return out

@@ -75,7 +75,10 @@ def _change(console: Console, c: ResourceChange) -> None:
     if c.error:
         symbol, colour = "!", "red"
     title = kinds.info(c.address.kind).title if c.address.kind in kinds.KINDS else c.address.kind
-    note = f"  [dim]({escape(c.reason)})[/dim]" if c.action is Action.NOOP and c.reason else ""
+    # A no-op says why nothing happens; a change without field changes (finishing an interrupted
+    # procedure) says why it is a change at all.
+    why = c.action is Action.NOOP or (c.action is Action.UPDATE and not c.fields)
+    note = f"  [dim]({escape(c.reason)})[/dim]" if why and c.reason else ""
     console.print(
         f"  [{colour}]{symbol:>3}[/{colour}] {escape(title)} [bold]{escape(c.address.name)}[/bold]{note}"
         f"  [dim]{escape(str(c.address))}[/dim]",

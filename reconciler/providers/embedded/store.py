@@ -109,12 +109,13 @@ class EstateStore:
             ).fetchone()
         return self._row(r) if r else None
 
-    def put(self, row: Row) -> Row:
-        """Insert or replace; bumps the version."""
+    def put(self, row: Row, *, version: int | None = None) -> Row:
+        """Insert or replace; bumps the version (or sets the one given)."""
         a = row.address
         with self._lock:
             current = self.get(a)
-            version = (current.version + 1) if current else 1
+            if version is None:
+                version = (current.version + 1) if current else 1
             self._db.execute(
                 "INSERT OR REPLACE INTO objects (kind, scope, name_key, name, data, status, owned, version) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -141,11 +142,14 @@ class EstateStore:
         return cur.rowcount > 0
 
     def reset(self, rows: Sequence[Row], *, source: str) -> None:
+        """Replace the whole estate. Versions keep rising across resets, so a plan saved before the
+        reset sees every object as changed rather than mistaking a reloaded object for the one it read."""
         with self.transaction():
+            floor = int(self._db.execute("SELECT COALESCE(MAX(version), 0) FROM objects").fetchone()[0])
             self._db.execute("DELETE FROM objects")
             self._db.execute("DELETE FROM meta")
             for row in rows:
-                self.put(row)
+                self.put(row, version=floor + 1)
             self._db.execute("INSERT INTO meta (key, value) VALUES ('source', ?)", (source,))
 
     def meta(self, key: str) -> str | None:

@@ -3,6 +3,7 @@ their subnets) and NVGRE isolation has the chain it needs (DOMAIN.md, steps 1-4)
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from reconciler.spec.yamlsource import FieldPath
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@functools.lru_cache(maxsize=65536)
 def _net(text: str) -> Network:
     return ipaddress.ip_network(text)
 
