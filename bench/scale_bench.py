@@ -69,7 +69,7 @@ VM_NETWORKS_PER_TENANT = 10
 HOSTS = 64
 MEMORY_PROFILES = 10
 LATENCY_S = 0.020
-READ_CONCURRENCY = 16  # refresh.read_all's default, passed explicitly
+READ_CONCURRENCY = refresh.DEFAULT_CONCURRENCY  # what plan and apply use, passed explicitly
 BASELINE_PARALLELISM = 10  # terraform plan -parallelism=10, its default
 APPLY_CREATES = 1_000
 APPLY_CONCURRENCY = 32
@@ -429,12 +429,21 @@ def plan_worker(specs: Path, db: Path, *, one_by_one: bool, profile: bool) -> di
     faults = Faults(latency_s=LATENCY_S)
     backends = open_backends(db, faults)
     groups: list[int] = []
+    planned = planner.Pending(resources)  # as the CLI does: plan each group as its read returns
     if one_by_one:
         observed = _read_one_by_one(resources, backends.by_kind)
     else:
-        observed = refresh.read_all(resources, backends.by_kind, concurrency=READ_CONCURRENCY, on_total=groups.append)
+        observed = refresh.read_all(
+            resources,
+            backends.by_kind,
+            concurrency=READ_CONCURRENCY,
+            on_total=groups.append,
+            on_batch=planned.feed,
+        )
     t_read = time.perf_counter()
-    plan = planner.make_plan(resources, observed, created_at="2026-01-01T00:00:00+00:00")
+    plan = planner.make_plan(
+        resources, observed, planned=None if one_by_one else planned, created_at="2026-01-01T00:00:00+00:00"
+    )
     wall1, cpu1 = time.perf_counter(), time.process_time()
     if profiler is not None:
         profiler.disable()

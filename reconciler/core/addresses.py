@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 _KIND_RE = re.compile(r"^[a-z]+\.[a-z_]+$")
+_GOOD_KINDS: set[str] = set()
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -20,8 +21,10 @@ class Address:
     name: str
 
     def __post_init__(self) -> None:
-        if not _KIND_RE.match(self.kind):
-            raise ValueError(f"bad resource kind {self.kind!r}")
+        if self.kind not in _GOOD_KINDS:  # tens of thousands of addresses share a handful of kinds
+            if not _KIND_RE.match(self.kind):
+                raise ValueError(f"bad resource kind {self.kind!r}")
+            _GOOD_KINDS.add(self.kind)
         if not self.scope or "/" in self.scope:
             raise ValueError(f"bad scope {self.scope!r}")
         if not self.name:

@@ -100,12 +100,12 @@ def field_changes(
     for name in names:
         if want[name] == have[name]:
             continue
-        if isinstance(want[name], dict | list) or isinstance(have[name], dict | list):
+        if isinstance(want[name], dict) and isinstance(have[name], dict):
             nested_want[name], nested_have[name] = want[name], have[name]
-        else:  # a scalar field: the field itself is the difference
+        else:  # a scalar or a list: reported as a change of the field itself
             paths[name] = [name]
     if nested_want:
-        # Structured values: deepdiff finds where inside them they differ.
+        # Mappings (BIOS attributes, cloud capacity): deepdiff finds which keys inside them differ.
         diff = DeepDiff(nested_have, nested_want, view="tree", verbose_level=2)
         for level in diff.values():
             for item in level:

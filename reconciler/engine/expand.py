@@ -49,6 +49,14 @@ def _policy(kind: str, *lifecycles: Lifecycle | None, prefix: str = "") -> Polic
     )
 
 
+def _source(doc: SpecDocument[Any], path: FieldPath) -> str:
+    """``file:line:column`` of a spec item, for messages (the fast path: the item's own position)."""
+    mark = doc.source.values.get(path)
+    if mark is not None:
+        return f"{doc.source.file}:{mark.line + 1}:{mark.column + 1}"
+    return str(doc.where(path))
+
+
 def _res(
     doc: SpecDocument[Any],
     path: FieldPath,
@@ -67,7 +75,7 @@ def _res(
         site=site,
         tenant=tenant,
         policy=_policy(address.kind, *lifecycle, prefix=prefix),
-        source=str(doc.where(path)),
+        source=_source(doc, path),
     )
 
 

@@ -270,8 +270,9 @@ def make_plan(
     """Plan every resource; a resource whose dependency cannot be planned is blocked, not guessed.
     Live objects the specs do not declare (in the scopes they manage) are planned by :func:`orphans`."""
     changes: dict[Address, ResourceChange] = {}
+    blocking: set[Address] = set()  # errors and blocked changes: what their dependents cannot get past
     for r in resources:  # expand yields dependencies before dependents, so blocks propagate in one pass
-        blocker = next((d for d in r.depends_on if d in changes and _blocks(changes[d])), None)
+        blocker = next((d for d in r.depends_on if d in blocking), None) if blocking else None
         if blocker is not None:
             changes[r.address] = ResourceChange(
                 address=r.address,
@@ -284,9 +285,13 @@ def make_plan(
                 site=r.site,
                 tenant=r.tenant,
             )
+            blocking.add(r.address)
             continue
         early = planned.changes.get(r.address) if planned is not None else None
-        changes[r.address] = early if early is not None else plan_one(r, observed.get(r.address))
+        change = early if early is not None else plan_one(r, observed.get(r.address))
+        changes[r.address] = change
+        if _blocks(change):
+            blocking.add(r.address)
     return Plan(
         changes=tuple(changes[r.address] for r in resources)
         + tuple(
