@@ -5,14 +5,22 @@ from __future__ import annotations
 import enum
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 estate_app = typer.Typer(help="The embedded estate: a local stand-in for VMM, Hyper-V, BMCs and Azure.")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+
+
+def _consoles() -> tuple[Console, Console]:
+    """stdout and stderr consoles, made when a command runs (rich is not imported for --help)."""
+    from rich.console import Console
+
+    return Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
+
 
 Db = Annotated[
     Path | None,
@@ -37,6 +45,7 @@ def init(
     from reconciler.cli import render
     from reconciler.providers.embedded import seed
 
+    out, err = _consoles()
     db = seed.database_path(estate)
     if source is not None and not source.is_file():
         err.print(f"[red]error:[/red] estate file {source} does not exist")
@@ -67,6 +76,7 @@ def show(
     from reconciler.providers.embedded import seed
     from reconciler.providers.embedded.store import EstateStore
 
+    out, err = _consoles()
     db = seed.database_path(estate)
     if not db.exists():
         err.print(f"[red]No embedded estate at {db}.[/red] Create one with: reconciler estate init")

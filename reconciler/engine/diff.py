@@ -14,6 +14,8 @@ from deepdiff import DeepDiff
 from reconciler.core.changes import FieldChange
 from reconciler.core.kinds import KindInfo
 
+_ABSENT = object()
+
 
 def _fold(value: Any) -> Any:
     if isinstance(value, str):
@@ -89,6 +91,8 @@ def field_changes(
     A list compared as a whole (set-like lists, lists of objects) is reported as one change of that
     field, which reads better than per-index noise; nested mappings are reported per key."""
     ignore = tuple(ignore)
+    if not ignore and all(observed.get(k, _ABSENT) == v for k, v in desired.items()):
+        return ()  # written exactly as wanted (what the tool itself wrote): no normalization needed
     names = [n for n in desired if not _ignored(n, ignore)]
     want = comparable(info, desired, names)
     have = comparable(info, observed, names, like=desired)
