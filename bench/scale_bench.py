@@ -51,6 +51,18 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
+from specgen import (
+    HOST_GROUP,
+    HOSTS,
+    LOGICAL_NETWORK,
+    MEMORY_PROFILES,
+    REGION,
+    SITE,
+    memory_profiles,
+    site_document,
+)
+from specgen import envelope as _envelope
+from specgen import host_name as _host
 
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan
@@ -66,8 +78,6 @@ from reconciler.spec.loader import load_paths
 SIZES = (10, 100, 1_000)
 VMS_PER_TENANT = 10
 VM_NETWORKS_PER_TENANT = 10
-HOSTS = 64
-MEMORY_PROFILES = 10
 LATENCY_S = 0.020
 READ_CONCURRENCY = refresh.DEFAULT_CONCURRENCY  # what plan and apply use, passed explicitly
 BASELINE_PARALLELISM = 10  # terraform plan -parallelism=10, its default
@@ -82,12 +92,6 @@ APPLY_RATIO_TARGET = 1.5
 
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when built with it
 
-SITE = "bench-west"
-HOST_GROUP = "All Hosts/Bench"
-LOGICAL_NETWORK = "Provider Address"
-VAULT = "BenchRecoveryVault"
-REGION = "westus"
-
 
 def fail(message: str) -> NoReturn:
     """Stop: the figures of a broken run mean nothing."""
@@ -96,85 +100,6 @@ def fail(message: str) -> NoReturn:
 
 
 # --- the specs ---------------------------------------------------------------------------------------
-
-
-def _envelope(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "reconciler/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
-
-
-def _host(i: int) -> str:
-    return f"HV{i:03d}.bench.int"
-
-
-def site_document() -> dict[str, Any]:
-    """One VMM server with ``HOSTS`` Hyper-V hosts and the NVGRE chain every tenant network needs."""
-    hosts = [_host(i) for i in range(1, HOSTS + 1)]
-    return _envelope(
-        "Site",
-        SITE,
-        {
-            "vmm": {"server": "VMM01.bench.int"},
-            "recoveryVault": {
-                "subscriptionId": "00000000-0000-0000-0000-000000000001",
-                "resourceGroup": "BenchRecoveryGroup",
-                "name": VAULT,
-                "location": REGION,
-            },
-            "hostGroups": [HOST_GROUP],
-            "hosts": [
-                {
-                    "name": name,
-                    "platform": "hyperv",
-                    "hostGroup": HOST_GROUP,
-                    "bmc": {"address": f"https://10.0.{i // 250}.{i % 250 + 1}", "vendor": "dell"},
-                }
-                for i, name in enumerate(hosts)
-            ],
-            "logicalNetworks": [
-                {
-                    "name": LOGICAL_NETWORK,
-                    "networkVirtualization": True,
-                    "sites": [
-                        {
-                            "name": "PA-Bench",
-                            "hostGroups": [HOST_GROUP],
-                            "subnets": [{"subnet": "10.10.0.0/16", "vlan": 0}],
-                            "ipPools": [
-                                {
-                                    "name": "PA-Pool",
-                                    "subnet": "10.10.0.0/16",
-                                    "range": {"start": "10.10.0.10", "end": "10.10.255.250"},
-                                    "gateway": "10.10.0.1",
-                                }
-                            ],
-                        }
-                    ],
-                }
-            ],
-            "uplinkPortProfiles": [{"name": "PA-Uplink", "sites": ["PA-Bench"], "networkVirtualization": True}],
-            "portClassifications": [{"name": "Tenant-Guarded", "dhcpGuard": True, "routerGuard": True}],
-            "logicalSwitches": [
-                {
-                    "name": "Tenant-Switch",
-                    "uplinkMode": "Team",
-                    "uplinkPortProfiles": ["PA-Uplink"],
-                    "portClassifications": ["Tenant-Guarded"],
-                    "hosts": hosts,
-                }
-            ],
-        },
-    )
-
-
-def memory_profiles() -> list[dict[str, Any]]:
-    return [
-        _envelope(
-            "MemoryProfile",
-            f"bench-memory-{i}",
-            {"dynamic": True, "startup": f"{i + 1}GiB", "minimum": "512MiB", "maximum": f"{2 * (i + 1)}GiB"},
-        )
-        for i in range(MEMORY_PROFILES)
-    ]
 
 
 def _tag(i: int) -> str:

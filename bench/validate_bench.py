@@ -25,13 +25,21 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
+from specgen import (
+    HOST_GROUP,
+    HOSTS,
+    LOGICAL_NETWORK,
+    MEMORY_PROFILES,
+    SITE,
+    memory_profiles,
+    site_document,
+)
+from specgen import envelope as _envelope
 
 from reconciler.spec.loader import LoadResult, load_paths
 
 TENANTS = 1_000
 VMS_PER_TENANT = 10
-HOSTS = 64
-MEMORY_PROFILES = 10
 LOAD_RUNS = 5
 HELP_RUNS = 10
 CLI_RUNS = 3
@@ -42,91 +50,8 @@ HELP_TARGET_S = 0.3
 
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when built with it
 
-SITE = "bench-west"
-HOST_GROUP = "All Hosts/Bench"
-LOGICAL_NETWORK = "Provider Address"
-
 
 # --- the estate --------------------------------------------------------------------------------------
-
-
-def _envelope(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "reconciler/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
-
-
-def _host(i: int) -> str:
-    return f"HV{i:03d}.bench.int"
-
-
-def site_document() -> dict[str, Any]:
-    """One VMM server with ``HOSTS`` Hyper-V hosts and the NVGRE chain every tenant network needs."""
-    hosts = [_host(i) for i in range(1, HOSTS + 1)]
-    return _envelope(
-        "Site",
-        SITE,
-        {
-            "vmm": {"server": "VMM01.bench.int"},
-            "recoveryVault": {
-                "subscriptionId": "00000000-0000-0000-0000-000000000001",
-                "resourceGroup": "BenchRecoveryGroup",
-                "name": "BenchRecoveryVault",
-                "location": "westus",
-            },
-            "hostGroups": [HOST_GROUP],
-            "hosts": [
-                {
-                    "name": name,
-                    "platform": "hyperv",
-                    "hostGroup": HOST_GROUP,
-                    "bmc": {"address": f"https://10.0.{i // 250}.{i % 250 + 1}", "vendor": "dell"},
-                }
-                for i, name in enumerate(hosts)
-            ],
-            "logicalNetworks": [
-                {
-                    "name": LOGICAL_NETWORK,
-                    "networkVirtualization": True,
-                    "sites": [
-                        {
-                            "name": "PA-Bench",
-                            "hostGroups": [HOST_GROUP],
-                            "subnets": [{"subnet": "10.10.0.0/16", "vlan": 0}],
-                            "ipPools": [
-                                {
-                                    "name": "PA-Pool",
-                                    "subnet": "10.10.0.0/16",
-                                    "range": {"start": "10.10.0.10", "end": "10.10.255.250"},
-                                    "gateway": "10.10.0.1",
-                                }
-                            ],
-                        }
-                    ],
-                }
-            ],
-            "uplinkPortProfiles": [{"name": "PA-Uplink", "sites": ["PA-Bench"], "networkVirtualization": True}],
-            "portClassifications": [{"name": "Tenant-Guarded", "dhcpGuard": True, "routerGuard": True}],
-            "logicalSwitches": [
-                {
-                    "name": "Tenant-Switch",
-                    "uplinkMode": "Team",
-                    "uplinkPortProfiles": ["PA-Uplink"],
-                    "portClassifications": ["Tenant-Guarded"],
-                    "hosts": hosts,
-                }
-            ],
-        },
-    )
-
-
-def memory_profiles() -> list[dict[str, Any]]:
-    return [
-        _envelope(
-            "MemoryProfile",
-            f"bench-memory-{i}",
-            {"dynamic": True, "startup": f"{i + 1}GiB", "minimum": "512MiB", "maximum": f"{2 * (i + 1)}GiB"},
-        )
-        for i in range(MEMORY_PROFILES)
-    ]
 
 
 def tenant_document(i: int) -> dict[str, Any]:

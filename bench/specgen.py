@@ -1,0 +1,92 @@
+"""Shared by the benchmarks: the synthetic site and memory profiles every generated estate uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+HOSTS = 64
+MEMORY_PROFILES = 10
+SITE = "bench-west"
+HOST_GROUP = "All Hosts/Bench"
+LOGICAL_NETWORK = "Provider Address"
+VAULT = "BenchRecoveryVault"
+REGION = "westus"
+
+
+def envelope(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "reconciler/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+def host_name(i: int) -> str:
+    return f"HV{i:03d}.bench.int"
+
+
+def site_document() -> dict[str, Any]:
+    """One VMM server with ``HOSTS`` Hyper-V hosts and the NVGRE chain every tenant network needs."""
+    hosts = [host_name(i) for i in range(1, HOSTS + 1)]
+    return envelope(
+        "Site",
+        SITE,
+        {
+            "vmm": {"server": "VMM01.bench.int"},
+            "recoveryVault": {
+                "subscriptionId": "00000000-0000-0000-0000-000000000001",
+                "resourceGroup": "BenchRecoveryGroup",
+                "name": VAULT,
+                "location": REGION,
+            },
+            "hostGroups": [HOST_GROUP],
+            "hosts": [
+                {
+                    "name": name,
+                    "platform": "hyperv",
+                    "hostGroup": HOST_GROUP,
+                    "bmc": {"address": f"https://10.0.{i // 250}.{i % 250 + 1}", "vendor": "dell"},
+                }
+                for i, name in enumerate(hosts)
+            ],
+            "logicalNetworks": [
+                {
+                    "name": LOGICAL_NETWORK,
+                    "networkVirtualization": True,
+                    "sites": [
+                        {
+                            "name": "PA-Bench",
+                            "hostGroups": [HOST_GROUP],
+                            "subnets": [{"subnet": "10.10.0.0/16", "vlan": 0}],
+                            "ipPools": [
+                                {
+                                    "name": "PA-Pool",
+                                    "subnet": "10.10.0.0/16",
+                                    "range": {"start": "10.10.0.10", "end": "10.10.255.250"},
+                                    "gateway": "10.10.0.1",
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ],
+            "uplinkPortProfiles": [{"name": "PA-Uplink", "sites": ["PA-Bench"], "networkVirtualization": True}],
+            "portClassifications": [{"name": "Tenant-Guarded", "dhcpGuard": True, "routerGuard": True}],
+            "logicalSwitches": [
+                {
+                    "name": "Tenant-Switch",
+                    "uplinkMode": "Team",
+                    "uplinkPortProfiles": ["PA-Uplink"],
+                    "portClassifications": ["Tenant-Guarded"],
+                    "hosts": hosts,
+                }
+            ],
+        },
+    )
+
+
+def memory_profiles() -> list[dict[str, Any]]:
+    return [
+        envelope(
+            "MemoryProfile",
+            f"bench-memory-{i}",
+            {"dynamic": True, "startup": f"{i + 1}GiB", "minimum": "512MiB", "maximum": f"{2 * (i + 1)}GiB"},
+        )
+        for i in range(MEMORY_PROFILES)
+    ]
