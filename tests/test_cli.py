@@ -9,6 +9,7 @@ The committed JSON Schemas are checked against the models and against the exampl
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -204,3 +205,31 @@ def test_examples_match_the_json_schemas(path: Path) -> None:
         for validator in (Draft202012Validator(schema), Draft202012Validator(combined)):
             errors = [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(doc)]
             assert errors == [], f"{path} ({doc['kind']} {doc['metadata']['name']})"
+
+
+def test_an_unusable_database_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    """Environment failures nobody anticipated in a command still end in a message naming what to check."""
+    env = {**os.environ, "RECONCILER_AUDIT_LOG": "-"}
+    unusable = subprocess.run(
+        [sys.executable, "-m", "reconciler", "plan", str(SPECS), "--estate", "/proc/no-such/estate.db"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert unusable.returncode == 1
+    assert "Traceback" not in unusable.stderr
+    assert unusable.stderr.startswith("error: ") and "/proc/no-such" in unusable.stderr
+    assert "RECONCILER_ESTATE" in unusable.stderr
+    no_driver = subprocess.run(
+        [sys.executable, "-m", "reconciler", "apply", str(SPECS), "--yes", "--estate", str(tmp_path / "e.db")],
+        capture_output=True,
+        text=True,
+        env={**env, "RECONCILER_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/reconciler"},
+        timeout=60,
+        check=False,
+    )
+    assert no_driver.returncode == 1
+    assert "Traceback" not in no_driver.stderr
+    assert "psycopg" in no_driver.stderr

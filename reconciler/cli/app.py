@@ -119,3 +119,10 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # never a traceback for a user; RECONCILER_DEBUG=1 shows it
+        from reconciler.cli import failures
+
+        if failures.debugging():
+            raise
+        typer.echo(failures.explain(exc), err=True)
+        sys.exit(1)
