@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import estate_cmds, lock_cmds, plan_cmds
+from reconciler.cli import estate_cmds, history_cmds, lock_cmds, plan_cmds
 from reconciler.cli.logs import LogFormat, LogLevel
 from reconciler.cli.logs import configure as configure_logging
 
@@ -103,6 +103,8 @@ app.command("apply")(plan_cmds.apply)
 app.add_typer(estate_cmds.estate_app, name="estate")
 app.command("locks")(lock_cmds.locks)
 app.command("force-unlock")(lock_cmds.force_unlock)
+app.command("history")(history_cmds.history)
+app.command("show")(history_cmds.show)
 
 
 def _terminate(signum: int, _frame: object) -> None:

@@ -332,7 +332,8 @@ def plan_done(plan: Plan) -> None:
     )
 
 
-def _who() -> tuple[str, str]:
+def who() -> tuple[str, str]:
+    """The user and host running this command."""
     import getpass
     import socket
 
@@ -417,7 +418,7 @@ def start_apply(plan: Plan, **context: Any) -> ApplyAudit:
     counts: dict[str, int] = {}
     for c in plan.pending:
         counts[c.action.value] = counts.get(c.action.value, 0) + 1
-    user, host = _who()
+    user, host = who()
     audit(
         "apply.start",
         level=_quiet(),

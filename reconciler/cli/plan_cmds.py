@@ -185,7 +185,7 @@ def apply(
     """Show the plan, confirm, then converge the estate: dependency order, parallel, re-checked steps."""
     from rich.markup import escape
 
-    from reconciler.cli import logs
+    from reconciler.cli import logs, run_history
     from reconciler.cli.session import err, load, make_plan, out
     from reconciler.engine import applier
     from reconciler.reports import plan_json, plan_text
@@ -231,6 +231,7 @@ def apply(
             err.print("[red]The plan has errors: nothing applied.[/red] Fix the specs, or --exclude those addresses.")
             raise typer.Exit(1)
         if not current.pending:
+            run_history.record_nothing(current, session.spec_paths)  # a run with no steps
             raise typer.Exit(0)
         _confirm(yes)
         run = logs.start_apply(  # the audit trail (docs/logging.md); exit 1 here if it cannot be written
@@ -240,14 +241,20 @@ def apply(
             allow_disruption=allow_disruption,
         )
         resources = applier.resources_by_address(session.resources)
-        report = applier.apply_plan(
-            current,
-            resources,
-            session.backends.by_kind,
-            concurrency=concurrency,
-            hooks=run.hooks(_progress()),
-            allow_disruption=allow_disruption,
-        )
+        # The history store (runs, steps, last_applied): exit 1 here if it is unusable, before any change.
+        history = run_history.begin(run.run_id, current, session.spec_paths, resources)
+        report: applier.ApplyReport | None = None
+        try:
+            report = applier.apply_plan(
+                current,
+                resources,
+                session.backends.by_kind,
+                concurrency=concurrency,
+                hooks=history.hooks(run.hooks(_progress())),
+                allow_disruption=allow_disruption,
+            )
+        finally:
+            history.end(report)  # None: interrupted
     finally:
         held.release()
         session.backends.close()

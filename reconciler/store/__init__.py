@@ -1,3 +1,4 @@
-"""The history store (SQLAlchemy Core): scope locks today; run history, step journal and drift reports next.
+"""The history store (SQLAlchemy Core, migrated by Alembic): scope locks, run history; drift reports next.
 
-``db.open_store(url)`` opens it; ``locks`` holds one apply per scope at a time."""
+``db.open_store(url)`` opens it (migrated to head); ``locks`` holds one apply per scope at a time;
+``history`` records runs, their steps and what was last applied per resource."""

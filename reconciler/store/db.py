@@ -2,13 +2,15 @@
 
 The URL is ``$RECONCILER_DATABASE_URL`` when set, else ``sqlite:///.reconciler/state.db`` (relative to the
 working directory, like the embedded estate). Tables live in the modules listed in ``TABLE_MODULES``, each
-defining its ``Table`` objects on :data:`metadata`; ``open_store`` imports them and creates what is missing.
-A later issue replaces ``create_all`` with Alembic migrations: ``env.py`` then targets
-``load_tables()`` (the same metadata, every table registered) and ``open_store`` runs ``upgrade head``.
+defining its ``Table`` objects on :data:`metadata`. The schema itself comes from the Alembic migrations in
+``store/migrations/versions/`` (shipped in the package, no ``alembic.ini``): ``open_store`` runs
+``upgrade head`` on the connection it passes in through ``config.attributes["connection"]``, in one
+transaction, so a fresh or older store is brought up to date before anything reads it. A test compares
+``load_tables()`` with the migrated schema: a table or column added to one must be added to the other.
 
 SQLite is opened in WAL mode with a busy timeout, and every transaction starts with ``BEGIN IMMEDIATE``:
 writers queue on the database lock up front instead of failing when a read transaction upgrades to a
-write, which makes check-then-write sequences (locks, ``create_all``) atomic across processes.
+write, which makes check-then-write sequences (locks, migrations) atomic across processes.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event, exc
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ENV_DATABASE_URL = "RECONCILER_DATABASE_URL"
 DEFAULT_DATABASE = Path(".reconciler") / "state.db"
@@ -39,12 +44,12 @@ metadata = MetaData(
     }
 )
 
-# Every module that defines tables on ``metadata``; add run history, steps and drift reports here.
-TABLE_MODULES: tuple[str, ...] = ("reconciler.store.locks",)
+# Every module that defines tables on ``metadata`` (a new table also needs a migration: see the docstring).
+TABLE_MODULES: tuple[str, ...] = ("reconciler.store.locks", "reconciler.store.history")
 
 
 def load_tables() -> MetaData:
-    """The metadata with every table registered (what create_all, and later Alembic, work from)."""
+    """The metadata with every table registered (what the migrations must produce; Alembic's target)."""
     for name in TABLE_MODULES:
         importlib.import_module(name)
     return metadata
@@ -104,8 +109,32 @@ class Store:
         self.close()
 
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The Alembic configuration of the store, built in code: the migrations shipped in the package, and
+    the connection to run them on (``env.py`` reads ``config.attributes["connection"]``)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the store to ``revision`` in one transaction (SQLite: ``BEGIN IMMEDIATE``, so two processes
+    opening a fresh store one after the other, not both creating the tables)."""
+    from alembic import command
+
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), revision)
+
+
 def open_store(url: str | None = None) -> Store:
-    """Open the store at ``url`` (see :func:`database_url`) and create any missing table."""
+    """Open the store at ``url`` (see :func:`database_url`), migrated to the latest schema."""
     resolved = database_url(url)
     parsed = make_url(resolved)
     path = _sqlite_file(parsed)
@@ -114,11 +143,15 @@ def open_store(url: str | None = None) -> Store:
     engine = create_engine(parsed)
     if parsed.get_backend_name() == "sqlite":
         _tune_sqlite(engine)
-    tables = load_tables()
+    load_tables()
     try:
-        tables.create_all(engine)
-    except (exc.OperationalError, exc.ProgrammingError, exc.IntegrityError):
-        # Another process created a table between our check and our CREATE (servers other than SQLite,
-        # where BEGIN IMMEDIATE does not serialise DDL): checking again finds it.
-        tables.create_all(engine)
+        try:
+            upgrade(engine)
+        except (exc.OperationalError, exc.ProgrammingError, exc.IntegrityError):
+            # Another process migrated between our check and our DDL (servers other than SQLite, where
+            # BEGIN IMMEDIATE does not serialise DDL): checking again finds the store at head.
+            upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return Store(engine, resolved)

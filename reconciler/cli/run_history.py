@@ -1,0 +1,218 @@
+"""Recording an apply in the history store (``store/history.py``): its ``runs`` row, one ``steps`` row per
+step result, and ``last_applied`` (the desired fields, redacted) for each step that ended done or
+already-converged.
+
+The store must be usable before anything is applied (``begin`` exits 1 otherwise, like the locks); once
+changes have started, a failing write only logs ``history.write-failed`` (a warning) and the apply goes on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from reconciler.cli import logs
+
+if TYPE_CHECKING:
+    from reconciler.core.addresses import Address
+    from reconciler.core.changes import Plan
+    from reconciler.core.resources import Resource
+    from reconciler.engine import applier
+    from reconciler.store.db import Store
+
+
+def spec_commit(spec_paths: Sequence[str]) -> str | None:
+    """The git HEAD of the (first) spec folder, or None when it is not in a repository or git is missing."""
+    if not spec_paths:
+        return None
+    path = Path(spec_paths[0])
+    folder = path if path.is_dir() else path.parent
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--verify", "-q", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    head = found.stdout.strip()
+    return head if found.returncode == 0 and head else None
+
+
+def outcome(report: applier.ApplyReport | None) -> str:
+    """The run's result: interrupted (no report), failed, held, or ok."""
+    if report is None:
+        return "interrupted"
+    statuses = {r.status for r in report.results}
+    if statuses & {"failed", "skipped"}:
+        return "failed"
+    return "held" if "held" in statuses else "ok"
+
+
+class RunHistory:
+    """One apply's rows; see the module docstring. ``end`` closes the store."""
+
+    def __init__(self, store: Store, run_id: str, resources: Mapping[Address, Resource]) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.resources = resources
+        self.started = time.monotonic()
+        self.failed_writes = 0
+
+    def _safely(self, what: str, write: Callable[[], None]) -> None:
+        """A write after changes started: a failure is a warning (the first one logged), never an error."""
+        try:
+            write()
+        except Exception as exc:
+            self.failed_writes += 1
+            if self.failed_writes == 1:
+                logs.log(
+                    "history.write-failed",
+                    level="warning",
+                    run_id=self.run_id,
+                    write=what,
+                    error=_first_line(exc),
+                    store=self.store.url,
+                )
+
+    def hooks(self, inner: applier.Hooks) -> applier.Hooks:
+        """``inner`` plus a ``steps`` row (and ``last_applied``) after each step."""
+        from reconciler.engine import applier
+
+        recorder = self
+
+        class Recorded(applier.Hooks):
+            def __init__(self) -> None:
+                for name in dir(applier.Hooks):  # every other hook goes straight to the inner hooks
+                    if not name.startswith("_") and name != "post_apply":
+                        setattr(self, name, getattr(inner, name))
+
+            def post_apply(self, result: applier.StepResult) -> None:
+                inner.post_apply(result)
+                recorder.step(result)
+
+        return Recorded()
+
+    def step(self, result: applier.StepResult) -> None:
+        from reconciler.store import history
+
+        message = logs.redactor().text(result.message)
+        started_at = _ago(result.duration_s)
+        self._safely(
+            "step",
+            lambda: history.record_step(
+                self.run_id,
+                address=str(result.address),
+                action=str(result.action),
+                result=str(result.status),
+                message=message,
+                duration_s=round(result.duration_s, 3),
+                attempts=result.attempts,
+                started_at=started_at,
+                store=self.store,
+            ),
+        )
+        if result.status not in ("done", "already-converged"):
+            return
+        address = str(result.address)
+        if str(result.action) == "delete":
+            self._safely("last_applied", lambda: history.forget_applied(address, store=self.store))
+            return
+        resource = self.resources.get(result.address)
+        if resource is not None:
+            desired = logs.redact(dict(resource.desired))
+            self._safely(
+                "last_applied", lambda: history.record_applied(address, desired, self.run_id, store=self.store)
+            )
+
+    def end(self, report: applier.ApplyReport | None) -> None:
+        """The run's result (``None``: interrupted), counts per step result and duration; closes the store."""
+        from reconciler.store import history
+
+        counts: dict[str, int] = {}
+        for r in report.results if report is not None else ():
+            counts[str(r.status)] = counts.get(str(r.status), 0) + 1
+        try:
+            self._safely(
+                "run end",
+                lambda: history.record_run_end(
+                    self.run_id,
+                    result=outcome(report),
+                    counts=counts,
+                    duration_s=round(time.monotonic() - self.started, 3),
+                    store=self.store,
+                ),
+            )
+        finally:
+            self.store.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _ago(seconds: float) -> str:
+    import datetime
+
+    return (datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds)).isoformat(
+        timespec="microseconds"
+    )
+
+
+def _start(run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mapping[Address, Resource]) -> RunHistory:
+    from reconciler.store import db, history
+
+    user, host = logs.who()
+    store = db.open_store(None)
+    try:
+        history.record_run_start(
+            run_id,
+            kind="apply",
+            user=user,
+            host=host,
+            spec_digest=plan.spec_digest,
+            spec_commit=spec_commit(spec_paths),
+            store=store,
+        )
+    except BaseException:
+        store.close()
+        raise
+    return RunHistory(store, run_id, resources)
+
+
+def begin(run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mapping[Address, Resource]) -> RunHistory:
+    """Open the store and record the run's start; exit 1 when the store is unusable (nothing applied yet)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reconciler.store import db
+
+    try:
+        return _start(run_id, plan, spec_paths, resources)
+    except SQLAlchemyError as exc:
+        typer.echo(f"error: cannot record the run in the history store {db.database_url()}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+def record_nothing(plan: Plan, spec_paths: Sequence[str]) -> None:
+    """An apply with nothing to change: a run with no steps (result ok). A store that cannot record it
+    is only a warning: nothing was going to be applied anyway."""
+    import uuid
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reconciler.engine import applier
+
+    try:
+        run = _start(uuid.uuid4().hex[:12], plan, spec_paths, {})
+    except SQLAlchemyError as exc:
+        logs.log("history.write-failed", level="warning", write="run start", error=_first_line(exc))
+        return
+    run.end(applier.ApplyReport())

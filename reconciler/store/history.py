@@ -1,0 +1,273 @@
+"""Run history: one ``runs`` row per plan or apply, one ``steps`` row per step result, and per resource what
+the tool last applied (``last_applied``, the desired fields, redacted by the caller).
+
+Every function is one short transaction of its own: an apply records as it goes and never holds a
+transaction across a step. Times are ISO 8601 UTC with microseconds (they sort as text); JSON columns
+are text. Each function takes an open ``store``, or opens (and closes) the default one without it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Column, Float, ForeignKey, Integer, String, Table, Text, delete, insert, select, update
+from sqlalchemy.engine import RowMapping
+
+from reconciler.store.db import Store, metadata, open_store
+
+RESULTS = ("ok", "failed", "held", "interrupted")
+"""A finished run's ``result``; ``None`` while it runs (or when its process died)."""
+
+runs_table = Table(
+    "runs",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the apply's run_id
+    Column("kind", String(10), nullable=False),  # plan | apply
+    Column("started_at", String(40), nullable=False),
+    Column("finished_at", String(40), nullable=True),
+    Column("user", String(255), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("spec_digest", String(128), nullable=True),
+    Column("spec_commit", String(64), nullable=True),  # git HEAD of the spec folder, if it is in a repository
+    Column("result", String(20), nullable=True),  # RESULTS
+    Column("counts", Text, nullable=True),  # JSON: steps per result, {"done": 3, "held": 1}
+    Column("duration_s", Float, nullable=True),
+)
+
+steps_table = Table(
+    "steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False, index=True),
+    Column("address", String(500), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("result", String(30), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("started_at", String(40), nullable=False),
+)
+
+last_applied_table = Table(
+    "last_applied",
+    metadata,
+    Column("address", String(500), primary_key=True),
+    Column("desired", Text, nullable=False),  # JSON
+    Column("applied_at", String(40), nullable=False),
+    Column("run_id", String(64), ForeignKey("runs.id"), nullable=False),
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Step:
+    run_id: str
+    address: str
+    action: str
+    result: str
+    message: str
+    duration_s: float
+    attempts: int
+    started_at: str
+
+    @classmethod
+    def from_row(cls, row: RowMapping) -> Step:
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Run:
+    """One run; ``steps`` is filled by :func:`get_run` only (``list_runs`` leaves it empty)."""
+
+    id: str
+    kind: str
+    started_at: str
+    finished_at: str | None
+    user: str
+    host: str
+    spec_digest: str | None
+    spec_commit: str | None
+    result: str | None
+    counts: dict[str, int] | None
+    duration_s: float | None
+    steps: tuple[Step, ...] = ()
+
+    @classmethod
+    def from_row(cls, row: RowMapping, steps: Iterable[Step] = ()) -> Run:
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            user=row["user"],
+            host=row["host"],
+            spec_digest=row["spec_digest"],
+            spec_commit=row["spec_commit"],
+            result=row["result"],
+            counts=json.loads(row["counts"]) if row["counts"] else None,
+            duration_s=row["duration_s"],
+            steps=tuple(steps),
+        )
+
+    def to_dict(self, *, with_steps: bool = False) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "steps"}
+        if with_steps:
+            out["steps"] = [s.to_dict() for s in self.steps]
+        return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Applied:
+    """What the tool last applied to one resource."""
+
+    address: str
+    desired: dict[str, Any]
+    applied_at: str
+    run_id: str
+
+
+def now() -> str:
+    """The current time as stored (ISO 8601, UTC, microseconds: fixed width, so text order is time order)."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+@contextmanager
+def _opened(store: Store | None) -> Iterator[Store]:
+    if store is not None:
+        yield store
+        return
+    with open_store(None) as db:
+        yield db
+
+
+def record_run_start(
+    run_id: str,
+    *,
+    kind: str,
+    user: str,
+    host: str,
+    spec_digest: str | None = None,
+    spec_commit: str | None = None,
+    started_at: str | None = None,
+    store: Store | None = None,
+) -> None:
+    """A run begins (``kind`` plan or apply); its result stays empty until :func:`record_run_end`."""
+    if kind not in ("plan", "apply"):
+        raise ValueError(f"unknown run kind {kind!r}")
+    row = {
+        "id": run_id,
+        "kind": kind,
+        "started_at": started_at or now(),
+        "user": user[:255],
+        "host": host[:255],
+        "spec_digest": spec_digest,
+        "spec_commit": spec_commit,
+    }
+    with _opened(store) as db, db.engine.begin() as conn:
+        conn.execute(insert(runs_table), row)
+
+
+def record_step(
+    run_id: str,
+    *,
+    address: str,
+    action: str,
+    result: str,
+    message: str = "",
+    duration_s: float = 0.0,
+    attempts: int = 1,
+    started_at: str | None = None,
+    store: Store | None = None,
+) -> None:
+    """One step's result."""
+    row = {
+        "run_id": run_id,
+        "address": address[:500],
+        "action": action,
+        "result": result,
+        "message": message,
+        "duration_s": duration_s,
+        "attempts": attempts,
+        "started_at": started_at or now(),
+    }
+    with _opened(store) as db, db.engine.begin() as conn:
+        conn.execute(insert(steps_table), row)
+
+
+def record_run_end(
+    run_id: str,
+    *,
+    result: str,
+    counts: Mapping[str, int],
+    duration_s: float,
+    finished_at: str | None = None,
+    store: Store | None = None,
+) -> None:
+    """A run ends with ``result`` (one of :data:`RESULTS`) and its step counts per result."""
+    if result not in RESULTS:
+        raise ValueError(f"unknown run result {result!r}")
+    values = {"finished_at": finished_at or now(), "result": result, "counts": _json(dict(counts))}
+    with _opened(store) as db, db.engine.begin() as conn:
+        conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(duration_s=duration_s, **values))
+
+
+def record_applied(address: str, desired: Mapping[str, Any], run_id: str, *, store: Store | None = None) -> None:
+    """``desired`` (already redacted) is now what the tool last applied to ``address``."""
+    row = {"address": address, "desired": _json(dict(desired)), "applied_at": now(), "run_id": run_id}
+    with _opened(store) as db, db.engine.begin() as conn:  # one transaction: replace the row
+        conn.execute(delete(last_applied_table).where(last_applied_table.c.address == address))
+        conn.execute(insert(last_applied_table), row)
+
+
+def forget_applied(address: str, *, store: Store | None = None) -> None:
+    """The resource was deleted (pruned): nothing is applied to it any more."""
+    with _opened(store) as db, db.engine.begin() as conn:
+        conn.execute(delete(last_applied_table).where(last_applied_table.c.address == address))
+
+
+def list_runs(limit: int = 20, *, store: Store | None = None) -> list[Run]:
+    """The latest ``limit`` runs, newest first (without their steps)."""
+    with _opened(store) as db, db.engine.begin() as conn:
+        query = select(runs_table).order_by(runs_table.c.started_at.desc(), runs_table.c.id).limit(max(limit, 0))
+        return [Run.from_row(row) for row in conn.execute(query).mappings()]
+
+
+def get_run(run_id: str, *, store: Store | None = None) -> Run | None:
+    """One run with its steps in the order they finished, or None."""
+    with _opened(store) as db, db.engine.begin() as conn:
+        row = conn.execute(select(runs_table).where(runs_table.c.id == run_id)).mappings().first()
+        if row is None:
+            return None
+        steps = conn.execute(
+            select(steps_table).where(steps_table.c.run_id == run_id).order_by(steps_table.c.id)
+        ).mappings()
+        return Run.from_row(row, (Step.from_row(s) for s in steps))
+
+
+def last_applied(addresses: Iterable[str], *, store: Store | None = None) -> dict[str, Applied]:
+    """What was last applied to each of ``addresses`` (those never applied are absent)."""
+    wanted = sorted(set(addresses))
+    found: dict[str, Applied] = {}
+    with _opened(store) as db, db.engine.begin() as conn:
+        for start in range(0, len(wanted), 500):  # bounded IN lists
+            chunk = wanted[start : start + 500]
+            rows = conn.execute(select(last_applied_table).where(last_applied_table.c.address.in_(chunk))).mappings()
+            for row in rows:
+                found[row["address"]] = Applied(
+                    address=row["address"],
+                    desired=json.loads(row["desired"]),
+                    applied_at=row["applied_at"],
+                    run_id=row["run_id"],
+                )
+    return found

@@ -1,0 +1,322 @@
+"""The history store: its migrations, its tables (runs, steps, last_applied) and what apply records there,
+read back by ``reconciler history`` and ``reconciler show``.
+
+Everything runs in ``tmp_path`` (working directory, ``RECONCILER_DATABASE_URL``, the embedded estate)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+from sqlalchemy.exc import OperationalError
+from typer.testing import CliRunner, Result
+
+from reconciler.cli import run_history
+from reconciler.cli.app import app
+from reconciler.core.redact import MASK
+from reconciler.engine import applier
+from reconciler.providers.embedded import seed
+from reconciler.store import db, history
+from reconciler.store.db import Store, open_store
+from reconciler.store.locks import locks_table
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+TABLES = {"alembic_version", "locks", "runs", "steps", "last_applied"}
+ENVIRONMENT = (
+    "RECONCILER_EMBEDDED_LATENCY_MS",
+    "RECONCILER_EMBEDDED_FAULT_RATE",
+    "RECONCILER_EMBEDDED_FAULT_ADDRESSES",
+    "RECONCILER_EMBEDDED_FAULT_SEED",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(db.ENV_DATABASE_URL, f"sqlite:///{tmp_path / 'state.db'}")
+    monkeypatch.setenv(seed.ENV_ESTATE_DB, str(tmp_path / "estate.db"))
+    for name in ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    opened = open_store(None)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def _run(*args: str | Path) -> Result:
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def _apply(*extra: str) -> Result:
+    return _run("apply", SPECS, "--yes", *extra)
+
+
+def _version(store: Store) -> str | None:
+    with store.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+# --------------------------------------------------------------------------------------------- migrations
+
+
+def test_migrations_upgrade_a_fresh_sqlite_and_are_idempotent(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh' / 'new.db'}"
+    head = ScriptDirectory.from_config(db.alembic_config()).get_heads()
+    assert head == ["0002"]  # one line of revisions
+    with open_store(url) as opened:
+        assert set(inspect(opened.engine).get_table_names()) == TABLES
+        assert _version(opened) == "0002"
+        history.record_run_start("r1", kind="apply", user="u", host="h", store=opened)
+        db.upgrade(opened.engine)  # again: nothing to do, nothing lost
+        db.upgrade(opened.engine)
+        assert _version(opened) == "0002"
+        assert [r.id for r in history.list_runs(store=opened)] == ["r1"]
+    with open_store(url) as again:
+        assert set(inspect(again.engine).get_table_names()) == TABLES
+        assert [r.id for r in history.list_runs(store=again)] == ["r1"]
+
+
+def test_a_store_made_before_migrations_is_adopted(tmp_path: Path) -> None:
+    """Stores created by ``create_all`` (locks only, no alembic_version) upgrade without losing a lock."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    locks_table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            locks_table.insert(),
+            {
+                "scope": "site/x",
+                "holder": "a@b",
+                "pid": 1,
+                "host": "b",
+                "acquired_at": "2025-01-01T00:00:00+00:00",
+                "command": "",
+                "token": "t",
+            },
+        )
+    engine.dispose()
+    with open_store(url) as opened:
+        assert _version(opened) == "0002"
+        assert set(inspect(opened.engine).get_table_names()) == TABLES
+        with opened.engine.connect() as conn:
+            assert conn.execute(locks_table.select()).mappings().one()["scope"] == "site/x"
+
+
+def test_the_models_and_the_migrations_agree(tmp_path: Path) -> None:
+    """A table or column added to ``metadata`` without a migration (or the reverse) fails here."""
+    with open_store(f"sqlite:///{tmp_path / 'compare.db'}") as opened, opened.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        assert compare_metadata(context, db.load_tables()) == []
+
+
+def test_downgrade_to_base_and_up_again(tmp_path: Path) -> None:
+    with open_store(f"sqlite:///{tmp_path / 'down.db'}") as opened:
+        from alembic import command
+
+        with opened.engine.begin() as conn:
+            command.downgrade(db.alembic_config(conn), "base")
+        assert set(inspect(opened.engine).get_table_names()) == {"alembic_version"}
+        db.upgrade(opened.engine)
+        assert set(inspect(opened.engine).get_table_names()) == TABLES
+
+
+def test_the_migrations_ship_in_the_package() -> None:
+    config = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"reconciler.store.migrations" = ["*.py", "versions/*.py"]' in config
+    assert db.MIGRATIONS.is_relative_to(ROOT / "reconciler")
+    assert (db.MIGRATIONS / "env.py").is_file()
+    assert len(list((db.MIGRATIONS / "versions").glob("r0*.py"))) == 2
+
+
+# --------------------------------------------------------------------------------------------- the store API
+
+
+def test_record_and_read_back_a_run(store: Store) -> None:
+    history.record_run_start("a1", kind="apply", user="ops", host="jump", spec_digest="d", store=store)
+    running = history.get_run("a1", store=store)
+    assert running is not None and running.result is None and running.finished_at is None and running.steps == ()
+    history.record_step("a1", address="k:s/x", action="create", result="done", duration_s=0.5, store=store)
+    history.record_step("a1", address="k:s/y", action="update", result="failed", message="no", store=store)
+    history.record_run_end("a1", result="failed", counts={"done": 1, "failed": 1}, duration_s=2.0, store=store)
+    history.record_applied("k:s/x", {"name": "x", "size": 1}, "a1", store=store)
+    history.record_applied("k:s/x", {"name": "x", "size": 2}, "a1", store=store)  # replaces
+    run = history.get_run("a1", store=store)
+    assert run is not None
+    assert (run.result, run.counts, run.duration_s, run.spec_digest) == ("failed", {"done": 1, "failed": 1}, 2.0, "d")
+    assert [(s.address, s.result, s.message) for s in run.steps] == [("k:s/x", "done", ""), ("k:s/y", "failed", "no")]
+    applied = history.last_applied(["k:s/x", "k:s/never"], store=store)
+    assert list(applied) == ["k:s/x"] and applied["k:s/x"].desired == {"name": "x", "size": 2}
+    history.forget_applied("k:s/x", store=store)
+    assert history.last_applied(["k:s/x"], store=store) == {}
+    history.record_run_start("a2", kind="plan", user="ops", host="jump", store=store)
+    assert [r.id for r in history.list_runs(store=store)] == ["a2", "a1"]  # newest first
+    assert [r.id for r in history.list_runs(1, store=store)] == ["a2"]
+    assert history.get_run("nope", store=store) is None
+    with pytest.raises(ValueError, match="result"):
+        history.record_run_end("a2", result="maybe", counts={}, duration_s=0, store=store)
+    with pytest.raises(ValueError, match="kind"):
+        history.record_run_start("a3", kind="drift", user="u", host="h", store=store)
+
+
+def test_spec_commit_is_git_head_or_none(tmp_path: Path) -> None:
+    assert run_history.spec_commit([str(tmp_path)]) is None  # not a repository
+    assert run_history.spec_commit([]) is None
+    head = run_history.spec_commit([str(SPECS)])
+    assert head is None or re.fullmatch(r"[0-9a-f]{40}", head)
+
+
+# --------------------------------------------------------------------------------------------- apply records
+
+
+def test_apply_records_runs_steps_and_last_applied(store: Store) -> None:
+    first = _apply("--allow-disruption")
+    assert first.exit_code == 0, first.output
+    runs = history.list_runs(store=store)
+    assert len(runs) == 1
+    run = history.get_run(runs[0].id, store=store)
+    assert run is not None
+    assert (run.kind, run.result, run.spec_digest is not None, run.finished_at is not None) == (
+        "apply",
+        "ok",
+        True,
+        True,
+    )
+    done = [s for s in run.steps if s.result == "done"]
+    assert done and len(run.steps) == len(done)  # one step per applied change, all done
+    assert run.counts == {"done": len(done)}
+    assert f"Apply complete: {len(done)} done" in ANSI.sub("", first.output)
+    assert len({s.address for s in run.steps}) == len(run.steps)
+    applied = history.last_applied([s.address for s in run.steps], store=store)
+    assert set(applied) == {s.address for s in run.steps}
+    assert {a.run_id for a in applied.values()} == {run.id}
+    assert all(isinstance(a.desired, dict) and a.desired for a in applied.values())
+    # The audit trail and the history name the same run.
+    assert run.id in Path(os.environ["RECONCILER_AUDIT_LOG"]).read_text(encoding="utf-8")
+
+    second = _apply("--allow-disruption")
+    assert second.exit_code == 0, second.output
+    runs = history.list_runs(store=store)
+    assert len(runs) == 2 and runs[1].id == run.id
+    again = history.get_run(runs[0].id, store=store)
+    assert again is not None and again.result == "ok"
+    assert all(s.result == "already-converged" for s in again.steps)  # here: none at all
+    assert again.counts == {"already-converged": len(again.steps)} if again.steps else again.counts == {}
+
+    # history and show, text and JSON
+    listed = _run("history")
+    assert listed.exit_code == 0
+    lines = listed.output.splitlines()
+    assert lines[0].split() == ["run", "started", "(UTC)", "kind", "user", "result", "duration", "steps"]
+    assert lines[1].startswith(again.id) and lines[2].startswith(run.id)
+    assert f"{len(done)} done" in lines[2] and " apply " in lines[2] and " ok " in lines[2]
+    as_json = json.loads(_run("history", "--format", "json").output)
+    assert [r["id"] for r in as_json] == [again.id, run.id]
+    assert as_json[1]["counts"] == {"done": len(done)} and as_json[1]["result"] == "ok"
+    assert [r["id"] for r in json.loads(_run("history", "--limit", "1", "-f", "json").output)] == [again.id]
+    shown = _run("show", run.id)
+    assert shown.exit_code == 0
+    assert f"run       {run.id} (apply)" in shown.output and "result    ok" in shown.output
+    for step in run.steps:
+        assert step.address in shown.output
+    detail = json.loads(_run("show", run.id, "--format", "json").output)
+    assert detail["id"] == run.id and len(detail["steps"]) == len(run.steps)
+    assert {s["result"] for s in detail["steps"]} == {"done"}
+    missing = _run("show", "no-such-run")
+    assert missing.exit_code == 1 and "no run 'no-such-run'" in missing.output
+
+
+def test_a_held_apply_is_recorded_held(store: Store) -> None:
+    result = _apply()  # without --allow-disruption: the VM memory and BIOS changes are held
+    assert result.exit_code == 0, result.output
+    (listed,) = history.list_runs(store=store)
+    run = history.get_run(listed.id, store=store)
+    assert run is not None and run.result == "held"
+    assert run.counts is not None and run.counts["held"] > 0 and run.counts["done"] > 0
+    held = {s.address for s in run.steps if s.result == "held"}
+    done = {s.address for s in run.steps if s.result == "done"}
+    applied = history.last_applied([s.address for s in run.steps], store=store)
+    assert set(applied) == done and not held & set(applied)  # nothing held counts as applied
+    assert "held" in _run("history").output.splitlines()[1]
+
+
+def test_last_applied_is_redacted(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A known secret that reaches a desired value is stored masked (here: a spec value that happens to
+    equal a secret-named environment variable's value)."""
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "westus")
+    assert _apply("--allow-disruption").exit_code == 0
+    assert len(history.list_runs(store=store)) == 1
+    with store.engine.connect() as conn:
+        stored = [
+            row[0]
+            for row in conn.execute(
+                history.last_applied_table.select().with_only_columns(history.last_applied_table.c.desired)
+            )
+        ]
+    assert stored and not any("westus" in text for text in stored)
+    assert any(MASK in text for text in stored)
+
+
+def test_a_failing_history_write_does_not_fail_the_apply(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationalError("INSERT INTO steps", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(history, "record_step", broken)
+    result = _apply("--allow-disruption")
+    assert result.exit_code == 0, result.output
+    assert "history.write-failed" in result.output and "Apply complete" in result.output
+    (run,) = history.list_runs(store=store)
+    assert run.result == "ok"  # the run's end was still recorded
+
+
+def test_an_unusable_store_stops_apply_before_any_change(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationalError("INSERT INTO runs", {}, Exception("database is locked"))
+
+    real = history.record_run_start
+    monkeypatch.setattr(history, "record_run_start", broken)
+    result = _apply("--allow-disruption")
+    assert result.exit_code == 1
+    assert "cannot record the run in the history store" in result.output
+    monkeypatch.setattr(history, "record_run_start", real)
+    plan = _run("plan", SPECS, "--detailed-exitcode")
+    assert plan.exit_code == 2  # nothing was applied
+    assert history.list_runs(store=store) == []
+
+
+def test_an_interrupted_apply_is_recorded_interrupted(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = applier.apply_plan
+
+    def interrupted(*args: Any, **kwargs: Any) -> applier.ApplyReport:
+        real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(applier, "apply_plan", interrupted)
+    result = CliRunner().invoke(app, ["apply", str(SPECS), "--yes", "--allow-disruption"])
+    assert result.exit_code != 0
+    (listed,) = history.list_runs(store=store)
+    run = history.get_run(listed.id, store=store)
+    assert run is not None and run.result == "interrupted" and run.finished_at is not None
+    assert run.steps and all(s.result == "done" for s in run.steps)
+
+
+def test_history_with_no_runs() -> None:
+    assert _run("history").output.strip() == "No runs recorded yet."
+    assert json.loads(_run("history", "-f", "json").output) == []
