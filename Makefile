@@ -15,18 +15,20 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-## The main job, on the embedded estate: reset it, validate the specs, plan, apply, and plan again (no changes).
+## The main job, on the embedded estate: reset it, validate the specs, plan, apply, plan again (no changes), drift.
 run: install
-	@echo "== 1/5 reset the embedded estate to the shipped one (what exists before the tool runs)"
+	@echo "== 1/6 reset the embedded estate to the shipped one (what exists before the tool runs)"
 	$(BIN)/reconciler estate init
-	@echo "== 2/5 validate the example specs"
+	@echo "== 2/6 validate the example specs"
 	$(BIN)/reconciler validate specs/
-	@echo "== 3/5 plan: what the specs want changed in the estate (saved for review)"
+	@echo "== 3/6 plan: what the specs want changed in the estate (saved for review)"
 	$(BIN)/reconciler plan specs/ --out .reconciler/plan.json
-	@echo "== 4/5 apply exactly the reviewed plan (disruptive steps allowed: VMs restarted, hosts rolled one by one)"
+	@echo "== 4/6 apply exactly the reviewed plan (disruptive steps allowed: VMs restarted, hosts rolled one by one)"
 	$(BIN)/reconciler apply .reconciler/plan.json --yes --allow-disruption
-	@echo "== 5/5 plan again: the estate now matches the specs"
+	@echo "== 5/6 plan again: the estate now matches the specs"
 	$(BIN)/reconciler plan specs/ --detailed-exitcode
+	@echo "== 6/6 drift: what changed outside the specs since the apply (nothing yet)"
+	$(BIN)/reconciler drift specs/
 
 ## Lint, then the whole test suite.
 test: install

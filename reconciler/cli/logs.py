@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from reconciler.core.changes import Plan, ResourceChange
     from reconciler.engine import applier
+    from reconciler.engine.drift import DriftReport
 
 ENV_FORMAT = "RECONCILER_LOG_FORMAT"
 ENV_LEVEL = "RECONCILER_LOG_LEVEL"
@@ -329,6 +330,19 @@ def plan_done(plan: Plan) -> None:
         targets=list(plan.targets),
         excludes=list(plan.excludes),
         spec_digest=plan.spec_digest,
+    )
+
+
+def drift_done(report: DriftReport) -> None:
+    """``drift.done``: how many objects fall in each drift class."""
+    log(
+        "drift.done",
+        level=_quiet(),
+        objects=len(report.entries),
+        counts=report.counts(),
+        targets=list(report.targets),
+        excludes=list(report.excludes),
+        spec_digest=report.spec_digest,
     )
 
 

@@ -243,6 +243,7 @@ def apply(
         resources = applier.resources_by_address(session.resources)
         # The history store (runs, steps, last_applied): exit 1 here if it is unusable, before any change.
         history = run_history.begin(run.run_id, current, session.spec_paths, resources)
+        history.confirm_in_sync(current)
         report: applier.ApplyReport | None = None
         try:
             report = applier.apply_plan(

@@ -12,7 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -132,6 +132,19 @@ class RunHistory:
                 "last_applied", lambda: history.record_applied(address, desired, self.run_id, store=self.store)
             )
 
+    def confirm_in_sync(self, plan: Plan) -> None:
+        """Resources the run found already as the specs want are applied state too: recording them lets
+        drift tell a later outside change (drifted) from a spec change not applied yet (pending)."""
+        from reconciler.core.changes import NoopReason
+        from reconciler.store import history
+
+        def record(address: str, desired: dict[str, Any]) -> Callable[[], None]:
+            return lambda: history.record_applied(address, desired, self.run_id, store=self.store)
+
+        for c in plan.changes:
+            if c.noop_reason in (NoopReason.IN_SYNC, NoopReason.IGNORED_FIELDS) and c.after is not None:
+                self._safely("last_applied", record(str(c.address), logs.redact(dict(c.after))))
+
     def end(self, report: applier.ApplyReport | None) -> None:
         """The run's result (``None``: interrupted), counts per step result and duration; closes the store."""
         from reconciler.store import history
@@ -215,4 +228,5 @@ def record_nothing(plan: Plan, spec_paths: Sequence[str]) -> None:
     except SQLAlchemyError as exc:
         logs.log("history.write-failed", level="warning", write="run start", error=_first_line(exc))
         return
+    run.confirm_in_sync(plan)
     run.end(applier.ApplyReport())

@@ -4,7 +4,7 @@ with a progress bar on stderr, and plan."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +13,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from reconciler.cli import render
+from reconciler.core.addresses import Address
 from reconciler.core.changes import Plan
 from reconciler.core.errors import ReconcilerError
-from reconciler.core.resources import Resource
+from reconciler.core.resources import Observed, Resource
 from reconciler.engine import expand, planner, refresh
 from reconciler.providers.embedded.seed import EstateFileError
 from reconciler.providers.registry import Backends, open_backends
@@ -64,16 +65,15 @@ def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[st
     return Session(chosen, resources, backends, [str(Path(p).resolve()) for p in paths])
 
 
-def make_plan(
+def read_live(
     session: Session,
     *,
-    targets: Sequence[str],
-    excludes: Sequence[str],
     progress: bool = True,
-    prune: bool = False,
+    on_batch: Callable[[Mapping[Address, Observed | None]], None] | None = None,
     read_concurrency: int = refresh.DEFAULT_CONCURRENCY,
-) -> Plan:
-    """Read the live state (bulk, parallel) and plan; provider errors end the command cleanly."""
+) -> dict[Address, Observed | None]:
+    """Read the live state (bulk, parallel) with a progress bar on stderr; provider errors end the
+    command cleanly (exit 1)."""
     bar = Progress(
         TextColumn("[dim]reading live state[/dim]"),
         BarColumn(),
@@ -94,18 +94,31 @@ def make_plan(
             def advance(group: tuple[str, str], _n: int) -> None:
                 bar.update(task, advance=1, description=f"{group[0]} {group[1]}")
 
-            planned = planner.Pending(session.resources)  # plan each group as its read returns
-            observed = refresh.read_all(
+            return refresh.read_all(
                 session.resources,
                 session.backends.by_kind,
                 on_group=advance,
                 on_total=total,
-                on_batch=planned.feed,
+                on_batch=on_batch,
                 concurrency=read_concurrency,
             )
     except ReconcilerError as exc:
         err.print(f"[red]error:[/red] reading the live state failed: {exc}")
         raise typer.Exit(1) from exc
+
+
+def make_plan(
+    session: Session,
+    *,
+    targets: Sequence[str],
+    excludes: Sequence[str],
+    progress: bool = True,
+    prune: bool = False,
+    read_concurrency: int = refresh.DEFAULT_CONCURRENCY,
+) -> Plan:
+    """Read the live state (bulk, parallel) and plan; provider errors end the command cleanly."""
+    planned = planner.Pending(session.resources)  # plan each group as its read returns
+    observed = read_live(session, progress=progress, on_batch=planned.feed, read_concurrency=read_concurrency)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     # The digest covers every resource of the specs, not just the targeted ones: a saved plan is
     # stale when any spec changed.
