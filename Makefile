@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint schemas bench clean
+.PHONY: install run test lint postgresql schemas bench clean
 
 install: $(STAMP)
 
@@ -30,10 +30,29 @@ run: install
 	@echo "== 6/6 drift: what changed outside the specs since the apply (nothing yet)"
 	$(BIN)/reconciler drift specs/
 
-## Lint, then the whole test suite.
+## Lint, then the whole test suite. The store tests run against SQLite and a throwaway PostgreSQL server
+## (tests/pg.py), whose binaries come from Debian's postgresql package: installed here when missing (as root,
+## e.g. CI, where the PostgreSQL leg is then required); elsewhere without them that leg is skipped, with the reason.
 test: install
 	$(MAKE) --no-print-directory lint
-	$(BIN)/python -m pytest -q
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium (Debian's, for the HTML report test)"
+	@$(MAKE) --no-print-directory postgresql; \
+	if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1; then \
+		RECONCILER_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q; \
+	else \
+		echo "note: no PostgreSQL binaries (not root, no apt-get): the store tests' PostgreSQL leg is skipped"; \
+		$(BIN)/python -m pytest -q; \
+	fi
+
+## PostgreSQL binaries for the store tests (Debian's postgresql package), when missing and we can install them.
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1; then \
+		exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "== installing PostgreSQL (apt-get install postgresql) for the store tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
+			|| echo "warning: apt-get install postgresql failed"; \
+	fi
 
 lint: install
 	$(BIN)/ruff check reconciler tests bench

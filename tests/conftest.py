@@ -1,7 +1,10 @@
-"""Shared test helpers: paths to the repository's example specs and fixtures."""
+"""Shared test helpers: paths to the repository's example specs and fixtures, and the history store on
+both backends (``store_url``: SQLite, and PostgreSQL on a throwaway server, tests/pg.py)."""
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,3 +36,37 @@ def _temporary_audit_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RECONCILER_AUDIT_LOG", str(path))
         yield
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server for the whole session (tests/pg.py); its URL. Skipped without the
+    binaries, unless $RECONCILER_REQUIRE_POSTGRES=1 (make test, where it could install them): then it fails."""
+    from tests import pg
+
+    try:
+        pg.bin_dir()
+    except pg.Unavailable as exc:
+        if os.environ.get(pg.ENV_REQUIRE, "").strip() == "1":
+            pytest.fail(f"PostgreSQL required ({pg.ENV_REQUIRE}=1) but unavailable: {exc}")
+        pytest.skip(f"PostgreSQL leg skipped: {exc}")
+    with pg.server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The history store's URL, once per backend: a new SQLite file, or a new database on the throwaway
+    PostgreSQL server. ``$RECONCILER_DATABASE_URL`` names it, for the commands the test runs."""
+    from tests import pg
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store' / 'state.db'}"
+        monkeypatch.setenv("RECONCILER_DATABASE_URL", url)
+        yield url
+        return
+    server: str = request.getfixturevalue("postgresql_server")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with pg.fresh_database(server, name) as url:
+        monkeypatch.setenv("RECONCILER_DATABASE_URL", url)
+        yield url

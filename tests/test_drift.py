@@ -203,7 +203,7 @@ def test_changes_behind_the_tools_back_are_classified(estate: Path) -> None:
 
     assert _snapshot(estate) == before  # drift changes nothing
     assert _run("locks").stdout.strip().startswith("No")  # and holds no lock
-    assert [r.kind for r in history.list_runs()] == ["apply"]  # nor records a run
+    assert [r.kind for r in history.list_runs(kind="apply")] == ["apply"]  # nor applies (its own run is kind drift)
 
 
 def test_a_spec_edit_not_applied_yet_is_pending_not_drift(estate: Path, tmp_path: Path) -> None:
@@ -337,3 +337,49 @@ def test_the_report_counts_and_redacts() -> None:
     assert [(s.site, s.tenant) for s in report.by_scope()] == [("s1", "t1")]
     masked = drift.redacted(report, lambda v: {**v, "token": "***"} if isinstance(v, dict) and "token" in v else v)
     assert masked.entries[1].live == {"name": "Other", "token": "***"}
+
+
+def test_a_vm_added_to_a_tenant_cloud_by_hand_is_unmanaged_and_never_deleted(estate: Path) -> None:
+    """The seed's case: someone creates a VM in AcmeCorp's cloud outside the specs. Drift names it; the
+    plan lists it as not declared, and not even --prune deletes a VM."""
+    rogue = Address("hyperv.vm_memory", "acmecorp", "ROGUE01")
+    store = EstateStore(estate)
+    try:
+        vm = store.get(VM01)
+        assert vm is not None
+        store.put(Row(rogue, dict(vm.data), {"powerState": "Running", "cloud": "AcmeCorp Cloud"}))
+    finally:
+        store.close()
+    code, document = _drift_json(SPECS, estate)
+    assert code == 2
+    found = _by_address(document)
+    assert found[str(rogue)]["class"] == "unmanaged"
+    assert "VMs are never deleted" in found[str(rogue)]["reason"]
+    plan = _run("plan", SPECS, "--estate", estate, "--prune", "--json")
+    assert plan.exit_code == 0, _out(plan)
+    changes = {c["address"]: c for c in json.loads(plan.stdout)["changes"]}
+    assert changes[str(rogue)]["action"] == "noop"
+    assert changes[str(rogue)]["noopReason"] == "not-declared"
+
+
+def test_an_item_may_accept_every_difference(estate: Path, tmp_path: Path) -> None:
+    """``lifecycle.ignoreFields: ["*"]``: a known, accepted difference that must not page anyone."""
+    specs = tmp_path / "specs"
+    shutil.copytree(SPECS, specs)
+    tenant = specs / "tenants" / "acmecorp.yaml"
+    tenant.write_text(
+        tenant.read_text(encoding="utf-8").replace(
+            "      appConsistentSnapshotHours: 1\n",
+            "      appConsistentSnapshotHours: 1\n      lifecycle: {ignoreFields: ['*']}\n",
+        ),
+        encoding="utf-8",
+    )
+
+    def slower(row: Row) -> None:
+        row.data["replicationIntervalSeconds"] = 300
+
+    _edit(estate, POLICY, slower)
+    code, document = _drift_json(specs, estate)
+    found = _by_address(document)
+    assert found[str(POLICY)]["class"] == "in-sync"
+    assert code == 0, [a for a, e in found.items() if e["class"] != "in-sync"]

@@ -5,6 +5,7 @@ Everything runs in ``tmp_path`` (working directory, ``RECONCILER_DATABASE_URL``,
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -32,7 +33,7 @@ from reconciler.store.locks import locks_table
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-TABLES = {"alembic_version", "locks", "runs", "steps", "last_applied"}
+TABLES = {"alembic_version", "locks", "runs", "steps", "last_applied", "reports"}
 ENVIRONMENT = (
     "RECONCILER_EMBEDDED_LATENCY_MS",
     "RECONCILER_EMBEDDED_FAULT_RATE",
@@ -51,8 +52,9 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    opened = open_store(None)
+def store(store_url: str) -> Iterator[Store]:
+    """The store on each backend (conftest ``store_url``: SQLite, PostgreSQL); $RECONCILER_DATABASE_URL too."""
+    opened = open_store(store_url)
     try:
         yield opened
     finally:
@@ -77,26 +79,29 @@ def _version(store: Store) -> str | None:
 # --------------------------------------------------------------------------------------------- migrations
 
 
-def test_migrations_upgrade_a_fresh_sqlite_and_are_idempotent(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'fresh' / 'new.db'}"
+def test_migrations_upgrade_a_fresh_store_and_are_idempotent(store_url: str) -> None:
+    url = store_url
     head = ScriptDirectory.from_config(db.alembic_config()).get_heads()
-    assert head == ["0002"]  # one line of revisions
+    assert head == ["0003"]  # one line of revisions
     with open_store(url) as opened:
         assert set(inspect(opened.engine).get_table_names()) == TABLES
-        assert _version(opened) == "0002"
+        assert _version(opened) == "0003"
+        assert {ix["name"] for ix in inspect(opened.engine).get_indexes("runs")} == {"ix_runs_kind"}
         history.record_run_start("r1", kind="apply", user="u", host="h", store=opened)
         db.upgrade(opened.engine)  # again: nothing to do, nothing lost
         db.upgrade(opened.engine)
-        assert _version(opened) == "0002"
+        assert _version(opened) == "0003"
         assert [r.id for r in history.list_runs(store=opened)] == ["r1"]
     with open_store(url) as again:
         assert set(inspect(again.engine).get_table_names()) == TABLES
         assert [r.id for r in history.list_runs(store=again)] == ["r1"]
 
 
-def test_a_store_made_before_migrations_is_adopted(tmp_path: Path) -> None:
+def test_a_store_made_before_migrations_is_adopted(store_url: str) -> None:
     """Stores created by ``create_all`` (locks only, no alembic_version) upgrade without losing a lock."""
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = store_url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
     locks_table.create(engine)
     with engine.begin() as conn:
@@ -114,21 +119,21 @@ def test_a_store_made_before_migrations_is_adopted(tmp_path: Path) -> None:
         )
     engine.dispose()
     with open_store(url) as opened:
-        assert _version(opened) == "0002"
+        assert _version(opened) == "0003"
         assert set(inspect(opened.engine).get_table_names()) == TABLES
         with opened.engine.connect() as conn:
             assert conn.execute(locks_table.select()).mappings().one()["scope"] == "site/x"
 
 
-def test_the_models_and_the_migrations_agree(tmp_path: Path) -> None:
+def test_the_models_and_the_migrations_agree(store_url: str) -> None:
     """A table or column added to ``metadata`` without a migration (or the reverse) fails here."""
-    with open_store(f"sqlite:///{tmp_path / 'compare.db'}") as opened, opened.engine.connect() as conn:
+    with open_store(store_url) as opened, opened.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
         assert compare_metadata(context, db.load_tables()) == []
 
 
-def test_downgrade_to_base_and_up_again(tmp_path: Path) -> None:
-    with open_store(f"sqlite:///{tmp_path / 'down.db'}") as opened:
+def test_downgrade_to_base_and_up_again(store_url: str) -> None:
+    with open_store(store_url) as opened:
         from alembic import command
 
         with opened.engine.begin() as conn:
@@ -143,7 +148,7 @@ def test_the_migrations_ship_in_the_package() -> None:
     assert '"reconciler.store.migrations" = ["*.py", "versions/*.py"]' in config
     assert db.MIGRATIONS.is_relative_to(ROOT / "reconciler")
     assert (db.MIGRATIONS / "env.py").is_file()
-    assert len(list((db.MIGRATIONS / "versions").glob("r0*.py"))) == 2
+    assert len(list((db.MIGRATIONS / "versions").glob("r0*.py"))) == 3
 
 
 # --------------------------------------------------------------------------------------------- the store API
@@ -172,8 +177,18 @@ def test_record_and_read_back_a_run(store: Store) -> None:
     assert history.get_run("nope", store=store) is None
     with pytest.raises(ValueError, match="result"):
         history.record_run_end("a2", result="maybe", counts={}, duration_s=0, store=store)
+    with pytest.raises(ValueError, match="for a plan run"):
+        history.record_run_end("a2", result="held", counts={}, duration_s=0, store=store)
     with pytest.raises(ValueError, match="kind"):
-        history.record_run_start("a3", kind="drift", user="u", host="h", store=store)
+        history.record_run_start("a3", kind="watch", user="u", host="h", store=store)
+    history.record_run_start("d1", kind="drift", user="ops", host="jump", store=store)
+    history.record_report("d1", {"formatVersion": 1, "kind": "drift", "secret": "é"}, store=store)
+    history.record_report("d1", {"formatVersion": 1, "kind": "drift", "n": 2}, store=store)  # replaces
+    history.record_run_end("d1", result="drift", counts={"drifted": 1}, duration_s=0.1, store=store)
+    assert history.get_report("d1", store=store) == {"formatVersion": 1, "kind": "drift", "n": 2}
+    assert history.get_report("a1", store=store) is None
+    assert [r.id for r in history.list_runs(kind="drift", store=store)] == ["d1"]
+    assert [r.id for r in history.list_runs(kind="apply", store=store)] == ["a1"]
 
 
 def test_spec_commit_is_git_head_or_none(tmp_path: Path) -> None:
@@ -224,7 +239,7 @@ def test_apply_records_runs_steps_and_last_applied(store: Store) -> None:
     listed = _run("history")
     assert listed.exit_code == 0
     lines = listed.output.splitlines()
-    assert lines[0].split() == ["run", "started", "(UTC)", "kind", "user", "result", "duration", "steps"]
+    assert lines[0].split() == ["run", "started", "(UTC)", "kind", "user", "result", "duration", "counts"]
     assert lines[1].startswith(again.id) and lines[2].startswith(run.id)
     assert f"{len(done)} done" in lines[2] and " apply " in lines[2] and " ok " in lines[2]
     as_json = json.loads(_run("history", "--format", "json").output)
@@ -298,7 +313,7 @@ def test_an_unusable_store_stops_apply_before_any_change(store: Store, monkeypat
     monkeypatch.setattr(history, "record_run_start", real)
     plan = _run("plan", SPECS, "--detailed-exitcode")
     assert plan.exit_code == 2  # nothing was applied
-    assert history.list_runs(store=store) == []
+    assert [r.kind for r in history.list_runs(store=store)] == ["plan"]  # the plan's run only
 
 
 def test_an_interrupted_apply_is_recorded_interrupted(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -320,3 +335,113 @@ def test_an_interrupted_apply_is_recorded_interrupted(store: Store, monkeypatch:
 def test_history_with_no_runs() -> None:
     assert _run("history").output.strip() == "No runs recorded yet."
     assert json.loads(_run("history", "-f", "json").output) == []
+
+
+# --------------------------------------------------------------------------------------------- plan and drift runs
+
+
+def _stored(run_id: str, store: Store) -> dict[str, Any]:
+    document = history.get_report(run_id, store=store)
+    assert document is not None
+    return document
+
+
+def test_plan_and_drift_record_runs_with_their_reports(store: Store) -> None:
+    plan = _run("plan", SPECS, "--json")
+    assert plan.exit_code == 0, plan.output
+    (run,) = history.list_runs(store=store)
+    assert (run.kind, run.result, run.finished_at is not None, run.duration_s is not None) == (
+        "plan",
+        "changes",
+        True,
+        True,
+    )
+    printed = json.loads(plan.stdout)
+    assert _stored(run.id, store) == json.loads(json.dumps(printed))  # the document plan printed, as stored
+    assert run.counts and sum(run.counts.values()) == len([c for c in printed["changes"] if c["action"] != "noop"])
+    assert run.spec_digest == printed["specDigest"]
+
+    assert _apply("--allow-disruption").exit_code == 0
+    drift = _run("drift", SPECS)
+    assert drift.exit_code == 0, drift.output
+    latest = history.list_runs(1, store=store)[0]
+    assert (latest.kind, latest.result) == ("drift", "in-sync")
+    document = _stored(latest.id, store)
+    assert document["kind"] == "drift" and document["counts"]["in-sync"] == document["counts"]["total"]
+    assert latest.counts == {"in-sync": document["counts"]["total"]}
+
+    again = _run("plan", SPECS, "--detailed-exitcode")
+    assert again.exit_code == 0
+    assert [r.kind for r in history.list_runs(store=store)] == ["plan", "drift", "apply", "plan"]
+    assert history.list_runs(1, store=store)[0].result == "ok"
+    listed = _run("history", "--kind", "drift").output.splitlines()
+    assert len(listed) == 2 and listed[1].startswith(latest.id) and " drift " in listed[1]
+    assert " in-sync " in listed[1]
+    kinds = {r["kind"] for r in json.loads(_run("history", "-k", "plan", "-f", "json").output)}
+    assert kinds == {"plan"}
+
+
+def test_show_renders_a_stored_plan_and_drift_report_again(store: Store) -> None:
+    plan = _run("plan", SPECS)
+    assert plan.exit_code == 0
+    (run,) = history.list_runs(store=store)
+    text = ANSI.sub("", _run("show", run.id).stdout)
+    assert text.strip() == ANSI.sub("", plan.stdout).strip()  # the same text as plan printed
+    as_json = json.loads(_run("show", run.id, "--format", "json").output)
+    assert as_json == _stored(run.id, store)
+
+    assert _apply("--allow-disruption").exit_code == 0
+    drift = _run("drift", SPECS)
+    shown = _run("show", history.list_runs(1, store=store)[0].id)
+    assert shown.exit_code == 0 and ANSI.sub("", shown.stdout).strip() == ANSI.sub("", drift.stdout).strip()
+    drift_json = _run("drift", SPECS, "-f", "json")
+    latest = history.list_runs(1, store=store)[0]
+    assert json.loads(_run("show", latest.id, "-f", "json").output) == json.loads(drift_json.stdout)
+
+    for fmt in ("markdown", "html"):
+        other = _run("show", latest.id, "--format", fmt)
+        available = importlib.util.find_spec(f"reconciler.reports.drift_{fmt}") is not None
+        if available:
+            assert other.exit_code == 0 and other.output.strip()
+        else:
+            assert other.exit_code == 1 and f"the {fmt} format is not available yet" in other.output
+    apply_run = history.list_runs(kind="apply", store=store)[0]
+    assert "not markdown" in _run("show", apply_run.id, "-f", "markdown").output
+
+
+def test_a_drift_report_survives_the_json_round_trip(store: Store) -> None:
+    """Drift findings (classes, fields, modes) come back from the stored document as they were."""
+    from reconciler.reports import drift_json as drift_format
+
+    drift = _run("drift", SPECS, "-f", "json")  # nothing applied yet: pending changes, with their fields
+    assert drift.exit_code == 2
+    document = _stored(history.list_runs(1, store=store)[0].id, store)
+    assert document == json.loads(drift.stdout)
+    assert any(r["fields"] for r in document["resources"])
+    report, paths = drift_format.from_dict(document)
+    assert drift_format.to_dict(report, spec_paths=paths) == document
+    with pytest.raises(drift_format.DriftFormatError):
+        drift_format.from_dict({"kind": "drift", "formatVersion": 99, "resources": []})
+    with pytest.raises(drift_format.DriftFormatError):
+        drift_format.from_dict({"kind": "plan"})
+
+
+def test_a_store_that_cannot_be_written_does_not_fail_plan_or_drift(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> None:
+        raise OperationalError("INSERT INTO reports", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(history, "record_report", broken)
+    plan = _run("plan", SPECS, "--json", "--detailed-exitcode")
+    assert plan.exit_code == 2
+    assert "history.write-failed" in plan.stderr
+    assert json.loads(plan.stdout)["changes"]  # the output is whole
+    drift = _run("drift", SPECS, "-f", "json")
+    assert drift.exit_code == 2 and "history.write-failed" in drift.stderr
+    assert json.loads(drift.stdout)["kind"] == "drift"
+
+
+def test_the_store_url_is_shown_without_its_password() -> None:
+    shown = db.shown_url("postgresql+psycopg://ops:s3cret@db.example/reconciler")
+    assert "s3cret" not in shown and shown.startswith("postgresql+psycopg://ops:***@db.example")

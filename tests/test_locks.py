@@ -51,8 +51,9 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    opened = open_store(None)
+def store(store_url: str) -> Iterator[Store]:
+    """The store on each backend (conftest ``store_url``: SQLite, PostgreSQL); $RECONCILER_DATABASE_URL too."""
+    opened = open_store(store_url)
     try:
         yield opened
     finally:

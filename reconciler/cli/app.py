@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import drift_cmds, estate_cmds, history_cmds, lock_cmds, plan_cmds
+from reconciler.cli import drift_cmds, estate_cmds, history_cmds, lock_cmds, plan_cmds, watch_cmds
 from reconciler.cli.logs import LogFormat, LogLevel
 from reconciler.cli.logs import configure as configure_logging
 
@@ -106,6 +106,7 @@ app.command("force-unlock")(lock_cmds.force_unlock)
 app.command("history")(history_cmds.history)
 app.command("show")(history_cmds.show)
 app.command("drift")(drift_cmds.drift)
+app.command("watch")(watch_cmds.watch)
 
 
 def _terminate(signum: int, _frame: object) -> None:

@@ -1,4 +1,5 @@
-"""``reconciler history`` and ``reconciler show RUN_ID``: past runs from the history store.
+"""``reconciler history`` and ``reconciler show RUN_ID``: past runs from the history store. ``show`` renders a
+plan or drift run's stored report again, in any format; an apply run is shown with its steps.
 
 Only typer is imported at module level; the store (SQLAlchemy, Alembic) loads when a command runs."""
 
@@ -6,7 +7,8 @@ from __future__ import annotations
 
 import enum
 import json
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +19,19 @@ if TYPE_CHECKING:
 class Format(enum.StrEnum):
     text = "text"
     json = "json"
+
+
+class ShowFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+
+
+class Kind(enum.StrEnum):
+    plan = "plan"
+    apply = "apply"
+    drift = "drift"
 
 
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="text or json.")]
@@ -49,18 +64,19 @@ def _columns(rows: list[tuple[str, ...]]) -> str:
 def history(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs, newest first.")] = 20,
     output: FormatOption = Format.text,
+    kind: Annotated[Kind | None, typer.Option("--kind", "-k", help="Only plan, apply or drift runs.")] = None,
 ) -> None:
-    """List past runs: when, kind, user, result, step counts, duration."""
+    """List past runs (plan, apply, drift): when, kind, user, result, counts, duration."""
     from reconciler.store import history as store_history
 
-    runs = store_history.list_runs(limit)
+    runs = store_history.list_runs(limit, kind=kind.value if kind is not None else None)
     if output is Format.json:
         typer.echo(json.dumps([r.to_dict() for r in runs], indent=2))
         return
     if not runs:
         typer.echo("No runs recorded yet.")
         return
-    header = ("run", "started (UTC)", "kind", "user", "result", "duration", "steps")
+    header = ("run", "started (UTC)", "kind", "user", "result", "duration", "counts")
     rows = [
         (
             r.id,
@@ -78,16 +94,31 @@ def history(
 
 def show(
     run_id: Annotated[str, typer.Argument(help="A run id, as listed by reconciler history.", show_default=False)],
-    output: FormatOption = Format.text,
+    output: Annotated[
+        ShowFormat,
+        typer.Option(
+            "--format", "-f", help="text or json; a plan or drift report also markdown or html (when available)."
+        ),
+    ] = ShowFormat.text,
 ) -> None:
-    """Show one run with its steps."""
+    """Show one run: a plan or drift run's report (rendered again), an apply run's steps."""
     from reconciler.store import history as store_history
 
     run = store_history.get_run(run_id.strip())
     if run is None:
         typer.echo(f"error: no run {run_id!r} in the history store (see reconciler history)", err=True)
         raise typer.Exit(1)
-    if output is Format.json:
+    if run.kind in ("plan", "drift"):
+        document = store_history.get_report(run.id)
+        if document is None:
+            typer.echo(f"error: run {run.id} ({run.kind}) has no stored report", err=True)
+            raise typer.Exit(1)
+        _show_report(run, document, output)
+        return
+    if output in (ShowFormat.markdown, ShowFormat.html):
+        typer.echo(f"error: an apply run is shown as text or json, not {output.value}", err=True)
+        raise typer.Exit(1)
+    if output is ShowFormat.json:
         typer.echo(json.dumps(run.to_dict(with_steps=True), indent=2))
         return
     lines = [
@@ -113,3 +144,58 @@ def show(
         ]
         typer.echo("")
         typer.echo(_columns([header, *rows]))
+
+
+def _optional_renderer(module: str) -> Callable[..., str] | None:
+    """``render`` of ``reconciler.reports.<module>``, when that renderer exists in this version."""
+    import importlib
+
+    try:
+        found = importlib.import_module(f"reconciler.reports.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"reconciler.reports.{module}":
+            raise
+        return None
+    render = getattr(found, "render", None)
+    return render if callable(render) else None
+
+
+def _show_report(run: Run, document: dict[str, Any], output: ShowFormat) -> None:
+    """The stored plan or drift document, rendered again: json as stored, text with the command's renderer,
+    markdown and html with the report renderers when this version has them."""
+    from reconciler.cli.session import out
+
+    if output is ShowFormat.json:
+        typer.echo(json.dumps(document, indent=2, default=str))
+        return
+    try:
+        if run.kind == "plan":
+            from reconciler.reports import plan_json
+
+            plan, _ = plan_json.from_dict(document)
+            report: Any = plan
+        else:
+            from reconciler.reports import drift_json
+
+            report, _ = drift_json.from_dict(document)
+    except ValueError as exc:  # PlanFormatError, DriftFormatError: a report stored by another version
+        typer.echo(f"error: run {run.id}: the stored {run.kind} report cannot be read: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if output is ShowFormat.text:
+        if run.kind == "plan":
+            from reconciler.reports import plan_text
+
+            plan_text.render(out, report)
+        else:
+            from reconciler.reports import drift_text
+
+            drift_text.render(out, report)
+        return
+    renderer = _optional_renderer(f"{run.kind}_{output.value}")
+    if renderer is None:
+        typer.echo(
+            f"error: the {output.value} format is not available yet for {run.kind} reports; use text or json",
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(renderer(report), nl=False)

@@ -54,10 +54,11 @@ def plan(
     estate: Estate = None,
 ) -> None:
     """Read the live estate and show what apply would change, field by field."""
-    from reconciler.cli import logs
+    from reconciler.cli import logs, run_history
     from reconciler.cli.session import err, load, make_plan, out
     from reconciler.reports import plan_json, plan_text
 
+    run = run_history.ReportRun("plan")
     targets, excludes = target or [], exclude or []
     session = load([path], targets=targets, excludes=excludes, estate=estate)
     try:
@@ -75,6 +76,10 @@ def plan(
         out_file.parent.mkdir(parents=True, exist_ok=True)
         out_file.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
         err.print(f"Saved the plan to {out_file}; apply exactly it with: reconciler apply {out_file}")
+    outcome, counts = run_history.plan_result(result)
+    run.record(
+        document, result=outcome, counts=counts, spec_paths=session.spec_paths, spec_digest=result.spec_digest
+    )  # a store that cannot be written is only a warning: a plan changes nothing
     if result.errors:
         raise typer.Exit(1)
     if detailed_exitcode and result.pending:
@@ -153,7 +158,7 @@ def _lock_scopes(session: Session, timeout_s: float) -> LockSet:
         raise typer.Exit(1) from exc
     except SQLAlchemyError as exc:
         session.backends.close()
-        err.print(f"[red]error:[/red] cannot take the apply locks in {escape(db.database_url())}: {escape(str(exc))}")
+        err.print(f"[red]error:[/red] cannot take the apply locks in {escape(db.shown_url())}: {escape(str(exc))}")
         raise typer.Exit(1) from exc
 
 

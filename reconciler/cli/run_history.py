@@ -1,9 +1,9 @@
-"""Recording an apply in the history store (``store/history.py``): its ``runs`` row, one ``steps`` row per
-step result, and ``last_applied`` (the desired fields, redacted) for each step that ended done or
-already-converged.
+"""Recording runs in the history store (``store/history.py``). An apply: its ``runs`` row, one ``steps`` row
+per step result, and ``last_applied`` (the desired fields, redacted) for each step that ended done or
+already-converged. A plan or drift: its ``runs`` row and its report (:class:`ReportRun`).
 
-The store must be usable before anything is applied (``begin`` exits 1 otherwise, like the locks); once
-changes have started, a failing write only logs ``history.write-failed`` (a warning) and the apply goes on.
+For an apply the store must be usable before anything is applied (``begin`` exits 1 otherwise, like the
+locks); once changes have started, a failing write only logs ``history.write-failed`` (a warning) and the apply goes on.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from reconciler.core.changes import Plan
     from reconciler.core.resources import Resource
     from reconciler.engine import applier
+    from reconciler.engine.drift import DriftReport
     from reconciler.store.db import Store
 
 
@@ -68,6 +69,8 @@ class RunHistory:
 
     def _safely(self, what: str, write: Callable[[], None]) -> None:
         """A write after changes started: a failure is a warning (the first one logged), never an error."""
+        from reconciler.store import db
+
         try:
             write()
         except Exception as exc:
@@ -79,7 +82,7 @@ class RunHistory:
                     run_id=self.run_id,
                     write=what,
                     error=_first_line(exc),
-                    store=self.store.url,
+                    store=db.shown_url(self.store.url),
                 )
 
     def hooks(self, inner: applier.Hooks) -> applier.Hooks:
@@ -210,7 +213,7 @@ def begin(run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mapping
     try:
         return _start(run_id, plan, spec_paths, resources)
     except SQLAlchemyError as exc:
-        typer.echo(f"error: cannot record the run in the history store {db.database_url()}: {exc}", err=True)
+        typer.echo(f"error: cannot record the run in the history store {db.shown_url()}: {exc}", err=True)
         raise typer.Exit(1) from exc
 
 
@@ -230,3 +233,86 @@ def record_nothing(plan: Plan, spec_paths: Sequence[str]) -> None:
         return
     run.confirm_in_sync(plan)
     run.end(applier.ApplyReport())
+
+
+class ReportRun:
+    """A plan or drift run: started when the command starts, recorded with its report when it ends.
+
+    Plan and drift change nothing, so a store that cannot be written is a warning (``history.write-failed``)
+    and the command goes on with its output and exit status unchanged."""
+
+    def __init__(self, kind: str) -> None:
+        import uuid
+
+        from reconciler.store import history
+
+        self.kind = kind
+        self.run_id = uuid.uuid4().hex[:12]
+        self.started_at = history.now()
+        self.started = time.monotonic()
+
+    def record(
+        self,
+        document: Mapping[str, Any],
+        *,
+        result: str,
+        counts: Mapping[str, int],
+        spec_paths: Sequence[str],
+        spec_digest: str | None,
+    ) -> bool:
+        """The run, its result and its report (``document``, already redacted) in the default store; True
+        when recorded, False (after a warning) when the store could not be written."""
+        from reconciler.store import db, history
+
+        user, host = logs.who()
+        commit = spec_commit(spec_paths)
+        try:
+            with db.open_store(None) as store:
+                history.record_run_start(
+                    self.run_id,
+                    kind=self.kind,
+                    user=user,
+                    host=host,
+                    spec_digest=spec_digest,
+                    spec_commit=commit,
+                    started_at=self.started_at,
+                    store=store,
+                )
+                history.record_report(self.run_id, document, store=store)
+                history.record_run_end(
+                    self.run_id,
+                    result=result,
+                    counts=counts,
+                    duration_s=round(time.monotonic() - self.started, 3),
+                    store=store,
+                )
+        except Exception as exc:
+            logs.log(
+                "history.write-failed",
+                level="warning",
+                run_id=self.run_id,
+                kind=self.kind,
+                error=_first_line(exc),
+                store=db.shown_url(),
+            )
+            return False
+        return True
+
+
+def plan_result(plan: Plan) -> tuple[str, dict[str, int]]:
+    """A plan run's result (error, changes or ok) and its changes per action (and errors)."""
+    counts: dict[str, int] = {}
+    for c in plan.pending:
+        counts[c.action.value] = counts.get(c.action.value, 0) + 1
+    if plan.errors:
+        counts["error"] = len(plan.errors)
+    return ("error" if plan.errors else "changes" if plan.pending else "ok"), counts
+
+
+def drift_result(report: DriftReport) -> tuple[str, dict[str, int]]:
+    """A drift run's result (drift, when anything is not in sync or has a health finding: the exit code 2;
+    else in-sync) and its resources per class (those present) and health findings."""
+    counts = {name: n for name, n in report.counts().items() if n}
+    if report.health:
+        counts["health"] = len(report.health)
+    return ("drift" if report.has_findings else "in-sync"), counts

@@ -80,7 +80,8 @@ def _get(data: Any, path: list[str | int]) -> Any:
 
 
 def _ignored(path: str, ignore: Iterable[str]) -> bool:
-    return any(path == f or path.startswith((f + ".", f + "[")) for f in ignore)
+    """Is ``path`` ignored? ``*`` ignores every field: the item's differences are accepted as they are."""
+    return any(f in ("*", path) or path.startswith((f + ".", f + "[")) for f in ignore)
 
 
 def field_changes(

@@ -26,11 +26,12 @@ from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, NoopReason, ResourceChange
 from reconciler.core.resources import Mode, Observed, Resource
 from reconciler.engine import planner
+from reconciler.engine.health import HealthFinding
 
 if TYPE_CHECKING:
     from reconciler.store.history import Applied
 
-DRIFT_FORMAT_VERSION = 1
+DRIFT_FORMAT_VERSION = 2  # 2: adds ``health`` (docs/drift.md)
 
 
 class DriftClass(enum.StrEnum):
@@ -94,6 +95,7 @@ class DriftReport:
     targets: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
     format_version: int = DRIFT_FORMAT_VERSION
+    health: tuple[HealthFinding, ...] = ()  # engine/health.py: protection and CPU ready problems
 
     def counts(self) -> dict[str, int]:
         """Entries per class (every class present, zero when none)."""
@@ -117,6 +119,11 @@ class DriftReport:
     def findings(self) -> tuple[DriftEntry, ...]:
         """Every entry that is not in sync."""
         return tuple(e for e in self.entries if e.drift_class is not DriftClass.IN_SYNC)
+
+    @property
+    def has_findings(self) -> bool:
+        """Anything not in sync, or any health finding: the exit code 2."""
+        return bool(self.findings or self.health)
 
 
 def _canonical(value: Any) -> str:
@@ -198,6 +205,7 @@ def make_report(
     excludes: Sequence[str] = (),
     redact: Callable[[Any], Any] | None = None,
     digest: str | None = None,
+    health: Sequence[HealthFinding] = (),
 ) -> DriftReport:
     """Classify every resource (``resources``: the selected ones) and every live object of their scopes
     that no spec declares. ``declared`` is every resource of the specs (default ``resources``): what a
@@ -226,6 +234,7 @@ def make_report(
         spec_digest=digest if digest is not None else planner.spec_digest(resources),
         targets=tuple(targets),
         excludes=tuple(excludes),
+        health=tuple(health),
     )
 
 
@@ -240,7 +249,12 @@ def redacted(report: DriftReport, redact: Callable[[Any], Any]) -> DriftReport:
         )
         return replace(e, fields=fields, live=redact(e.live), reason=redact(e.reason), error=redact(e.error))
 
-    return replace(report, entries=tuple(one(e) for e in report.entries))
+    def finding(h: HealthFinding) -> HealthFinding:
+        return replace(h, message=redact(h.message), cause=redact(h.cause), fix=redact(h.fix))
+
+    return replace(
+        report, entries=tuple(one(e) for e in report.entries), health=tuple(finding(h) for h in report.health)
+    )
 
 
 __all__ = [
@@ -249,6 +263,7 @@ __all__ = [
     "DriftEntry",
     "DriftReport",
     "FieldDrift",
+    "HealthFinding",
     "LastApplied",
     "ScopeCounts",
     "classify_one",

@@ -179,19 +179,11 @@ def orphans(
             continue
         if any(address.matches(e) for e in excludes):
             continue
-        if address.kind not in kinds.KINDS or not kinds.info(address.kind).creatable:
-            continue  # VMs and hosts are never deleted
-        marker = seen.status.get("marker") if isinstance(seen.status.get("marker"), dict) else None
-        if not seen.owned or marker is None:
-            why = "not created by reconciler (no ownership marker): never deleted"
-        elif marker.get("protect"):
-            why = "protected (lifecycle.protect): never deleted"
-        elif not marker.get("prune"):
-            why = "not marked prunable (lifecycle.prune) when it was created"
-        elif not prune:
-            why = "would be deleted with --prune"
-        else:
-            why = ""
+        if address.kind not in kinds.KINDS:
+            continue
+        if not kinds.info(address.kind).creatable and address.kind != "hyperv.vm_memory":
+            continue  # hosts' BIOS and power settings: configured only for hosts a profile selects
+        why = _kept_because(address, seen, prune=prune)
         tenant = address.scope if address.scope in site_of else None
         common: dict[str, Any] = {
             "address": address,
@@ -224,6 +216,22 @@ def orphans(
 
     ordered = [dataclasses.replace(c, depends_on=waits(c)) if c.action is Action.DELETE else c for c in out]
     return sorted(ordered, key=lambda c: (order.get(c.address.kind, 99), str(c.address)))
+
+
+def _kept_because(address: Address, seen: Observed, *, prune: bool) -> str:
+    """Why an object the specs do not declare stays (empty: it is deleted)."""
+    if not kinds.info(address.kind).creatable:
+        return "a VM no spec names; VMs are never deleted"
+    marker = seen.status.get("marker") if isinstance(seen.status.get("marker"), dict) else None
+    if not seen.owned or marker is None:
+        return "not created by reconciler (no ownership marker): never deleted"
+    if marker.get("protect"):
+        return "protected (lifecycle.protect): never deleted"
+    if not marker.get("prune"):
+        return "not marked prunable (lifecycle.prune) when it was created"
+    if not prune:
+        return "would be deleted with --prune"
+    return ""
 
 
 def _blocks(change: ResourceChange) -> bool:

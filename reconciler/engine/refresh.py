@@ -41,7 +41,8 @@ def _probes(resources: Sequence[Resource]) -> list[Resource]:
     present = {(r.address.kind, r.address.scope) for r in resources}
     out: list[Resource] = []
     for kind, info in kinds.KINDS.items():
-        if not info.creatable:
+        # Creatable kinds, and VMs: an undeclared VM in a tenant's scope is reported (never deleted).
+        if not info.creatable and kind != UNDECLARED_VM_KIND:
             continue
         scopes: list[tuple[str, str, str | None]] = []
         if "site" in info.scopes:
@@ -57,6 +58,8 @@ def _probes(resources: Sequence[Resource]) -> list[Resource]:
 # Parallel list calls. They go to different API scopes (one VMM server per site, one subscription per
 # tenant), so 32 in flight stays far below any one endpoint's throttling limits.
 DEFAULT_CONCURRENCY = 32
+
+UNDECLARED_VM_KIND = "hyperv.vm_memory"
 
 PROBE = "\u2205 probe"  # never a real object's name
 

@@ -1,11 +1,25 @@
 """The drift report as JSON: documented and versioned (docs/drift.md). ``formatVersion`` changes whenever a
-field changes meaning; a reader should refuse a version it does not know."""
+field changes meaning; a reader should refuse a version it does not know (:func:`from_dict` does)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from reconciler.engine.drift import DriftEntry, DriftReport
+from reconciler.core.addresses import Address
+from reconciler.core.resources import Mode
+from reconciler.engine.drift import (
+    DRIFT_FORMAT_VERSION,
+    DriftClass,
+    DriftEntry,
+    DriftReport,
+    FieldDrift,
+    LastApplied,
+)
+from reconciler.engine.health import HealthFinding
+
+
+class DriftFormatError(ValueError):
+    """Not a drift report of this format version."""
 
 
 def entry_to_dict(e: DriftEntry) -> dict[str, Any]:
@@ -41,4 +55,44 @@ def to_dict(report: DriftReport, *, spec_paths: list[str] | None = None) -> dict
         "counts": {"total": len(report.entries), **report.counts()},
         "scopes": [{"site": s.site, "tenant": s.tenant, "counts": s.counts} for s in report.by_scope()],
         "resources": [entry_to_dict(e) for e in report.entries],
+        "health": [h.to_dict() for h in report.health],
     }
+
+
+def _entry(d: dict[str, Any]) -> DriftEntry:
+    last = d.get("lastApplied")
+    return DriftEntry(
+        address=Address.parse(d["address"]),
+        drift_class=DriftClass(d["class"]),
+        site=d.get("site") or "",
+        tenant=d.get("tenant"),
+        reason=d.get("reason") or "",
+        fields=tuple(
+            FieldDrift(path=f["path"], expected=f.get("expected"), actual=f.get("actual")) for f in d.get("fields", [])
+        ),
+        mode=Mode(d["mode"]) if d.get("mode") else None,
+        last_applied=LastApplied(applied_at=last["appliedAt"], run_id=last["runId"]) if last else None,
+        observed_version=d.get("observedVersion") or "",
+        error=d.get("error") or "",
+        live=d.get("live"),
+    )
+
+
+def from_dict(data: Any) -> tuple[DriftReport, list[str]]:
+    """The drift report a :func:`to_dict` document holds, and the spec paths it was made from."""
+    if not isinstance(data, dict) or data.get("kind") != "drift" or "resources" not in data:
+        raise DriftFormatError("not a reconciler drift report (no kind: drift, or no resources)")
+    if data.get("formatVersion") != DRIFT_FORMAT_VERSION:
+        raise DriftFormatError(f"drift format version {data.get('formatVersion')} is not {DRIFT_FORMAT_VERSION}")
+    try:
+        report = DriftReport(
+            entries=tuple(_entry(e) for e in data["resources"]),
+            created_at=str(data["createdAt"]),
+            spec_digest=str(data["specDigest"]),
+            targets=tuple(data.get("targets", [])),
+            excludes=tuple(data.get("excludes", [])),
+            health=tuple(HealthFinding.from_dict(h) for h in data.get("health", [])),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DriftFormatError(f"damaged drift report ({exc})") from exc
+    return report, [str(p) for p in data.get("specPaths", [])]

@@ -83,14 +83,33 @@ def render(console: Console, report: DriftReport, *, show_in_sync: bool = False)
         for e in sorted(grouped.get((scope.site, scope.tenant), []), key=lambda e: rank[e.drift_class]):
             lines += _entry(e)
     lines.append("")
+    lines += health_lines(report)
     emit(console, lines)
     summary(console, report)
+
+
+def health_lines(report: DriftReport) -> list[str]:
+    """The health findings (protection, CPU ready), each with its suspected cause and fix."""
+    if not report.health:
+        return []
+    lines = [f"[bold]health[/bold]  [dim]{len(report.health)} finding{'s' * (len(report.health) != 1)}[/dim]"]
+    for h in report.health:
+        colour = "red" if h.severity == "critical" else "yellow"
+        lines.append(
+            f"  [{colour}]! {h.severity:<8}[/{colour}] {escape(h.message)}  [dim]{escape(str(h.address))}[/dim]"
+        )
+        if h.cause:
+            lines.append(f"        suspected cause: {escape(h.cause)}")
+        if h.fix:
+            lines.append(f"        [dim]fix: {escape(h.fix)}[/dim]")
+    lines.append("")
+    return lines
 
 
 def summary(console: Console, report: DriftReport) -> None:
     counts = report.counts()
     total = len(report.entries)
-    if not report.findings:
+    if not report.has_findings:
         console.print(
             f"[bold green]No drift.[/bold green] The estate matches the specs ({total} object{'s' * (total != 1)})."
         )
@@ -100,8 +119,11 @@ def summary(console: Console, report: DriftReport) -> None:
         for c in ORDER
         if c is not DriftClass.IN_SYNC
     ]
+    health = ""
+    if report.health:
+        health = f" [red]Health: {len(report.health)} finding{'s' * (len(report.health) != 1)}.[/red]"
     console.print(
-        f"[bold]Drift:[/bold] {', '.join(parts)}; {counts[DriftClass.IN_SYNC.value]} in sync ({total} objects)."
+        f"[bold]Drift:[/bold] {', '.join(parts)}; {counts[DriftClass.IN_SYNC.value]} in sync ({total} objects).{health}"
     )
     if counts[DriftClass.PENDING.value] and not any(e.last_applied for e in report.entries):
         console.print(

@@ -63,6 +63,15 @@ def database_url(explicit: str | None = None) -> str:
     return env or f"sqlite:///{DEFAULT_DATABASE.as_posix()}"
 
 
+def shown_url(url: str | None = None) -> str:
+    """The store's URL (see :func:`database_url`) as shown in messages and logs: any password masked."""
+    resolved = database_url(url)
+    try:
+        return make_url(resolved).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "(an invalid URL)"
+
+
 def _sqlite_file(url: URL) -> Path | None:
     if url.get_backend_name() != "sqlite":
         return None
@@ -127,8 +136,12 @@ def alembic_config(connection: Connection | None = None) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the store to ``revision`` in one transaction (SQLite: ``BEGIN IMMEDIATE``, so two processes
     opening a fresh store one after the other, not both creating the tables)."""
+    import logging
+
     from alembic import command
 
+    # Alembic announces its context and every revision at INFO: noise in a plan's or drift's log.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
 

@@ -1,5 +1,6 @@
-"""Run history: one ``runs`` row per plan or apply, one ``steps`` row per step result, and per resource what
-the tool last applied (``last_applied``, the desired fields, redacted by the caller).
+"""Run history: one ``runs`` row per plan, apply or drift, one ``steps`` row per apply step result, per resource
+what the tool last applied (``last_applied``, the desired fields, redacted by the caller), and per plan or
+drift run the report it produced (``reports``: the plan or drift JSON document, redacted by the caller).
 
 Every function is one short transaction of its own: an apply records as it goes and never holds a
 transaction across a step. Times are ISO 8601 UTC with microseconds (they sort as text); JSON columns
@@ -20,21 +21,28 @@ from sqlalchemy.engine import RowMapping
 
 from reconciler.store.db import Store, metadata, open_store
 
-RESULTS = ("ok", "failed", "held", "interrupted")
-"""A finished run's ``result``; ``None`` while it runs (or when its process died)."""
+KINDS = ("plan", "apply", "drift")
+"""A run's ``kind``."""
+
+RESULTS: dict[str, tuple[str, ...]] = {
+    "apply": ("ok", "failed", "held", "interrupted"),
+    "plan": ("ok", "changes", "error"),
+    "drift": ("in-sync", "drift", "error"),
+}
+"""A finished run's ``result`` per kind; ``None`` while it runs (or when its process died)."""
 
 runs_table = Table(
     "runs",
     metadata,
     Column("id", String(64), primary_key=True),  # the apply's run_id
-    Column("kind", String(10), nullable=False),  # plan | apply
+    Column("kind", String(10), nullable=False, index=True),  # KINDS
     Column("started_at", String(40), nullable=False),
     Column("finished_at", String(40), nullable=True),
     Column("user", String(255), nullable=False),
     Column("host", String(255), nullable=False),
     Column("spec_digest", String(128), nullable=True),
     Column("spec_commit", String(64), nullable=True),  # git HEAD of the spec folder, if it is in a repository
-    Column("result", String(20), nullable=True),  # RESULTS
+    Column("result", String(20), nullable=True),  # RESULTS[kind]
     Column("counts", Text, nullable=True),  # JSON: steps per result, {"done": 3, "held": 1}
     Column("duration_s", Float, nullable=True),
 )
@@ -60,6 +68,14 @@ last_applied_table = Table(
     Column("desired", Text, nullable=False),  # JSON
     Column("applied_at", String(40), nullable=False),
     Column("run_id", String(64), ForeignKey("runs.id"), nullable=False),
+)
+
+reports_table = Table(
+    "reports",
+    metadata,
+    Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
+    Column("format_version", Integer, nullable=False),
+    Column("document", Text, nullable=False),  # JSON: the plan or drift document
 )
 
 
@@ -162,8 +178,8 @@ def record_run_start(
     started_at: str | None = None,
     store: Store | None = None,
 ) -> None:
-    """A run begins (``kind`` plan or apply); its result stays empty until :func:`record_run_end`."""
-    if kind not in ("plan", "apply"):
+    """A run begins (``kind``: one of :data:`KINDS`); its result stays empty until :func:`record_run_end`."""
+    if kind not in KINDS:
         raise ValueError(f"unknown run kind {kind!r}")
     row = {
         "id": run_id,
@@ -214,12 +230,39 @@ def record_run_end(
     finished_at: str | None = None,
     store: Store | None = None,
 ) -> None:
-    """A run ends with ``result`` (one of :data:`RESULTS`) and its step counts per result."""
-    if result not in RESULTS:
+    """A run ends with ``result`` (one of :data:`RESULTS` for its kind) and its counts (apply: steps per
+    result; plan: changes per action; drift: resources per class)."""
+    if not any(result in allowed for allowed in RESULTS.values()):
         raise ValueError(f"unknown run result {result!r}")
     values = {"finished_at": finished_at or now(), "result": result, "counts": _json(dict(counts))}
     with _opened(store) as db, db.engine.begin() as conn:
+        kind = conn.execute(select(runs_table.c.kind).where(runs_table.c.id == run_id)).scalar()
+        if kind is not None and result not in RESULTS.get(kind, ()):
+            raise ValueError(f"unknown run result {result!r} for a {kind} run")
         conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(duration_s=duration_s, **values))
+
+
+def record_report(run_id: str, document: Mapping[str, Any], *, store: Store | None = None) -> None:
+    """The report a plan or drift run produced (its JSON document, already redacted), kept to render again."""
+    row = {
+        "run_id": run_id,
+        "format_version": int(document.get("formatVersion") or 0),
+        # Keys in the document's order (not sorted): a renderer shows fields in the order they came.
+        "document": json.dumps(dict(document), default=str, ensure_ascii=False),
+    }
+    with _opened(store) as db, db.engine.begin() as conn:  # one transaction: replace the row
+        conn.execute(delete(reports_table).where(reports_table.c.run_id == run_id))
+        conn.execute(insert(reports_table), row)
+
+
+def get_report(run_id: str, *, store: Store | None = None) -> dict[str, Any] | None:
+    """The stored report document of a plan or drift run, or None (an apply run, or none stored)."""
+    with _opened(store) as db, db.engine.begin() as conn:
+        text = conn.execute(select(reports_table.c.document).where(reports_table.c.run_id == run_id)).scalar()
+    if text is None:
+        return None
+    document = json.loads(text)
+    return document if isinstance(document, dict) else None
 
 
 def record_applied(address: str, desired: Mapping[str, Any], run_id: str, *, store: Store | None = None) -> None:
@@ -236,10 +279,12 @@ def forget_applied(address: str, *, store: Store | None = None) -> None:
         conn.execute(delete(last_applied_table).where(last_applied_table.c.address == address))
 
 
-def list_runs(limit: int = 20, *, store: Store | None = None) -> list[Run]:
-    """The latest ``limit`` runs, newest first (without their steps)."""
+def list_runs(limit: int = 20, *, kind: str | None = None, store: Store | None = None) -> list[Run]:
+    """The latest ``limit`` runs (of ``kind``, when given), newest first (without their steps)."""
     with _opened(store) as db, db.engine.begin() as conn:
         query = select(runs_table).order_by(runs_table.c.started_at.desc(), runs_table.c.id).limit(max(limit, 0))
+        if kind is not None:
+            query = query.where(runs_table.c.kind == kind)
         return [Run.from_row(row) for row in conn.execute(query).mappings()]
 
 

@@ -40,8 +40,8 @@ class Mode(enum.StrEnum):
 FieldRef = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*$",
-        description="a dotted field path, e.g. memory.priority",
+        pattern=r"^(\*|[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)*)$",
+        description="a dotted field path, e.g. memory.priority; * accepts every difference of the item",
     ),
 ]
 

@@ -1,0 +1,265 @@
+"""Health findings beside drift: pure. Live objects in, findings out.
+
+- **protection**: a protected item (``asr.protected_item``) whose ``protectionState`` is not ``Protected`` or
+  whose ``replicationHealth`` is not ``Normal`` (Warning: a warning; Critical, or not protected: critical);
+- **cpu-ready**: a host of a power profile whose live ``cpuReadyPercent`` (``vmm.host`` status) exceeds the
+  profile's ``cpuReadyAlertPercent``, naming the host's current BIOS profile and power policy as the
+  suspected cause and the fix. The seed's lesson: Dell demand-based power management (DBPM) raised CPU
+  ready above 20% on hosts at half load; BIOS Maximum Performance fixed it, OS Control hands the policy
+  to the hypervisor (then its power plan matters). Twice the threshold or more is critical.
+
+Which hosts to watch comes from the specs (:func:`watches`); reading ``vmm.host`` is one bulk read per
+site (:func:`host_reads`). See docs/drift.md."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.core.addresses import Address
+from reconciler.core.resources import Observed, Resource
+from reconciler.spec import resolve
+from reconciler.spec.loader import SpecSet
+
+HOST_KIND = "vmm.host"
+
+# Vendor BIOS values -> the vendor-neutral name people know them by.
+BIOS_NAMES: dict[str, str] = {
+    # Dell SysProfile
+    "PerfPerWattOptimizedDapc": "demand-based power management (DBPM)",
+    "PerfPerWattOptimizedOs": "OS control (OsControlled)",
+    "PerfOptimized": "Maximum Performance (MaximumPerformance)",
+    "DenseCfgOptimized": "dense configuration (DenseConfiguration)",
+    "Custom": "custom",
+    # HPE PowerRegulator
+    "DynamicPowerSavings": "dynamic power savings (demand-based)",
+    "StaticLowPower": "static low power",
+    "StaticHighPerf": "static high performance (MaximumPerformance)",
+    "OsControl": "OS control (OsControlled)",
+}
+_BIOS_ATTRIBUTES = ("SysProfile", "PowerRegulator")
+_FAST_BIOS = {"PerfOptimized", "StaticHighPerf"}
+_OS_BIOS = {"PerfPerWattOptimizedOs", "OsControl"}
+_FAST_POLICY = {"highperformance", "static"}
+
+FIX_POWER = (
+    "set the BIOS profile to MaximumPerformance (Dell SysProfile=PerfOptimized), or OsControlled with the "
+    "HighPerformance power plan (vSphere: static); apply the power profile (hosts reboot one at a time)"
+)
+FIX_OTHER = (
+    "power management is not the likely cause: look for oversized VMs (a multi-vCPU VM waits for that many "
+    "free cores) or too high a vCPU:pCPU ratio"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthFinding:
+    """One health problem of a live object. ``check`` is ``protection`` or ``cpu-ready``; ``severity``
+    ``warning`` or ``critical``; ``value``/``threshold`` the figures behind it (cpu-ready: percents)."""
+
+    address: Address
+    site: str
+    tenant: str | None
+    check: str
+    severity: str
+    message: str
+    cause: str = ""
+    fix: str = ""
+    value: Any = None
+    threshold: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": str(self.address),
+            "kind": self.address.kind,
+            "name": self.address.name,
+            "site": self.site,
+            "tenant": self.tenant,
+            "check": self.check,
+            "severity": self.severity,
+            "message": self.message,
+            "cause": self.cause or None,
+            "fix": self.fix or None,
+            "value": self.value,
+            "threshold": self.threshold,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HealthFinding:
+        return cls(
+            address=Address.parse(d["address"]),
+            site=d.get("site") or "",
+            tenant=d.get("tenant"),
+            check=d["check"],
+            severity=d["severity"],
+            message=d.get("message") or "",
+            cause=d.get("cause") or "",
+            fix=d.get("fix") or "",
+            value=d.get("value"),
+            threshold=d.get("threshold"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """A host whose CPU ready a power profile watches."""
+
+    site: str
+    host: str
+    profile: str
+    threshold: float
+
+
+def watches(specs: SpecSet, resources: Sequence[Resource] | None = None) -> list[Watch]:
+    """Every host of every power profile, with the profile's threshold. With ``resources`` (a --target
+    selection), only the hosts whose BIOS or power-policy resource is selected."""
+    chosen = None
+    if resources is not None:
+        chosen = {
+            (r.address.scope, r.address.name.casefold())
+            for r in resources
+            if r.address.kind in ("bmc.bios", "host.power_policy")
+        }
+    out: dict[tuple[str, str], Watch] = {}
+    for doc in specs.power_profiles.values():
+        p = doc.model.spec
+        for host in resolve.profile_hosts(doc.model, specs):
+            key = (p.site, host.name.casefold())
+            if chosen is not None and key not in chosen:
+                continue
+            out.setdefault(key, Watch(p.site, host.name, doc.name, p.cpu_ready_alert_percent))
+    return list(out.values())
+
+
+def host_reads(items: Iterable[Watch]) -> list[Resource]:
+    """What to read for ``items``: their ``vmm.host`` objects (one bulk read per site)."""
+    return [Resource(Address(HOST_KIND, w.site, w.host), {}, site=w.site) for w in items]
+
+
+def _bios_value(bios: Observed | None) -> str:
+    attributes = (bios.data.get("attributes") or {}) if bios is not None else {}
+    for name in _BIOS_ATTRIBUTES:
+        if name in attributes:
+            return str(attributes[name])
+    return ""
+
+
+def _policy_value(policy: Observed | None) -> str:
+    if policy is None:
+        return ""
+    return str(policy.data.get("powerPlan") or policy.data.get("policy") or "")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _pct(value: float) -> str:
+    return f"{value:g}%"
+
+
+def cpu_ready(
+    watch: Watch, host: Observed | None, bios: Observed | None, policy: Observed | None
+) -> HealthFinding | None:
+    """The cpu-ready finding of one watched host, or None (no metric, or at most the threshold)."""
+    percent = _number(host.status.get("cpuReadyPercent")) if host is not None else None
+    if percent is None or percent <= watch.threshold:
+        return None
+    sys_profile = _bios_value(bios)
+    plan = _policy_value(policy)
+    bios_text = f"BIOS {sys_profile}: {BIOS_NAMES.get(sys_profile, sys_profile)}" if sys_profile else "BIOS unknown"
+    cause = f"{bios_text}; power policy {plan or 'unknown'}"
+    power_bound = sys_profile not in _FAST_BIOS and not (sys_profile in _OS_BIOS and plan.casefold() in _FAST_POLICY)
+    if not power_bound:
+        cause += " (power management set for performance)"
+    return HealthFinding(
+        address=Address(HOST_KIND, watch.site, watch.host),
+        site=watch.site,
+        tenant=None,
+        check="cpu-ready",
+        severity="critical" if percent >= 2 * watch.threshold else "warning",
+        message=(
+            f"CPU ready {_pct(percent)} on {watch.host} exceeds the {_pct(watch.threshold)} threshold of power "
+            f"profile {watch.profile}"
+        ),
+        cause=cause,
+        fix=FIX_POWER if power_bound else FIX_OTHER,
+        value=percent,
+        threshold=watch.threshold,
+    )
+
+
+def protection(resource: Resource, seen: Observed | None) -> HealthFinding | None:
+    """The protection finding of one protected item, or None (absent, healthy, or no health reported)."""
+    if seen is None:
+        return None
+    state = seen.status.get("protectionState")
+    health = seen.status.get("replicationHealth")
+    problems: list[str] = []
+    severity = "warning"
+    if state is not None and str(state) != "Protected":
+        problems.append(f"protection state {state}")
+        severity = "critical"
+    if health is not None and str(health) != "Normal":
+        problems.append(f"replication health {health}")
+        if str(health).casefold() != "warning":
+            severity = "critical"
+    if not problems:
+        return None
+    return HealthFinding(
+        address=resource.address,
+        site=resource.site,
+        tenant=resource.tenant,
+        check="protection",
+        severity=severity,
+        message=f"protected VM {resource.address.name}: {', '.join(problems)}",
+        fix="check the replication in the Recovery Services vault (ASR jobs and events of this item)",
+        value={"protectionState": state, "replicationHealth": health},
+    )
+
+
+def findings(
+    resources: Sequence[Resource],
+    observed: Mapping[Address, Observed | None],
+    items: Sequence[Watch],
+    hosts: Mapping[Address, Observed | None],
+) -> tuple[HealthFinding, ...]:
+    """Every health finding: protected items among ``resources`` (read in ``observed``), then the watched
+    hosts (``hosts``: their ``vmm.host`` objects; BIOS and power policy from ``observed``)."""
+    by_key = {(a.kind, a.scope, a.name.casefold()): o for a, o in {**observed, **hosts}.items()}
+
+    def seen(kind: str, scope: str, name: str) -> Observed | None:
+        return by_key.get((kind, scope, name.casefold()))
+
+    out: list[HealthFinding] = []
+    for r in resources:
+        if r.address.kind == "asr.protected_item":
+            found = protection(r, observed.get(r.address))
+            if found is not None:
+                out.append(found)
+    for w in items:
+        found = cpu_ready(
+            w,
+            seen(HOST_KIND, w.site, w.host),
+            seen("bmc.bios", w.site, w.host),
+            seen("host.power_policy", w.site, w.host),
+        )
+        if found is not None:
+            out.append(found)
+    return tuple(out)
+
+
+__all__ = [
+    "BIOS_NAMES",
+    "HOST_KIND",
+    "HealthFinding",
+    "Watch",
+    "cpu_ready",
+    "findings",
+    "host_reads",
+    "protection",
+    "watches",
+]

@@ -1,0 +1,80 @@
+"""What the Markdown and HTML drift reports share: the trend points the caller passes (drift counts of past
+runs), the order findings are listed in, and how a value is shown. Pure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.core import kinds
+from reconciler.core.units import format_memory_mb
+from reconciler.engine.drift import DriftClass, DriftEntry, DriftReport, ScopeCounts
+from reconciler.reports.plan_text import MEMORY_FIELDS
+
+# Findings first, in this order; the classes a trend stacks.
+ORDER = (DriftClass.DRIFTED, DriftClass.MISSING, DriftClass.PENDING, DriftClass.UNMANAGED)
+TREND_CLASSES = tuple(c.value for c in ORDER)
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    """One past drift run: its id, when it started (ISO 8601) and its objects per class (``history`` counts)."""
+
+    run_id: str
+    at: str
+    counts: dict[str, int]
+
+    @property
+    def found(self) -> int:
+        return sum(int(self.counts.get(c, 0) or 0) for c in TREND_CLASSES)
+
+
+def current(report: DriftReport) -> TrendPoint:
+    """The report itself as the trend's last point."""
+    return TrendPoint("this report", report.created_at, report.counts())
+
+
+def points(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[TrendPoint]:
+    """The past runs (oldest first) then this report; empty when no history was given."""
+    return [*history, current(report)] if history else []
+
+
+def title(kind: str) -> str:
+    return kinds.info(kind).title if kind in kinds.KINDS else kind
+
+
+def value(v: Any, *, kind: str, path: str) -> str:
+    if (kind, path) in MEMORY_FIELDS and isinstance(v, int) and not isinstance(v, bool):
+        return format_memory_mb(v)
+    if isinstance(v, str):
+        return v
+    return json.dumps(v, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def scope_name(scope: ScopeCounts) -> str:
+    return f"tenant {scope.tenant} (site {scope.site})" if scope.tenant else f"site {scope.site}"
+
+
+def findings(report: DriftReport) -> list[DriftEntry]:
+    """The entries not in sync, by class (drifted first), in report order within a class."""
+    rank = {c: i for i, c in enumerate(ORDER)}
+    return sorted(report.findings, key=lambda e: rank.get(e.drift_class, len(rank)))
+
+
+def health_by_scope(report: DriftReport) -> dict[tuple[str, str | None], int]:
+    out: dict[tuple[str, str | None], int] = {}
+    for h in report.health:
+        out[(h.site, h.tenant)] = out.get((h.site, h.tenant), 0) + 1
+    return out
+
+
+def headline(report: DriftReport) -> str:
+    counts = report.counts()
+    total = len(report.entries)
+    if not report.has_findings:
+        return f"No drift. The estate matches the specs ({total} object{'s' * (total != 1)})."
+    parts = [f"{counts[c.value]} {c.value}" for c in ORDER]
+    health = f" Health: {len(report.health)} finding{'s' * (len(report.health) != 1)}." if report.health else ""
+    return f"Drift: {', '.join(parts)}; {counts[DriftClass.IN_SYNC.value]} in sync ({total} objects).{health}"

@@ -1,0 +1,133 @@
+"""The drift report as Markdown that fits a pull-request comment (GitHub: 65,536 characters at most): the
+headline, a summary table per site and tenant, health findings, then a collapsible ``<details>`` with every
+drifted field (before: the spec / what apply applied; after: the live value) and the other findings. Past
+:data:`LIMIT` it is cut, with a note saying how much was left out. Pure; every value is escaped."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from reconciler.engine.drift import DriftReport
+from reconciler.reports import drift_common as common
+from reconciler.reports.drift_common import TrendPoint
+
+LIMIT = 65_000
+_CELL_MAX = 300  # characters of one value in a table cell
+
+
+def cell(text: str) -> str:
+    """``text`` safe in a Markdown table cell: HTML-escaped, one line, pipes and Markdown marks escaped."""
+    if len(text) > _CELL_MAX:
+        text = text[: _CELL_MAX - 1] + "…"
+    out = html.escape(text, quote=True).replace("\r", " ").replace("\n", " ")
+    for mark in ("\\", "|", "`", "*", "_", "[", "]", "~"):
+        out = out.replace(mark, "\\" + mark)
+    return out
+
+
+def _trend(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[str]:
+    series = common.points(report, history)
+    if not series:
+        return ["_Trend: no past drift runs in the history store._", ""]
+    counts = " → ".join(str(p.found) for p in series)
+    return [f"**Trend** (objects not in sync, last {len(series)} runs, oldest first): {counts}", ""]
+
+
+def render(report: DriftReport, *, history: Sequence[TrendPoint] | None = None, limit: int = LIMIT) -> str:
+    """The report as Markdown of at most ``limit`` characters."""
+    head: list[str] = [f"### reconciler drift — {cell(common.headline(report))}", ""]
+    head.append(f"<sub>{cell(report.created_at)} · spec digest {cell(report.spec_digest[:12])}</sub>")
+    head.append("")
+    health_count = common.health_by_scope(report)
+    head += [
+        "| scope | in sync | drifted | missing | pending | unmanaged | health |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for scope in report.by_scope():
+        c = scope.counts
+        head.append(
+            f"| {cell(common.scope_name(scope))} | {c['in-sync']} | {c['drifted']} | {c['missing']} | "
+            f"{c['pending']} | {c['unmanaged']} | {health_count.get((scope.site, scope.tenant), 0)} |"
+        )
+    head.append("")
+    head += _trend(report, history)
+
+    body: list[str] = []
+    if report.health:
+        body += [
+            "#### Health",
+            "",
+            "| severity | object | finding | suspected cause | fix |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for h in report.health:
+            body.append(
+                f"| {cell(h.severity)} | {cell(str(h.address))} | {cell(h.message)} | {cell(h.cause or '')} | "
+                f"{cell(h.fix or '')} |"
+            )
+        body.append("")
+
+    found = common.findings(report)
+    rows: list[str] = []
+    for e in found:
+        kind = e.address.kind
+        label = f"{common.title(kind)} {e.address.name}"
+        if e.fields:
+            for f in e.fields:
+                rows.append(
+                    f"| {e.drift_class.value} | {cell(label)} | {cell(f.path)} | "
+                    f"{cell(common.value(f.expected, kind=kind, path=f.path))} | "
+                    f"{cell(common.value(f.actual, kind=kind, path=f.path))} |"
+                )
+        else:
+            why = e.error or e.reason
+            rows.append(f"| {e.drift_class.value} | {cell(label)} | — | {cell(why)} | |")
+    details_open = [
+        "<details>",
+        f"<summary>{len(found)} object{'s' * (len(found) != 1)} not in sync: fields before (spec) and after "
+        "(live)</summary>",
+        "",
+        "| class | object | field | before (spec) | after (live) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    details_close = ["", "</details>", ""]
+
+    out = "\n".join(head) + "\n"
+    note_room = 300
+    budget = limit - note_room
+    left_out = 0
+    for line in body:
+        if len(out) + len(line) + 1 > budget:
+            left_out += 1
+            continue
+        out += line + "\n"
+    if rows:
+        opening = "\n".join(details_open) + "\n"
+        closing = "\n".join(details_close) + "\n"
+        if len(out) + len(opening) + len(closing) <= budget:
+            out += opening
+            shown = 0
+            for row in rows:
+                if len(out) + len(row) + 1 + len(closing) > budget:
+                    break
+                out += row + "\n"
+                shown += 1
+            left_out += len(rows) - shown
+            out += closing
+        else:
+            left_out += len(rows)
+    elif not report.has_findings:
+        out += "Nothing drifted.\n"
+    if left_out:
+        out += (
+            f"\n> **Truncated:** {left_out} more line{'s' * (left_out != 1)} left out to fit a comment; "
+            "the whole report: `reconciler drift --format json` or `--format html`.\n"
+        )
+    if len(out) > limit:  # a head alone too long (thousands of scopes): cut hard, still under the limit
+        tail = "\n\n> **Truncated** to fit a comment.\n"
+        out = out[: limit - len(tail)] + tail
+    return out
+
+
+__all__ = ["LIMIT", "cell", "render"]

@@ -1,0 +1,366 @@
+"""Health findings beside drift (protection, CPU ready with the DBPM lesson) and the Markdown and HTML drift
+reports, end to end on the embedded estate in ``tmp_path`` and on small reports; the HTML report is opened
+in headless Chromium (Debian's ``/usr/bin/chromium``, never a downloaded browser) and a screenshot is kept
+in ``tests/artifacts/``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from reconciler.cli.app import app
+from reconciler.core.addresses import Address
+from reconciler.core.resources import Observed
+from reconciler.engine import health
+from reconciler.engine.drift import DriftClass, DriftEntry, DriftReport, FieldDrift
+from reconciler.engine.health import HealthFinding, Watch
+from reconciler.providers.embedded import seed
+from reconciler.providers.embedded.provider import cpu_ready_percent
+from reconciler.providers.embedded.store import EstateStore, Row
+from reconciler.reports import drift_html, drift_json, drift_markdown
+from reconciler.reports.drift_common import TrendPoint
+from reconciler.store import db as store_db
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+SITE = "contoso-west"
+POLICY = Address("asr.replication_policy", "acmecorp", "AcmeCorp-Policy")
+PROTECTED = Address("asr.protected_item", "acmecorp", "VM01")
+HOSTS = [f"HV0{i}.contoso.int" for i in (1, 2, 3)]
+CHROMIUM = "/usr/bin/chromium"
+ENVIRONMENT = (
+    seed.ENV_ESTATE_DB,
+    "RECONCILER_EMBEDDED_LATENCY_MS",
+    "RECONCILER_EMBEDDED_FAULT_RATE",
+    "RECONCILER_EMBEDDED_FAULT_ADDRESSES",
+    "RECONCILER_EMBEDDED_FAULT_SEED",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(store_db.ENV_DATABASE_URL, f"sqlite:///{tmp_path / 'state.db'}")
+    monkeypatch.setenv("RECONCILER_AUDIT_LOG", "-")
+
+
+def _run(*args: str | Path) -> Result:
+    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def _out(result: Result) -> str:
+    return ANSI.sub("", result.output)
+
+
+def _estate(tmp_path: Path, *extra: str) -> Path:
+    path = tmp_path / "estate.db"
+    assert _run("estate", "init", "--estate", path).exit_code == 0
+    applied = _run("apply", SPECS, "--yes", "--allow-disruption", "--estate", path, *extra)
+    assert applied.exit_code == 0, _out(applied)
+    return path
+
+
+@pytest.fixture
+def estate(tmp_path: Path) -> Path:
+    """The shipped estate with the example specs applied (BIOS included: hosts on Maximum Performance)."""
+    return _estate(tmp_path)
+
+
+def _drift_json(estate: Path) -> tuple[int, dict[str, Any]]:
+    result = _run("drift", SPECS, "--format", "json", "--estate", estate)
+    assert result.exit_code in (0, 2), _out(result)
+    document = json.loads(result.stdout)
+    assert isinstance(document, dict)
+    return result.exit_code, document
+
+
+def _edit(estate: Path, address: Address, change: Callable[[Row], None]) -> None:
+    store = EstateStore(estate)
+    try:
+        row = store.get(address)
+        assert row is not None, address
+        change(row)
+        store.put(row)
+    finally:
+        store.close()
+
+
+def _slower(row: Row) -> None:
+    row.data["replicationIntervalSeconds"] = 300
+
+
+# ------------------------------------------------------------------------------------------------- health
+
+
+def test_cpu_ready_is_a_finding_until_the_bios_leaves_dbpm(tmp_path: Path) -> None:
+    estate = _estate(tmp_path, "--exclude", "bmc.bios")  # power plan applied, BIOS still on DBPM
+    code, document = _drift_json(estate)
+    assert code == 2
+    assert document["formatVersion"] == 2
+    ready = [h for h in document["health"] if h["check"] == "cpu-ready"]
+    assert sorted(h["name"] for h in ready) == HOSTS
+    first = ready[0]
+    assert first["value"] == 22.0 and first["threshold"] == 5.0
+    assert first["severity"] == "critical"
+    assert "22%" in first["message"] and "5%" in first["message"] and "max-performance" in first["message"]
+    assert "demand-based power management (DBPM)" in first["cause"]
+    assert "PerfPerWattOptimizedDapc" in first["cause"] and "HighPerformance" in first["cause"]
+    assert "MaximumPerformance" in first["fix"] and "OsControlled" in first["fix"]
+    text = _out(_run("drift", SPECS, "--estate", estate))
+    assert "CPU ready 22% on HV01.contoso.int exceeds the 5% threshold" in text
+    assert "suspected cause: BIOS PerfPerWattOptimizedDapc: demand-based power management (DBPM)" in text
+    assert "Health: 3 findings." in text
+
+    assert _run("apply", SPECS, "--yes", "--allow-disruption", "--estate", estate).exit_code == 0
+    code, document = _drift_json(estate)
+    assert (code, document["health"]) == (0, [])
+
+
+def test_health_alone_exits_2_and_a_critical_replication_is_a_finding(estate: Path) -> None:
+    code, document = _drift_json(estate)
+    assert (code, document["health"]) == (0, [])
+
+    def critical(row: Row) -> None:
+        assert row.status["protectionState"] == "Protected"  # as protection left it
+        assert row.status["replicationHealth"] == "Normal"
+        row.status["replicationHealth"] = "Critical"
+
+    _edit(estate, PROTECTED, critical)
+    code, document = _drift_json(estate)
+    assert code == 2
+    assert document["counts"]["in-sync"] == document["counts"]["total"]  # no drift: health alone
+    (found,) = document["health"]
+    assert found["address"] == str(PROTECTED) and found["check"] == "protection"
+    assert found["severity"] == "critical" and "replication health Critical" in found["message"]
+    assert found["tenant"] == "acmecorp"
+
+
+def test_cpu_ready_causes() -> None:
+    w = Watch(SITE, "HV01.contoso.int", "max-performance", 5.0)
+    host = Address("vmm.host", SITE, w.host)
+
+    def seen(kind: str, data: dict[str, Any], **status: Any) -> Observed:
+        return Observed(Address(kind, SITE, w.host), data, status=status)
+
+    hot = seen("vmm.host", {}, cpuReadyPercent=5.4)
+    os_bios = seen("bmc.bios", {"attributes": {"SysProfile": "PerfPerWattOptimizedOs"}})
+    balanced = seen("host.power_policy", {"powerPlan": "Balanced"})
+    found = health.cpu_ready(w, hot, os_bios, balanced)
+    assert found is not None and found.address == host and found.severity == "warning"
+    assert "OS control" in found.cause and "Balanced" in found.cause and found.fix == health.FIX_POWER
+    fast = seen("bmc.bios", {"attributes": {"SysProfile": "PerfOptimized"}})
+    found = health.cpu_ready(w, seen("vmm.host", {}, cpuReadyPercent=9), fast, balanced)
+    assert found is not None and found.fix == health.FIX_OTHER  # power management is set for performance
+    assert health.cpu_ready(w, seen("vmm.host", {}, cpuReadyPercent=5.0), None, None) is None  # at, not over
+    assert health.cpu_ready(w, seen("vmm.host", {}), None, None) is None  # no metric
+
+
+def test_the_embedded_cpu_ready_model() -> None:
+    def bios(profile: str) -> Row:
+        return Row(Address("bmc.bios", SITE, "h"), {"vendor": "dell", "attributes": {"SysProfile": profile}})
+
+    def plan(name: str) -> Row:
+        return Row(Address("host.power_policy", SITE, "h"), {"platform": "hyperv", "powerPlan": name})
+
+    assert cpu_ready_percent(bios("PerfPerWattOptimizedDapc"), plan("HighPerformance")) == 22.0
+    assert cpu_ready_percent(bios("PerfOptimized"), plan("Balanced")) == 2.0
+    assert cpu_ready_percent(bios("PerfPerWattOptimizedOs"), plan("Balanced")) == 5.4
+    assert cpu_ready_percent(bios("PerfPerWattOptimizedOs"), plan("HighPerformance")) == 3.0
+
+
+# ---------------------------------------------------------------------------------------------- renderers
+
+
+def _report(*, actual: Any = 300, entries: int = 1) -> DriftReport:
+    found = tuple(
+        DriftEntry(
+            address=Address("asr.replication_policy", "acmecorp", f"Policy-{i}" if i else "AcmeCorp-Policy"),
+            drift_class=DriftClass.DRIFTED,
+            site=SITE,
+            tenant="acmecorp",
+            reason="changed outside reconciler since the last apply",
+            fields=(FieldDrift("replicationIntervalSeconds", 900, actual),),
+        )
+        for i in range(entries)
+    )
+    in_sync = DriftEntry(Address("vmm.logical_network", SITE, "Provider Address"), DriftClass.IN_SYNC, SITE, None)
+    finding = HealthFinding(
+        address=Address("vmm.host", SITE, "HV01.contoso.int"),
+        site=SITE,
+        tenant=None,
+        check="cpu-ready",
+        severity="critical",
+        message="CPU ready 22% on HV01.contoso.int exceeds the 5% threshold of power profile max-performance",
+        cause="BIOS PerfPerWattOptimizedDapc: demand-based power management (DBPM); power policy Balanced",
+        fix=health.FIX_POWER,
+        value=22.0,
+        threshold=5.0,
+    )
+    return DriftReport(
+        entries=(*found, in_sync), created_at="2026-11-26T16:00:00+00:00", spec_digest="abc", health=(finding,)
+    )
+
+
+class _Checker(HTMLParser):
+    """Parses the page and checks every element it opens is closed in order (void elements aside)."""
+
+    VOID = frozenset({"meta", "br", "line", "rect", "link", "img", "hr", "input"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            assert not (value or "").startswith(("http:", "https:", "//")) or name == "xmlns", (tag, name, value)
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.VOID:
+            return
+        assert self.stack and self.stack[-1] == tag, (tag, self.stack[-5:])
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _parsed(page: str) -> _Checker:
+    checker = _Checker()
+    checker.feed(page)
+    checker.close()
+    assert checker.stack == [], checker.stack
+    return checker
+
+
+def test_markdown_fits_a_pull_request_comment() -> None:
+    page = drift_markdown.render(_report())
+    assert "| site contoso-west | 1 | 0 | 0 | 0 | 0 | 1 |" in page
+    assert "| tenant acmecorp (site contoso-west) | 0 | 1 | 0 | 0 | 0 | 0 |" in page
+    assert "<details>" in page and "</details>" in page
+    assert "| drifted | replication policy AcmeCorp-Policy | replicationIntervalSeconds | 900 | 300 |" in page
+    assert "demand-based power management (DBPM)" in page
+    assert "no past drift runs" in page
+    assert "3 → 0 → 1" in drift_markdown.render(
+        _report(),
+        history=[TrendPoint("a", "2026-11-25T10:00:00", {"drifted": 2, "missing": 1}), TrendPoint("b", "x", {})],
+    )
+
+    big = drift_markdown.render(_report(actual="x" * 250, entries=2000))
+    assert len(big) < drift_markdown.LIMIT
+    assert "**Truncated:**" in big and big.rstrip().endswith("`--format html`.")
+    assert big.count("<details>") == big.count("</details>") == 1
+    assert drift_markdown.cell("a|b <script>`x`") == "a\\|b &lt;script&gt;\\`x\\`"
+
+
+def test_html_is_self_contained_well_formed_and_escaped() -> None:
+    evil = "<script>alert('x')</script>"
+    page = drift_html.render(_report(actual=evil))
+    checker = _parsed(page)
+    assert "script" not in checker.tags  # the value is text, never an element
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    text = " ".join(checker.text)
+    assert "replicationIntervalSeconds" in text and evil in text and "900" in text
+    assert "demand-based power management (DBPM)" in text
+    assert "No trend" in text and "<svg" not in page
+    assert "<link" not in page and "src=" not in page and "@import" not in page  # nothing loaded from anywhere
+
+    history = [TrendPoint(f"run{i}", f"2026-11-2{i}T10:00:00+00:00", {"drifted": i, "pending": 1}) for i in range(5)]
+    page = drift_html.render(_report(), history=history)
+    checker = _parsed(page)
+    assert "svg" in checker.tags and checker.tags.count("rect") >= 10
+
+
+def test_drift_formats_from_the_command_line(estate: Path, tmp_path: Path) -> None:
+    _edit(estate, POLICY, _slower)
+    assert _run("drift", SPECS, "--estate", estate).exit_code == 2  # a run in history: the trend has a point
+    md = _run("drift", SPECS, "--estate", estate, "--format", "markdown")
+    assert md.exit_code == 2
+    assert "| drifted | replication policy AcmeCorp-Policy | replicationIntervalSeconds | 900 | 300 |" in md.stdout
+    assert len(md.stdout) < drift_markdown.LIMIT
+    target = tmp_path / "drift.html"
+    html_run = _run("drift", SPECS, "--estate", estate, "--format", "html", "-o", target)
+    assert html_run.exit_code == 2
+    page = target.read_text(encoding="utf-8")
+    assert "replicationIntervalSeconds" in page and "<svg" in page
+    _parsed(page)
+    document = json.loads(_run("drift", SPECS, "--estate", estate, "--format", "json").stdout)
+    report, _paths = drift_json.from_dict(document)  # the stored form reads back, health included
+    assert report.entries and report.health == ()
+
+
+def _chromium() -> str:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    found = shutil.which("chromium")
+    if found:
+        return found
+    if os.environ.get("CI"):
+        pytest.fail("CI: Debian's chromium is required (make test installs it with apt-get)")
+    pytest.skip("chromium is not installed (apt-get install chromium; make test installs it)")
+
+
+def test_the_html_report_in_headless_chromium(tmp_path: Path) -> None:
+    browser = _chromium()
+    estate = _estate(tmp_path, "--exclude", "bmc.bios")  # CPU ready findings too
+    assert _run("drift", SPECS, "--estate", estate).exit_code == 2  # past runs: the trend has bars
+    _edit(estate, POLICY, _slower)
+    assert _run("drift", SPECS, "--estate", estate).exit_code == 2
+    report = tmp_path / "drift.html"
+    assert _run("drift", SPECS, "--estate", estate, "--format", "html", "-o", report).exit_code == 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "drift-report.png"
+    shot.unlink(missing_ok=True)
+    common = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ]
+    url = report.resolve().as_uri()
+    subprocess.run(
+        [*common, f"--screenshot={shot}", "--window-size=1280,1600", url],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    dom = subprocess.run([*common, "--dump-dom", url], check=True, capture_output=True, text=True, timeout=120).stdout
+    for expected in (
+        "replicationIntervalSeconds",
+        "attributes.SysProfile",
+        "PerfPerWattOptimizedDapc",
+        "PerfOptimized",
+    ):
+        assert expected in dom, expected
+    assert "demand-based power management (DBPM)" in dom
+    data = shot.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
