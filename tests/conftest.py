@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.store.db import Store, open_store
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -52,6 +54,16 @@ def postgresql_server() -> Iterator[str]:
         pytest.skip(f"PostgreSQL leg skipped: {exc}")
     with pg.server() as url:
         yield url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """The store on each backend (``store_url`` below: SQLite, PostgreSQL); $RECONCILER_DATABASE_URL too."""
+    opened = open_store(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

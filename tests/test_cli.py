@@ -19,27 +19,24 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from reconciler import __version__
-from reconciler.cli.app import app
 from reconciler.spec import kinds
 from reconciler.spec.yamlsource import load_text
+from tests.helpers import COLOUR, ROOT, SPECS, plain, run
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
 SCHEMAS = ROOT / "schemas"
 EXAMPLE_FILES = sorted(SPECS.rglob("*.yaml"))
 MODELINE = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
-ANSI = re.compile(r"\x1b\[[0-9;]*m")  # in case the environment forces colour
 
 
 def _run(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return run(*args, allow_traceback=True)  # these tests check for tracebacks themselves
 
 
 def _plain(text: str) -> str:
-    return ANSI.sub("", text)
+    return plain(text, COLOUR)  # in case the environment forces colour
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:

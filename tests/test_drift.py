@@ -7,16 +7,12 @@ specs, and check what drift reports. Plus the pure classifier (``engine/drift.py
 from __future__ import annotations
 
 import json
-import re
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from reconciler.cli.app import app
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Mode, Observed, Policy, Resource
 from reconciler.engine import drift
@@ -25,10 +21,12 @@ from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.store import EstateStore, Row
 from reconciler.store import db as store_db
 from reconciler.store import history
+from tests.helpers import EMBEDDED_ENV, SPECS, applied_estate, isolate
+from tests.helpers import drift_as_json as _drift_json
+from tests.helpers import edit_row as _edit
+from tests.helpers import out as _out
+from tests.helpers import run as _run
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SITE = "contoso-west"
 POLICY = Address("asr.replication_policy", "acmecorp", "AcmeCorp-Policy")
 MAPPING = Address("asr.network_mapping", "acmecorp", "YellowNetwork")
@@ -38,65 +36,24 @@ VM01 = Address("hyperv.vm_memory", "acmecorp", "VM01")
 VM02 = Address("hyperv.vm_memory", "acmecorp", "VM02")
 ENVIRONMENT = (
     seed.ENV_ESTATE_DB,
-    "RECONCILER_EMBEDDED_LATENCY_MS",
-    "RECONCILER_EMBEDDED_FAULT_RATE",
-    "RECONCILER_EMBEDDED_FAULT_ADDRESSES",
-    "RECONCILER_EMBEDDED_FAULT_SEED",
+    *EMBEDDED_ENV,
 )
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A private history store per test: last_applied must be this test's apply, nobody else's."""
-    monkeypatch.chdir(tmp_path)
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(store_db.ENV_DATABASE_URL, f"sqlite:///{tmp_path / 'state.db'}")
-    monkeypatch.setenv("RECONCILER_AUDIT_LOG", "-")
-
-
-def _run(*args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-    assert "Traceback" not in result.output, result.output
-    return result
-
-
-def _out(result: Result) -> str:
-    return ANSI.sub("", result.output)
+    isolate(tmp_path, monkeypatch, unset=ENVIRONMENT, audit_log="-")
 
 
 @pytest.fixture
 def estate(tmp_path: Path) -> Path:
     """The shipped estate with the example specs applied (disruptive steps allowed)."""
-    path = tmp_path / "estate.db"
-    assert _run("estate", "init", "--estate", path).exit_code == 0
-    applied = _run("apply", SPECS, "--yes", "--allow-disruption", "--estate", path)
-    assert applied.exit_code == 0, _out(applied)
-    return path
-
-
-def _drift_json(specs: Path, estate: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-    result = _run("drift", specs, "--format", "json", "--estate", estate, *extra)
-    assert result.exit_code in (0, 2), _out(result)
-    document = json.loads(result.stdout)
-    assert isinstance(document, dict)
-    return result.exit_code, document
+    return applied_estate(tmp_path / "estate.db")
 
 
 def _by_address(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["address"]: r for r in document["resources"]}
-
-
-def _edit(estate: Path, address: Address, change: Callable[[Row], None]) -> None:
-    """Change a live object behind the tool's back."""
-    store = EstateStore(estate)
-    try:
-        row = store.get(address)
-        assert row is not None, address
-        change(row)
-        store.put(row)
-    finally:
-        store.close()
 
 
 def _snapshot(estate: Path) -> list[tuple[str, str, int]]:

@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
-from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from reconciler.cli.app import app
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Observed
 from reconciler.engine import health
@@ -26,15 +22,15 @@ from reconciler.engine.drift import DriftClass, DriftEntry, DriftReport, FieldDr
 from reconciler.engine.health import HealthFinding, Watch
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.provider import cpu_ready_percent
-from reconciler.providers.embedded.store import EstateStore, Row
+from reconciler.providers.embedded.store import Row
 from reconciler.reports import drift_html, drift_json, drift_markdown
 from reconciler.reports.drift_common import TrendPoint
-from reconciler.store import db as store_db
+from tests.helpers import EMBEDDED_ENV, SPECS, applied_estate, drift_as_json, isolate
+from tests.helpers import edit_row as _edit
+from tests.helpers import out as _out
+from tests.helpers import run as _run
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SITE = "contoso-west"
 POLICY = Address("asr.replication_policy", "acmecorp", "AcmeCorp-Policy")
 PROTECTED = Address("asr.protected_item", "acmecorp", "VM01")
@@ -42,38 +38,17 @@ HOSTS = [f"HV0{i}.contoso.int" for i in (1, 2, 3)]
 CHROMIUM = "/usr/bin/chromium"
 ENVIRONMENT = (
     seed.ENV_ESTATE_DB,
-    "RECONCILER_EMBEDDED_LATENCY_MS",
-    "RECONCILER_EMBEDDED_FAULT_RATE",
-    "RECONCILER_EMBEDDED_FAULT_ADDRESSES",
-    "RECONCILER_EMBEDDED_FAULT_SEED",
+    *EMBEDDED_ENV,
 )
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(store_db.ENV_DATABASE_URL, f"sqlite:///{tmp_path / 'state.db'}")
-    monkeypatch.setenv("RECONCILER_AUDIT_LOG", "-")
-
-
-def _run(*args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-    assert "Traceback" not in result.output, result.output
-    return result
-
-
-def _out(result: Result) -> str:
-    return ANSI.sub("", result.output)
+    isolate(tmp_path, monkeypatch, unset=ENVIRONMENT, audit_log="-")
 
 
 def _estate(tmp_path: Path, *extra: str) -> Path:
-    path = tmp_path / "estate.db"
-    assert _run("estate", "init", "--estate", path).exit_code == 0
-    applied = _run("apply", SPECS, "--yes", "--allow-disruption", "--estate", path, *extra)
-    assert applied.exit_code == 0, _out(applied)
-    return path
+    return applied_estate(tmp_path / "estate.db", SPECS, *extra)
 
 
 @pytest.fixture
@@ -83,22 +58,7 @@ def estate(tmp_path: Path) -> Path:
 
 
 def _drift_json(estate: Path) -> tuple[int, dict[str, Any]]:
-    result = _run("drift", SPECS, "--format", "json", "--estate", estate)
-    assert result.exit_code in (0, 2), _out(result)
-    document = json.loads(result.stdout)
-    assert isinstance(document, dict)
-    return result.exit_code, document
-
-
-def _edit(estate: Path, address: Address, change: Callable[[Row], None]) -> None:
-    store = EstateStore(estate)
-    try:
-        row = store.get(address)
-        assert row is not None, address
-        change(row)
-        store.put(row)
-    finally:
-        store.close()
+    return drift_as_json(SPECS, estate)
 
 
 def _slower(row: Row) -> None:

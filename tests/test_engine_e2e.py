@@ -11,104 +11,46 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner, Result
 
-from reconciler.cli.app import app
 from reconciler.providers.embedded import seed
+from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, copy_specs, init_estate, isolate
+from tests.helpers import edit_text as _edit
+from tests.helpers import estate_snapshot as _snapshot
+from tests.helpers import json_document as _json
+from tests.helpers import out as _out
+from tests.helpers import pending as _pending
+from tests.helpers import pending_addresses as _pending_addresses
+from tests.helpers import plain as _plain
+from tests.helpers import plan_json as _plan_json
+from tests.helpers import run as _run
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
 FIXTURES = ROOT / "tests" / "fixtures" / "engine"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 STEP = re.compile(r"^[✓=✗-] (create|update|replace|delete) ", re.MULTILINE)
 SUMMARY = re.compile(r"Plan: (\d+) to create, (\d+) to update, (\d+) to replace, (\d+) to delete; (\d+) unchanged")
-EMBEDDED_ENV = (
-    "RECONCILER_EMBEDDED_LATENCY_MS",
-    "RECONCILER_EMBEDDED_FAULT_RATE",
-    "RECONCILER_EMBEDDED_FAULT_ADDRESSES",
-    "RECONCILER_EMBEDDED_FAULT_SEED",
-)
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run in tmp_path with no estate configured and no injected faults."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(seed.ENV_ESTATE_DB, raising=False)
-    for name in EMBEDDED_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-def _plain(text: str) -> str:
-    return ANSI.sub("", text)
-
-
-def _run(*args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-    assert "Traceback" not in result.output, result.output
-    return result
-
-
-def _out(result: Result) -> str:
-    """stdout and stderr together, without colour codes."""
-    return _plain(result.output)
-
-
-def _json(result: Result) -> dict[str, Any]:
-    document = json.loads(result.stdout)
-    assert isinstance(document, dict)
-    return document
-
-
-def _plan_json(specs: Path, db: Path, *extra: str) -> dict[str, Any]:
-    result = _run("plan", specs, "--json", "--estate", db, *extra)
-    assert result.exit_code == 0, _out(result)
-    return _json(result)
-
-
-def _pending(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in document["changes"] if c["action"] not in ("noop", "read") and not c["error"]]
-
-
-def _pending_addresses(specs: Path, db: Path, *extra: str) -> set[str]:
-    return {c["address"] for c in _pending(_plan_json(specs, db, *extra))}
-
-
-def _snapshot(db: Path) -> dict[str, Any]:
-    """The whole estate, to prove a command changed nothing."""
-    result = _run("estate", "show", "--format", "json", "--estate", db)
-    assert result.exit_code == 0, _out(result)
-    return _json(result)
+    isolate(tmp_path, monkeypatch, unset=(seed.ENV_ESTATE_DB, *EMBEDDED_ENV), database=None)
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     """A fresh estate, reset from the shipped estate file."""
-    path = tmp_path / "estate.db"
-    result = _run("estate", "init", "--estate", path)
-    assert result.exit_code == 0, _out(result)
-    return path
+    return init_estate(tmp_path / "estate.db")
 
 
 @pytest.fixture
 def specs(tmp_path: Path) -> Path:
     """A private copy of the example specs that a test may edit."""
-    shutil.copytree(SPECS, tmp_path / "specs")
-    return tmp_path / "specs"
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} not found exactly once in {path}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
+    return copy_specs(tmp_path)
 
 
 # --- plan --------------------------------------------------------------------------------------------

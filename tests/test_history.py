@@ -9,7 +9,6 @@ import importlib.util
 import json
 import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,46 +24,19 @@ from reconciler.cli import run_history
 from reconciler.cli.app import app
 from reconciler.core.redact import MASK
 from reconciler.engine import applier
-from reconciler.providers.embedded import seed
 from reconciler.store import db, history
 from reconciler.store.db import Store, open_store
 from reconciler.store.locks import locks_table
+from tests.helpers import COLOUR as ANSI
+from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, isolate
+from tests.helpers import run as _run
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
 TABLES = {"alembic_version", "locks", "runs", "steps", "last_applied", "reports"}
-ENVIRONMENT = (
-    "RECONCILER_EMBEDDED_LATENCY_MS",
-    "RECONCILER_EMBEDDED_FAULT_RATE",
-    "RECONCILER_EMBEDDED_FAULT_ADDRESSES",
-    "RECONCILER_EMBEDDED_FAULT_SEED",
-)
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(db.ENV_DATABASE_URL, f"sqlite:///{tmp_path / 'state.db'}")
-    monkeypatch.setenv(seed.ENV_ESTATE_DB, str(tmp_path / "estate.db"))
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    """The store on each backend (conftest ``store_url``: SQLite, PostgreSQL); $RECONCILER_DATABASE_URL too."""
-    opened = open_store(store_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-def _run(*args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-    assert "Traceback" not in result.output, result.output
-    return result
+    isolate(tmp_path, monkeypatch, unset=EMBEDDED_ENV, estate="estate.db")
 
 
 def _apply(*extra: str) -> Result:

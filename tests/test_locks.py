@@ -14,11 +14,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from reconciler.cli.app import app
 from reconciler.providers.embedded import seed
@@ -26,48 +25,18 @@ from reconciler.providers.embedded.store import EstateStore
 from reconciler.store import db, locks
 from reconciler.store.db import Store, open_store
 from reconciler.store.locks import LockHeld, acquire, force_unlock, list_locks
+from tests.helpers import EMBEDDED_ENV, SPECS, isolate
+from tests.helpers import out as _out
+from tests.helpers import run as _run
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 DONE_STEP = re.compile(r"^✓ (create|update|replace|delete) ", re.MULTILINE)
-EMBEDDED_ENV = (
-    "RECONCILER_EMBEDDED_LATENCY_MS",
-    "RECONCILER_EMBEDDED_FAULT_RATE",
-    "RECONCILER_EMBEDDED_FAULT_ADDRESSES",
-    "RECONCILER_EMBEDDED_FAULT_SEED",
-)
 HELD = "another apply holds"
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run in tmp_path; the lock database and the estate live there too."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(db.ENV_DATABASE_URL, f"sqlite:///{tmp_path / 'locks.db'}")
-    monkeypatch.setenv(seed.ENV_ESTATE_DB, str(tmp_path / "estate.db"))
-    for name in EMBEDDED_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[Store]:
-    """The store on each backend (conftest ``store_url``: SQLite, PostgreSQL); $RECONCILER_DATABASE_URL too."""
-    opened = open_store(store_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
-def _run(*args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-    assert "Traceback" not in result.output, result.output
-    return result
-
-
-def _out(result: Result) -> str:
-    return ANSI.sub("", result.output)
+    isolate(tmp_path, monkeypatch, unset=EMBEDDED_ENV, database="locks.db", estate="estate.db")
 
 
 # --- the store ---------------------------------------------------------------------------------------

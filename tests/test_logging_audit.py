@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner, Result
 
 from reconciler.cli import logs
 from reconciler.cli.app import app
@@ -23,9 +22,9 @@ from reconciler.core.addresses import Address
 from reconciler.core.redact import MASK, Redactor, looks_secret, secret_env_values
 from reconciler.providers.embedded import seed
 from reconciler.spec import secrets as spec_secrets
+from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, isolate
+from tests.helpers import run as _run
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
 SHIPPED_ESTATE = ROOT / "reconciler" / "providers" / "embedded" / "estates" / "contoso-west.yaml"
 
 CLIENT_SECRET = "canary-s3cr3t-123"
@@ -37,25 +36,13 @@ ENVIRONMENT_VARIABLES = (
     logs.ENV_LEVEL,
     logs.ENV_AUDIT_LOG,
     seed.ENV_ESTATE_DB,
-    "RECONCILER_EMBEDDED_LATENCY_MS",
-    "RECONCILER_EMBEDDED_FAULT_RATE",
-    "RECONCILER_EMBEDDED_FAULT_ADDRESSES",
-    "RECONCILER_EMBEDDED_FAULT_SEED",
+    *EMBEDDED_ENV,
 )
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    for name in ENVIRONMENT_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("RECONCILER_DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
-
-
-def _run(*args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-    assert "Traceback" not in result.output, result.output
-    return result
+    isolate(tmp_path, monkeypatch, unset=ENVIRONMENT_VARIABLES)
 
 
 def _json_lines(text: str) -> list[dict[str, Any]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import os
 import random
 import re
@@ -27,9 +26,8 @@ from typing import Any
 
 import pytest
 import yaml
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from reconciler.cli.app import app
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan
@@ -42,19 +40,22 @@ from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.provider import EmbeddedProvider
 from reconciler.providers.embedded.store import EstateStore, Row
 from reconciler.spec.loader import load_paths
+from tests.helpers import EMBEDDED_ENV, SPECS, copy_specs, init_estate, isolate
+from tests.helpers import edit_text as _edit
+from tests.helpers import estate_snapshot as _snapshot
+from tests.helpers import out as _out
+from tests.helpers import pending as _pending
+from tests.helpers import pending_addresses as _pending_addresses
+from tests.helpers import plain as _plain
+from tests.helpers import plan_json as _plan_json
+from tests.helpers import run as _run
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 HELD_STEP = re.compile(r"^‖ (?:create|update|replace|delete) (.+?): held: ", re.MULTILINE)
 DELETE_STEP = re.compile(r"^✓ delete (.+?) \(", re.MULTILINE)
 UTC = datetime.UTC
 ENVIRONMENT = (
     seed.ENV_ESTATE_DB,
-    "RECONCILER_EMBEDDED_LATENCY_MS",
-    "RECONCILER_EMBEDDED_FAULT_RATE",
-    "RECONCILER_EMBEDDED_FAULT_ADDRESSES",
-    "RECONCILER_EMBEDDED_FAULT_SEED",
+    *EMBEDDED_ENV,
     "RECONCILER_EMBEDDED_JOB_POLLS",
     "RECONCILER_JOB_TIMEOUT_S",
 )
@@ -73,58 +74,10 @@ THURSDAY_3AM = datetime.datetime(2025, 1, 2, 3, 0, tzinfo=UTC)  # outside it
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run in tmp_path with no estate configured, no injected faults, a private state.db, no audit file."""
-    monkeypatch.chdir(tmp_path)
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("RECONCILER_DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
-    monkeypatch.setenv("RECONCILER_AUDIT_LOG", "-")
+    isolate(tmp_path, monkeypatch, unset=ENVIRONMENT, audit_log="-")
 
 
 # --- CLI helpers (the style of test_engine_e2e) --------------------------------------------------------
-
-
-def _plain(text: str) -> str:
-    return ANSI.sub("", text)
-
-
-def _run(*args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-    assert "Traceback" not in result.output, result.output
-    return result
-
-
-def _out(result: Result) -> str:
-    return _plain(result.output)
-
-
-def _plan_json(specs: Path, db: Path, *extra: str) -> dict[str, Any]:
-    result = _run("plan", specs, "--json", "--estate", db, *extra)
-    assert result.exit_code == 0, _out(result)
-    document = json.loads(result.stdout)
-    assert isinstance(document, dict)
-    return document
-
-
-def _pending(document: dict[str, Any]) -> list[dict[str, Any]]:
-    return [c for c in document["changes"] if c["action"] not in ("noop", "read") and not c["error"]]
-
-
-def _pending_addresses(specs: Path, db: Path, *extra: str) -> set[str]:
-    return {c["address"] for c in _pending(_plan_json(specs, db, *extra))}
-
-
-def _snapshot(db: Path) -> dict[str, Any]:
-    result = _run("estate", "show", "--format", "json", "--estate", db)
-    assert result.exit_code == 0, _out(result)
-    document = json.loads(result.stdout)
-    assert isinstance(document, dict)
-    return document
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, f"{old!r} not found exactly once in {path}"
-    path.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def _rows(db: Path) -> dict[Address, Row]:
@@ -160,16 +113,12 @@ def _assert_estate_at_rest(db: Path) -> None:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    path = tmp_path / "estate.db"
-    result = _run("estate", "init", "--estate", path)
-    assert result.exit_code == 0, _out(result)
-    return path
+    return init_estate(tmp_path / "estate.db")
 
 
 @pytest.fixture
 def specs(tmp_path: Path) -> Path:
-    shutil.copytree(SPECS, tmp_path / "specs")
-    return tmp_path / "specs"
+    return copy_specs(tmp_path)
 
 
 # --- engine helpers ----------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,26 +17,24 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from typer.testing import CliRunner, Result
 
 from reconciler.cli import watch_cmds
-from reconciler.cli.app import app
 from reconciler.core.addresses import Address
 from reconciler.engine import watch
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.store import EstateStore, Row
-from reconciler.store import db as store_db
 from reconciler.store import locks
+from tests.helpers import EMBEDDED_ENV, applied_estate, copy_specs, isolate
+from tests.helpers import edit_row as _edit
+from tests.helpers import out as _out
+from tests.helpers import run as _run
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SITE = "contoso-west"
 POLICY = Address("asr.replication_policy", "acmecorp", "AcmeCorp-Policy")
 FABRIKAM_POLICY = Address("asr.replication_policy", "fabrikam", "Fabrikam-Policy")
@@ -45,39 +42,21 @@ BIOS = Address("bmc.bios", SITE, "HV01.contoso.int")
 ENVIRONMENT = (
     seed.ENV_ESTATE_DB,
     watch_cmds.ENV_WEBHOOK,
-    "RECONCILER_EMBEDDED_LATENCY_MS",
-    "RECONCILER_EMBEDDED_FAULT_RATE",
-    "RECONCILER_EMBEDDED_FAULT_ADDRESSES",
-    "RECONCILER_EMBEDDED_FAULT_SEED",
+    *EMBEDDED_ENV,
 )
 
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A private history store per test (last_applied and locks are this test's only)."""
-    monkeypatch.chdir(tmp_path)
-    for name in ENVIRONMENT:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(store_db.ENV_DATABASE_URL, f"sqlite:///{tmp_path / 'state.db'}")
-    monkeypatch.setenv("RECONCILER_AUDIT_LOG", "-")
-
-
-def _run(*args: str | Path) -> Result:
-    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-    assert "Traceback" not in result.output, result.output
-    return result
-
-
-def _out(result: Result) -> str:
-    return ANSI.sub("", result.output)
+    isolate(tmp_path, monkeypatch, unset=ENVIRONMENT, audit_log="-")
 
 
 @pytest.fixture
 def specs(tmp_path: Path) -> Path:
     """The example specs, with no maintenance window: a disruptive correction is never inside one, whatever
     the day the test runs."""
-    copy = tmp_path / "specs"
-    shutil.copytree(SPECS, copy)
+    copy = copy_specs(tmp_path)
     power = copy / "profiles" / "power.yaml"
     text = power.read_text("utf-8")
     assert "maintenanceWindow" in text
@@ -88,22 +67,7 @@ def specs(tmp_path: Path) -> Path:
 @pytest.fixture
 def estate(tmp_path: Path, specs: Path) -> Path:
     """The shipped estate with the specs applied (disruptive steps allowed)."""
-    path = tmp_path / "estate.db"
-    assert _run("estate", "init", "--estate", path).exit_code == 0
-    applied = _run("apply", specs, "--yes", "--allow-disruption", "--estate", path)
-    assert applied.exit_code == 0, _out(applied)
-    return path
-
-
-def _edit(estate: Path, address: Address, change: Callable[[Row], None]) -> None:
-    store = EstateStore(estate)
-    try:
-        row = store.get(address)
-        assert row is not None, address
-        change(row)
-        store.put(row)
-    finally:
-        store.close()
+    return applied_estate(tmp_path / "estate.db", specs)
 
 
 def _live(estate: Path, address: Address) -> dict[str, Any]:
