@@ -50,17 +50,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
 from specgen import (
     HOST_GROUP,
     HOSTS,
     LOGICAL_NETWORK,
-    MEMORY_PROFILES,
     REGION,
     SITE,
     memory_profiles,
     site_document,
+    tenant_vms,
 )
+from specgen import dump as _dump
 from specgen import envelope as _envelope
 from specgen import host_name as _host
 
@@ -89,8 +89,6 @@ PLAN_RSS_TARGET_MB = 400.0
 BOUND_RATIO_TARGET = 1.5
 SCALING_TARGET = 11.0
 APPLY_RATIO_TARGET = 1.5
-
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when built with it
 
 
 def fail(message: str) -> NoReturn:
@@ -160,22 +158,9 @@ def tenant_document(i: int) -> dict[str, Any]:
                 ],
                 "defaultTargetVmSize": "Standard_D2s_v3",
             },
-            "vms": [
-                {
-                    "name": f"{tag}-VM{j:02d}",
-                    "protect": j % 2 == 0,
-                    "osType": "Windows" if j % 3 else "Linux",
-                    "memoryProfile": f"bench-memory-{(i + j) % MEMORY_PROFILES}",
-                }
-                for j in range(VMS_PER_TENANT)
-            ],
+            "vms": tenant_vms(tag, i, VMS_PER_TENANT),
         },
     )
-
-
-def _dump(path: Path, documents: Sequence[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False), encoding="utf-8")
 
 
 def write_specs(root: Path, tenants: int) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 HOSTS = 64
 MEMORY_PROFILES = 10
@@ -90,3 +94,24 @@ def memory_profiles() -> list[dict[str, Any]]:
         )
         for i in range(MEMORY_PROFILES)
     ]
+
+
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when built with it
+
+
+def tenant_vms(tag: str, i: int, count: int) -> list[dict[str, Any]]:
+    """A tenant's VMs: every other one protected, a mix of OS types, memory profiles in rotation."""
+    return [
+        {
+            "name": f"{tag}-VM{j:02d}",
+            "protect": j % 2 == 0,
+            "osType": "Windows" if j % 3 else "Linux",
+            "memoryProfile": f"bench-memory-{(i + j) % MEMORY_PROFILES}",
+        }
+        for j in range(count)
+    ]
+
+
+def dump(path: Path, documents: Sequence[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False), encoding="utf-8")

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
 from specgen import (
     HOST_GROUP,
     HOSTS,
@@ -33,7 +32,9 @@ from specgen import (
     SITE,
     memory_profiles,
     site_document,
+    tenant_vms,
 )
+from specgen import dump as _dump
 from specgen import envelope as _envelope
 
 from reconciler.spec.loader import LoadResult, load_paths
@@ -47,8 +48,6 @@ IMPORT_RUNS = 5
 
 VALIDATE_TARGET_S = 2.0
 HELP_TARGET_S = 0.3
-
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when built with it
 
 
 # --- the estate --------------------------------------------------------------------------------------
@@ -98,22 +97,9 @@ def tenant_document(i: int) -> dict[str, Any]:
                 "networkMappings": [{"vmNetwork": network, "azureNetwork": f"{tag}-DR", "azureSubnet": "Subnet1"}],
                 "defaultTargetVmSize": "Standard_D2s_v3",
             },
-            "vms": [
-                {
-                    "name": f"{tag}-VM{j:02d}",
-                    "protect": j % 2 == 0,
-                    "osType": "Windows" if j % 3 else "Linux",
-                    "memoryProfile": f"bench-memory-{(i + j) % MEMORY_PROFILES}",
-                }
-                for j in range(VMS_PER_TENANT)
-            ],
+            "vms": tenant_vms(tag, i, VMS_PER_TENANT),
         },
     )
-
-
-def _dump(path: Path, documents: Sequence[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False), encoding="utf-8")
 
 
 def write_estate(root: Path) -> int:
