@@ -31,7 +31,7 @@ from tests.helpers import COLOUR as ANSI
 from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, isolate
 from tests.helpers import run as _run
 
-TABLES = {"alembic_version", "locks", "runs", "steps", "last_applied", "reports"}
+TABLES = {"alembic_version", "locks", "runs", "steps", "last_applied", "reports", "ownership"}
 
 
 @pytest.fixture(autouse=True)
@@ -54,15 +54,15 @@ def _version(store: Store) -> str | None:
 def test_migrations_upgrade_a_fresh_store_and_are_idempotent(store_url: str) -> None:
     url = store_url
     head = ScriptDirectory.from_config(db.alembic_config()).get_heads()
-    assert head == ["0003"]  # one line of revisions
+    assert head == ["0004"]  # one line of revisions
     with open_store(url) as opened:
         assert set(inspect(opened.engine).get_table_names()) == TABLES
-        assert _version(opened) == "0003"
+        assert _version(opened) == "0004"
         assert {ix["name"] for ix in inspect(opened.engine).get_indexes("runs")} == {"ix_runs_kind"}
         history.record_run_start("r1", kind="apply", user="u", host="h", store=opened)
         db.upgrade(opened.engine)  # again: nothing to do, nothing lost
         db.upgrade(opened.engine)
-        assert _version(opened) == "0003"
+        assert _version(opened) == "0004"
         assert [r.id for r in history.list_runs(store=opened)] == ["r1"]
     with open_store(url) as again:
         assert set(inspect(again.engine).get_table_names()) == TABLES
@@ -91,7 +91,7 @@ def test_a_store_made_before_migrations_is_adopted(store_url: str) -> None:
         )
     engine.dispose()
     with open_store(url) as opened:
-        assert _version(opened) == "0003"
+        assert _version(opened) == "0004"
         assert set(inspect(opened.engine).get_table_names()) == TABLES
         with opened.engine.connect() as conn:
             assert conn.execute(locks_table.select()).mappings().one()["scope"] == "site/x"
@@ -120,7 +120,7 @@ def test_the_migrations_ship_in_the_package() -> None:
     assert '"reconciler.store.migrations" = ["*.py", "versions/*.py"]' in config
     assert db.MIGRATIONS.is_relative_to(ROOT / "reconciler")
     assert (db.MIGRATIONS / "env.py").is_file()
-    assert len(list((db.MIGRATIONS / "versions").glob("r0*.py"))) == 3
+    assert len(list((db.MIGRATIONS / "versions").glob("r0*.py"))) == 4
 
 
 # --------------------------------------------------------------------------------------------- the store API

@@ -12,9 +12,10 @@ Each case is ``tests/fixtures/plan/<kind>/<case>.yaml``, the folder named exactl
     observed:                        # or null: the object does not exist
       data: {...}                    # the shape a provider reads back
       status: {powerState: Running}  # optional
+      owned: false                   # optional, default true: the object carries the tool's ownership tags
     expect:
       action: update                 # create | update | replace | noop
-      noopReason: in-sync            # required for a noop: in-sync | observe-only | ignored-fields | missing-unmanaged
+      noopReason: in-sync            # required for a noop: in-sync | observe-only | ignored-fields | missing-unmanaged | unowned
       fields: [{path: startup, old: 512, new: 2048}]  # exact list, order-insensitive; omitted => empty.
                                      # A field of an immutable property also says ``immutable: true``.
       disruptive: "VM off"           # substring; omitted => not disruptive
@@ -45,7 +46,7 @@ CASES = sorted(FIXTURES.glob("*/*.yaml"))
 _CASE_KEYS = {"resource", "observed", "expect"}
 _RESOURCE_KEYS = {"address", "desired", "policy"}
 _POLICY_KEYS = {"ignoreFields", "mode", "creatable", "protect", "prune"}
-_OBSERVED_KEYS = {"data", "status"}
+_OBSERVED_KEYS = {"data", "status", "owned"}
 _EXPECT_KEYS = {"action", "noopReason", "fields", "disruptive", "error"}
 _FIELD_KEYS = {"path", "old", "new", "immutable"}
 
@@ -90,7 +91,7 @@ def _resource(doc: dict[str, Any]) -> Resource:
 def _observed(address: Address, doc: dict[str, Any] | None) -> Observed | None:
     if doc is None:
         return None
-    return Observed(address=address, data=doc["data"], status=doc.get("status") or {})
+    return Observed(address=address, data=doc["data"], status=doc.get("status") or {}, owned=doc.get("owned", True))
 
 
 def _field(f: FieldChange | dict[str, Any]) -> dict[str, Any]:

@@ -49,7 +49,7 @@ def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[st
         )
         raise typer.Exit(1)
     try:
-        backends = open_backends(estate)
+        backends = open_backends(estate, specs=result.specs)
     except EstateFileError as exc:
         render.text(err, exc.diagnostics, files=1, documents=0)
         raise typer.Exit(1) from exc

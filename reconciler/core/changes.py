@@ -33,6 +33,7 @@ class NoopReason(enum.StrEnum):
     MISSING_UNMANAGED = "missing-unmanaged"  # a VM or host that does not exist: an error, never a create
     BLOCKED = "blocked"  # a dependency cannot be created
     NOT_DECLARED = "not-declared"  # live in a managed scope, absent from the specs, and kept (see reason)
+    UNOWNED = "unowned"  # exists without the tool's ownership tags: differences reported, never changed
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,9 @@ class KindInfo:
     scopes: frozenset[str] = frozenset({"tenant"})
     # Values the live system reports under another name: field -> {alias (casefolded): canonical}.
     aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Objects carry ownership tags (Azure resources): one that exists without them was made by someone
+    # else and is reported, never changed or deleted, until an operator tags it (adopts it).
+    owner_tags: bool = False
 
     def canonical(self, name: str, value: Any) -> Any:
         """``value`` of field ``name`` under its canonical spelling (e.g. vault sku RS0 -> Standard)."""
@@ -74,7 +77,13 @@ _SITE_KINDS = {
 }
 
 
+# Azure resources that take tags. ASR's own objects (policies, mappings, protected items) cannot.
+_TAGGED_KINDS = {"asr.vault", "azure.resource_group", "azure.storage_account", "azure.virtual_network"}
+
+
 def _k(kind: str, title: str, **kw: Any) -> KindInfo:
+    if kind in _TAGGED_KINDS:
+        kw.setdefault("owner_tags", True)
     if kind == "vmm.vm_network":  # the provider's default VM network and the tenants' own
         kw.setdefault("scopes", frozenset({"site", "tenant"}))
     elif kind in _SITE_KINDS:

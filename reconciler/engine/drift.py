@@ -176,6 +176,8 @@ def classify_one(
     fields = _fields(change)
     if observe:  # plan_one lists the differences of an observe-only resource and plans nothing
         return entry(DriftClass.DRIFTED, "differs from the spec (observe-only: reported, never changed)", fields=fields)
+    if change.noop_reason is NoopReason.UNOWNED:
+        return entry(DriftClass.DRIFTED, change.reason, fields=fields)
     if not change.fields:  # a procedure an interrupted apply left half done (plan_one's resume)
         return entry(DriftClass.PENDING, change.reason)
     if all(f.path.startswith("lifecycle.") for f in change.fields):

@@ -80,6 +80,14 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
             reason="differs, but observe-only: not changed",
             **common,
         )
+    if info.owner_tags and not observed.owned:
+        return ResourceChange(
+            action=Action.NOOP,
+            fields=fields,
+            noop_reason=NoopReason.UNOWNED,
+            reason="exists without the managed-by=reconciler tag: reported, never changed (tag it to adopt it)",
+            **common,
+        )
     immutable = [f.path for f in fields if f.immutable]
     disruptive = info.disruption(fields, observed.status)
     if immutable:

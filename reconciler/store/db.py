@@ -45,7 +45,7 @@ metadata = MetaData(
 )
 
 # Every module that defines tables on ``metadata`` (a new table also needs a migration: see the docstring).
-TABLE_MODULES: tuple[str, ...] = ("reconciler.store.locks", "reconciler.store.history")
+TABLE_MODULES: tuple[str, ...] = ("reconciler.store.locks", "reconciler.store.history", "reconciler.store.ownership")
 
 
 def load_tables() -> MetaData:

@@ -1,0 +1,247 @@
+"""ARM JSON (the wire shape the SDK returns) -> the normalized objects the engine diffs against the specs.
+
+Pure functions, one per kind, so fixture files can pin them: ``Normalized(name, data, status, owned)``.
+What they settle, so that a converged estate plans no change:
+- read and write field names differ (a policy is written with ``recoveryPointHistoryDuration`` and read
+  back as ``recoveryPointHistoryDurationInHours``);
+- ids come back in any case and as full ARM ids where the spec names an object (the policy's storage
+  account, a protected item's network): names are taken from the ids;
+- the vault's SKU reads back as RS0 (the kind's alias maps it to Standard);
+- locations come back lower-case without spaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.providers.azure.arm import name_of, parse
+
+MANAGED_BY = "managed-by"
+TOOL = "reconciler"
+TAG_TENANT = "tenant"
+TAG_SITE = "site"
+TAG_PRUNE = "reconciler-prune"
+TAG_PROTECT = "reconciler-protect"
+RECOVERY_FABRIC = "Microsoft Azure"
+
+
+@dataclass
+class Normalized:
+    name: str
+    data: dict[str, Any]
+    status: dict[str, Any] = field(default_factory=dict)
+    owned: bool = False
+    scope: str | None = None  # the tenant (or site) the object belongs to, when the object says so
+
+
+def _props(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    props = obj.get("properties")
+    return props if isinstance(props, Mapping) else {}
+
+
+def _sub(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = obj.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
+def location(value: Any) -> str:
+    return str(value or "").replace(" ", "").casefold()
+
+
+def tags_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    """Tags by casefolded name (ARM tag names are case-insensitive)."""
+    tags = obj.get("tags")
+    return {str(k).casefold(): str(v) for k, v in tags.items()} if isinstance(tags, Mapping) else {}
+
+
+def ownership(obj: Mapping[str, Any], scope_tag: str) -> tuple[bool, dict[str, Any], str | None]:
+    """Whether the tool owns a tagged object, its marker, and the tenant or site its tags name."""
+    tags = tags_of(obj)
+    owned = tags.get(MANAGED_BY, "").casefold() == TOOL
+    if not owned:
+        return False, {}, tags.get(scope_tag)
+    marker = {
+        "managedBy": TOOL,
+        "prune": tags.get(TAG_PRUNE, "false").casefold() == "true",
+        "protect": tags.get(TAG_PROTECT, "false").casefold() == "true",
+    }
+    return True, {"marker": marker}, tags.get(scope_tag)
+
+
+def owner_tags(*, scope_tag: str, scope: str, prune: bool, protect: bool) -> dict[str, str]:
+    """The tags the tool writes on what it creates (and keeps in step with the spec's lifecycle)."""
+    return {
+        MANAGED_BY: TOOL,
+        scope_tag: scope,
+        TAG_PRUNE: str(prune).lower(),
+        TAG_PROTECT: str(protect).lower(),
+    }
+
+
+def vault(obj: Mapping[str, Any]) -> Normalized:
+    ref = parse(obj.get("id"))
+    sku = _sub(obj, "sku")
+    owned, status, scope = ownership(obj, TAG_SITE)
+    return Normalized(
+        name=str(obj.get("name")),
+        data={
+            "subscriptionId": ref.subscription if ref else None,
+            "resourceGroup": ref.resource_group if ref else None,
+            "name": obj.get("name"),
+            "location": location(obj.get("location")),
+            "sku": sku.get("name"),
+        },
+        status={**status, "provisioningState": _props(obj).get("provisioningState")},
+        owned=owned,
+        scope=scope,
+    )
+
+
+def resource_group(obj: Mapping[str, Any]) -> Normalized:
+    ref = parse(obj.get("id"))
+    owned, status, scope = ownership(obj, TAG_TENANT)
+    return Normalized(
+        name=str(obj.get("name")),
+        data={
+            "subscriptionId": ref.subscription if ref else None,
+            "name": obj.get("name"),
+            "location": location(obj.get("location")),
+        },
+        status=status,
+        owned=owned,
+        scope=scope,
+    )
+
+
+def storage_account(obj: Mapping[str, Any]) -> Normalized:
+    ref = parse(obj.get("id"))
+    sku = _sub(obj, "sku")
+    owned, status, scope = ownership(obj, TAG_TENANT)
+    return Normalized(
+        name=str(obj.get("name")),
+        data={
+            "subscriptionId": ref.subscription if ref else None,
+            "resourceGroup": ref.resource_group if ref else None,
+            "name": obj.get("name"),
+            "location": location(obj.get("location")),
+            "sku": sku.get("name"),
+        },
+        status={**status, "provisioningState": _props(obj).get("provisioningState")},
+        owned=owned,
+        scope=scope,
+    )
+
+
+def virtual_network(obj: Mapping[str, Any]) -> Normalized:
+    ref = parse(obj.get("id"))
+    props = _props(obj)
+    space = _sub(props, "addressSpace")
+    subnets = []
+    for sn in props.get("subnets") or []:
+        sp = _props(sn)
+        prefix = sp.get("addressPrefix") or next(iter(sp.get("addressPrefixes") or []), None)
+        subnets.append({"name": sn.get("name"), "prefix": prefix})
+    owned, status, scope = ownership(obj, TAG_TENANT)
+    return Normalized(
+        name=str(obj.get("name")),
+        data={
+            "subscriptionId": ref.subscription if ref else None,
+            "resourceGroup": ref.resource_group if ref else None,
+            "name": obj.get("name"),
+            "location": location(obj.get("location")),
+            "addressSpace": list(space.get("addressPrefixes") or []),
+            "subnets": subnets,
+        },
+        status={**status, "provisioningState": props.get("provisioningState")},
+        owned=owned,
+        scope=scope,
+    )
+
+
+def replication_policy(obj: Mapping[str, Any], vault_name: str) -> Normalized | None:
+    """A HyperVReplicaAzure policy (None for a policy of another replication scenario)."""
+    props = _props(obj)
+    details = props.get("providerSpecificDetails") or {}
+    if str(details.get("instanceType", "")).casefold() != "hypervreplicaazure":
+        return None
+    data: dict[str, Any] = {
+        "vault": vault_name,
+        "name": props.get("friendlyName") or obj.get("name"),
+        "replicationIntervalSeconds": details.get("replicationInterval"),
+        "recoveryPointHours": details.get("recoveryPointHistoryDurationInHours"),
+        "appConsistentSnapshotHours": details.get("applicationConsistentSnapshotFrequencyInHours"),
+        "storageAccount": name_of(details.get("activeStorageAccountId")),
+    }
+    if details.get("onlineReplicationStartTime"):
+        data["startTime"] = details["onlineReplicationStartTime"]
+    storage = parse(details.get("activeStorageAccountId"))
+    return Normalized(
+        name=str(obj.get("name")),
+        data=data,
+        status={"storageSubscription": storage.subscription if storage else None},
+    )
+
+
+def policy_association(obj: Mapping[str, Any]) -> Normalized | None:
+    """A container mapping to Azure, keyed by its cloud (None for a mapping to another site)."""
+    props = _props(obj)
+    if str(props.get("targetProtectionContainerId", "")).casefold() != RECOVERY_FABRIC.casefold():
+        return None
+    cloud = str(props.get("sourceProtectionContainerFriendlyName") or "")
+    return Normalized(
+        name=cloud,
+        data={"cloud": cloud, "policy": props.get("policyFriendlyName") or name_of(props.get("policyId"))},
+        status={"state": props.get("state"), "health": props.get("health"), "mapping": obj.get("name")},
+    )
+
+
+def network_mapping(obj: Mapping[str, Any]) -> Normalized | None:
+    """A VMM-to-Azure network mapping, keyed by its VM network (None for another scenario)."""
+    props = _props(obj)
+    if str(props.get("recoveryFabricFriendlyName", RECOVERY_FABRIC)).casefold() != RECOVERY_FABRIC.casefold():
+        return None
+    target = parse(props.get("recoveryNetworkId"))
+    network = str(props.get("primaryNetworkFriendlyName") or "")
+    return Normalized(
+        name=network,
+        data={
+            "vmNetwork": network,
+            "azureSubscriptionId": target.subscription if target else None,
+            "azureResourceGroup": target.resource_group if target else None,
+            "azureNetwork": target.name if target else None,
+        },
+        status={"state": props.get("state"), "mapping": obj.get("name")},
+    )
+
+
+def protected_item(obj: Mapping[str, Any]) -> Normalized | None:
+    """A VM protected to Azure (HyperVReplicaAzure), keyed by the VM's name."""
+    props = _props(obj)
+    details = props.get("providerSpecificDetails") or {}
+    if str(details.get("instanceType", "")).casefold() != "hypervreplicaazure":
+        return None
+    nics = details.get("vmNics") or []
+    subnet = next((n.get("recoveryVMSubnetName") for n in nics if n.get("recoveryVMSubnetName")), None)
+    os_details = details.get("oSDetails") or details.get("osDetails") or {}
+    vm = str(props.get("friendlyName") or "")
+    return Normalized(
+        name=vm,
+        data={
+            "vm": vm,
+            "cloud": props.get("primaryProtectionContainerFriendlyName"),
+            "policy": props.get("policyFriendlyName") or name_of(props.get("policyId")),
+            "storageAccount": name_of(details.get("recoveryAzureStorageAccount")),
+            "osType": os_details.get("osType"),
+            "targetVmSize": details.get("recoveryAzureVMSize"),
+            "targetResourceGroup": name_of(details.get("recoveryAzureResourceGroupId")),
+            "targetNetwork": name_of(details.get("selectedRecoveryAzureNetworkId")),
+            "targetSubnet": subnet,
+        },
+        status={
+            "protectionState": props.get("protectionState"),
+            "replicationHealth": props.get("replicationHealth"),
+            "item": obj.get("name"),
+        },
+    )

@@ -1,0 +1,177 @@
+"""Where the Azure provider connects and how it signs in, from the environment (never from the specs).
+
+``RECONCILER_AZURE=on`` turns the provider on: the Azure kinds are then read from and applied to Azure,
+every other kind stays with its own backend. The cloud is public Azure unless ``RECONCILER_AZURE_CLOUD``
+names another (``usgov``, ``china``) or ``custom`` with ``RECONCILER_AZURE_ARM_ENDPOINT`` and
+``RECONCILER_AZURE_AUTHORITY`` (Azure Stack Hub, a proxy, the tests' local server); a private CA goes in
+``RECONCILER_AZURE_CA_BUNDLE``. Credentials come from azure-identity (``RECONCILER_AZURE_CREDENTIAL``):
+``default`` (DefaultAzureCredential: environment, workload identity, managed identity, Azure CLI ...),
+``environment``, ``managed-identity``, ``workload-identity``, ``cli`` or ``client-secret`` (AZURE_CLIENT_ID
+and AZURE_CLIENT_SECRET). Each subscription signs in to its own Azure AD tenant: the tenant's plan names
+it (``spec.plan.azure.tenantId``), the provider's vault subscription uses ``RECONCILER_AZURE_TENANT_ID``
+(else AZURE_TENANT_ID, else the credential's home tenant)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TRUE = {"1", "on", "true", "yes", "azure"}
+FALSE = {"", "0", "off", "false", "no", "embedded"}
+
+
+@dataclass(frozen=True)
+class Cloud:
+    name: str
+    arm_endpoint: str
+    authority: str  # the Azure AD login host
+
+
+CLOUDS = {
+    "public": Cloud("public", "https://management.azure.com", "https://login.microsoftonline.com"),
+    "usgov": Cloud("usgov", "https://management.usgovcloudapi.net", "https://login.microsoftonline.us"),
+    "china": Cloud("china", "https://management.chinacloudapi.cn", "https://login.chinacloudapi.cn"),
+}
+CLOUD_ALIASES = {
+    "azurecloud": "public",
+    "azureusgovernment": "usgov",
+    "azurechinacloud": "china",
+    "usgovernment": "usgov",
+}
+CREDENTIALS = ("default", "environment", "managed-identity", "workload-identity", "cli", "client-secret")
+
+
+class SettingsError(ValueError):
+    """A RECONCILER_AZURE_* setting is wrong; the message names the variable and what to do."""
+
+
+@dataclass(frozen=True)
+class AzureSettings:
+    cloud: Cloud
+    credential: str = "default"
+    ca_bundle: str | None = None
+    home_tenant: str | None = None  # the AD tenant of the provider's (vault) subscription
+    job_timeout_s: float = 1800.0
+    polling_interval_s: float | None = None  # None: the service's Retry-After
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AzureSettings | None:
+        """The settings, or None when the provider is off (the default: the embedded estate serves Azure)."""
+        e = os.environ if env is None else env
+        switch = e.get("RECONCILER_AZURE", "").strip().casefold()
+        if switch in FALSE:
+            return None
+        if switch not in TRUE:
+            raise SettingsError(f"RECONCILER_AZURE={e['RECONCILER_AZURE']!r}: use on or off")
+        name = e.get("RECONCILER_AZURE_CLOUD", "public").strip().casefold() or "public"
+        name = CLOUD_ALIASES.get(name, name)
+        if name == "custom":
+            arm, authority = e.get("RECONCILER_AZURE_ARM_ENDPOINT", ""), e.get("RECONCILER_AZURE_AUTHORITY", "")
+            for var, value in (("RECONCILER_AZURE_ARM_ENDPOINT", arm), ("RECONCILER_AZURE_AUTHORITY", authority)):
+                if not value.startswith("https://"):
+                    raise SettingsError(
+                        f"{var}={value!r}: a custom cloud needs an https:// URL here (the ARM endpoint, and the "
+                        "Azure AD authority host)"
+                    )
+            cloud = Cloud("custom", arm.rstrip("/"), authority.rstrip("/"))
+        elif name in CLOUDS:
+            cloud = CLOUDS[name]
+        else:
+            raise SettingsError(
+                f"RECONCILER_AZURE_CLOUD={name!r}: use public, usgov, china, or custom (with "
+                "RECONCILER_AZURE_ARM_ENDPOINT and RECONCILER_AZURE_AUTHORITY)"
+            )
+        credential = e.get("RECONCILER_AZURE_CREDENTIAL", "default").strip().casefold() or "default"
+        if credential not in CREDENTIALS:
+            raise SettingsError(f"RECONCILER_AZURE_CREDENTIAL={credential!r}: use one of {', '.join(CREDENTIALS)}")
+        ca = e.get("RECONCILER_AZURE_CA_BUNDLE") or None
+        if ca is not None and not Path(ca).is_file():
+            raise SettingsError(f"RECONCILER_AZURE_CA_BUNDLE={ca!r}: no such file (a PEM bundle of CA certificates)")
+        timeout = e.get("RECONCILER_JOB_TIMEOUT_S", "1800")
+        try:
+            job_timeout = float(timeout)
+        except ValueError:
+            raise SettingsError(f"RECONCILER_JOB_TIMEOUT_S={timeout!r}: a number of seconds") from None
+        poll = e.get("RECONCILER_AZURE_POLLING_INTERVAL_S")
+        try:
+            polling = float(poll) if poll else None
+        except ValueError:
+            raise SettingsError(f"RECONCILER_AZURE_POLLING_INTERVAL_S={poll!r}: a number of seconds") from None
+        return cls(
+            cloud=cloud,
+            credential=credential,
+            ca_bundle=ca,
+            home_tenant=e.get("RECONCILER_AZURE_TENANT_ID") or e.get("AZURE_TENANT_ID") or None,
+            job_timeout_s=job_timeout,
+            polling_interval_s=polling,
+        )
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """What every management client gets: the cloud's endpoint and token audience, the CA bundle, and
+        no retries of its own (the engine retries, honouring Retry-After, with its own budget)."""
+        kw: dict[str, Any] = {
+            "base_url": self.cloud.arm_endpoint,
+            "credential_scopes": [f"{self.cloud.arm_endpoint}/.default"],
+            "retry_total": 0,
+        }
+        if self.ca_bundle:
+            kw["connection_verify"] = self.ca_bundle
+        if self.polling_interval_s is not None:
+            kw["polling_interval"] = self.polling_interval_s
+        return kw
+
+
+def make_credential(settings: AzureSettings, tenant_id: str | None) -> Any:
+    """An azure-identity credential signing in to ``tenant_id`` (None: the credential's own default)."""
+    from azure import identity  # imported only when the provider is on: it is slow to import
+
+    common: dict[str, Any] = {"authority": settings.cloud.authority}
+    if settings.ca_bundle:
+        common["connection_verify"] = settings.ca_bundle
+    if settings.cloud.name == "custom":
+        common["disable_instance_discovery"] = True
+    kind = settings.credential
+    if kind == "client-secret":
+        client_id, secret = os.environ.get("AZURE_CLIENT_ID"), os.environ.get("AZURE_CLIENT_SECRET")
+        tenant = tenant_id or settings.home_tenant
+        if not client_id or not secret or not tenant:
+            raise SettingsError(
+                "RECONCILER_AZURE_CREDENTIAL=client-secret needs AZURE_CLIENT_ID and AZURE_CLIENT_SECRET in the "
+                "environment, and a tenant (the plan's tenantId, or RECONCILER_AZURE_TENANT_ID)"
+            )
+        return identity.ClientSecretCredential(tenant, client_id, secret, **common)
+    if kind == "environment":
+        return identity.EnvironmentCredential(**common)
+    if kind == "managed-identity":
+        return identity.ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID"))
+    if kind == "workload-identity":
+        return identity.WorkloadIdentityCredential(tenant_id=tenant_id or settings.home_tenant, **common)
+    if kind == "cli":
+        return identity.AzureCliCredential(tenant_id=tenant_id or "")
+    # DefaultAzureCredential signs in to its home tenant; a CSP subscription in a customer's directory is
+    # reached by asking for a token in that tenant (the app must be consented there).
+    return _TenantCredential(identity.DefaultAzureCredential(additionally_allowed_tenants=["*"], **common), tenant_id)
+
+
+class _TenantCredential:
+    """A credential asking its inner credential for tokens in one Azure AD tenant."""
+
+    def __init__(self, inner: Any, tenant_id: str | None) -> None:
+        self.inner, self.tenant_id = inner, tenant_id
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        if self.tenant_id and "tenant_id" not in kwargs:
+            kwargs["tenant_id"] = self.tenant_id
+        return self.inner.get_token(*scopes, **kwargs)
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> Any:
+        opts = dict(options or {})
+        if self.tenant_id:
+            opts.setdefault("tenant_id", self.tenant_id)
+        return self.inner.get_token_info(*scopes, options=opts)
+
+    def close(self) -> None:
+        self.inner.close()
