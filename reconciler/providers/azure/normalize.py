@@ -12,6 +12,7 @@ What they settle, so that a converged estate plans no change:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -174,8 +175,10 @@ def replication_policy(obj: Mapping[str, Any], vault_name: str) -> Normalized | 
         "appConsistentSnapshotHours": details.get("applicationConsistentSnapshotFrequencyInHours"),
         "storageAccount": name_of(details.get("activeStorageAccountId")),
     }
-    if details.get("onlineReplicationStartTime"):
-        data["startTime"] = details["onlineReplicationStartTime"]
+    start = details.get("onlineReplicationStartTime")
+    if start:
+        # Written as HH:MM; a service answering HH:MM:SS means the same time.
+        data["startTime"] = str(start)[:5] if re.fullmatch(r"\d\d:\d\d:00", str(start)) else start
     storage = parse(details.get("activeStorageAccountId"))
     return Normalized(
         name=str(obj.get("name")),
@@ -216,6 +219,19 @@ def network_mapping(obj: Mapping[str, Any]) -> Normalized | None:
     )
 
 
+def _recovery_subnet(nics: list[Mapping[str, Any]]) -> str | None:
+    """The failover subnet of the first NIC that has one: on the NIC's primary IP configuration
+    (``vmNics[].ipConfigs[].recoverySubnetName``), or ``vmNics[].recoveryVMSubnetName`` on older API
+    versions."""
+    for nic in nics:
+        configs = [c for c in nic.get("ipConfigs") or [] if isinstance(c, Mapping)]
+        primary = next((c for c in configs if c.get("isPrimary")), configs[0] if configs else {})
+        subnet = primary.get("recoverySubnetName") or nic.get("recoveryVMSubnetName")
+        if subnet:
+            return str(subnet)
+    return None
+
+
 def protected_item(obj: Mapping[str, Any]) -> Normalized | None:
     """A VM protected to Azure (HyperVReplicaAzure), keyed by the VM's name."""
     props = _props(obj)
@@ -223,7 +239,7 @@ def protected_item(obj: Mapping[str, Any]) -> Normalized | None:
     if str(details.get("instanceType", "")).casefold() != "hypervreplicaazure":
         return None
     nics = details.get("vmNics") or []
-    subnet = next((n.get("recoveryVMSubnetName") for n in nics if n.get("recoveryVMSubnetName")), None)
+    subnet = _recovery_subnet(nics)
     os_details = details.get("oSDetails") or details.get("osDetails") or {}
     vm = str(props.get("friendlyName") or "")
     return Normalized(

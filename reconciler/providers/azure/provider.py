@@ -870,8 +870,16 @@ class AzureProvider:
                         "vmNics": [
                             {
                                 "nicId": nic.get("nicId"),
-                                "recoveryVMSubnetName": d["targetSubnet"],
                                 "selectionType": "SelectedByUser",
+                                # The failover subnet lives on each IP configuration (API 2021 and later).
+                                "ipConfigs": [
+                                    {
+                                        "ipConfigName": c.get("name"),
+                                        "isPrimary": c.get("isPrimary"),
+                                        "recoverySubnetName": d["targetSubnet"],
+                                    }
+                                    for c in nic.get("ipConfigs") or []
+                                ],
                             }
                             for nic in nics
                         ],
