@@ -15,7 +15,8 @@ Each case is ``tests/fixtures/plan/<kind>/<case>.yaml``, the folder named exactl
       owned: false                   # optional, default true: the object carries the tool's ownership tags
     expect:
       action: update                 # create | update | replace | noop
-      noopReason: in-sync            # required for a noop: in-sync | observe-only | ignored-fields | missing-unmanaged | unowned
+      noopReason: in-sync            # required for a noop: in-sync | observe-only | ignored-fields |
+                                     # missing-unmanaged | unowned
       fields: [{path: startup, old: 512, new: 2048}]  # exact list, order-insensitive; omitted => empty.
                                      # A field of an immutable property also says ``immutable: true``.
       disruptive: "VM off"           # substring; omitted => not disruptive

@@ -100,6 +100,9 @@ def configure(fmt: LogFormat | str = LogFormat.console, level: LogLevel | str = 
             _state.root_level = None
         root.addHandler(handler)
         _state.handler = handler
+        # azure-identity warns once per credential it tried; the step's own error already says what failed
+        # and what to set. Its records show with --log-level debug.
+        logging.getLogger("azure.identity").setLevel(logging.DEBUG if _state.level is LogLevel.debug else logging.ERROR)
 
 
 def redactor() -> Redactor:

@@ -107,7 +107,9 @@ def translate(exc: BaseException, what: str) -> Exception:
     if isinstance(exc, azure_errors.HttpResponseError):
         status = exc.status_code or 0
         code, message = error_code(exc)
-        text = f"{what}: {status} {code}: {message}" if code else f"{what}: {status} {message}"
+        # A long-running operation that failed answers its last poll with 200: no status worth showing.
+        shown = f"{status} " if status >= 400 else ""
+        text = f"{what}: {shown}{code}: {message}" if code else f"{what}: {shown}{message}"
         if status in {408, 429} or status >= 500:
             return TemporaryError(text, retry_after=retry_after(exc.response))
         return PermanentError(text, code=code or str(status))

@@ -155,7 +155,11 @@ class AzureProvider:
     def _credential(self, ad_tenant: str | None) -> Any:
         with self._lock:
             if ad_tenant not in self._credentials:
-                self._credentials[ad_tenant] = self._credential_factory(ad_tenant)
+                try:
+                    self._credentials[ad_tenant] = self._credential_factory(ad_tenant)
+                except ValueError as exc:  # a setting the credential needs is missing or wrong
+                    message = f"Azure credential for tenant {ad_tenant}: {exc}"
+                    raise PermanentError(message, code="NoCredential") from exc
             return self._credentials[ad_tenant]
 
     def _client(self, family: str, subscription: str, ad_tenant: str | None) -> Any:
@@ -174,7 +178,7 @@ class AzureProvider:
 
             client = RecoveryServicesClient(credential, subscription, **self._client_kwargs)
         elif family == "resources":
-            from azure.mgmt.resource import ResourceManagementClient
+            from azure.mgmt.resource.resources import ResourceManagementClient
 
             client = ResourceManagementClient(credential, subscription, **self._client_kwargs)
         elif family == "storage":
@@ -1086,8 +1090,8 @@ class AzureProvider:
         except PermanentError as exc:
             if vault is not None and job:
                 detail = self._job_errors(vault, job)
-                if detail:
-                    raise PermanentError(f"{exc} — ASR job {job}: {detail}", code=exc.code) from exc
+                if detail:  # the job's own errors say more (and what to do): they replace the summary
+                    raise PermanentError(f"{what}: ASR job {job} failed: {detail}", code=exc.code) from exc
             raise
         report(f"{what}: Succeeded")
         return result

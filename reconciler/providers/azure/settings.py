@@ -100,11 +100,18 @@ class AzureSettings:
             polling = float(poll) if poll else None
         except ValueError:
             raise SettingsError(f"RECONCILER_AZURE_POLLING_INTERVAL_S={poll!r}: a number of seconds") from None
+        home = e.get("RECONCILER_AZURE_TENANT_ID") or e.get("AZURE_TENANT_ID") or None
+        if credential == "client-secret":
+            missing = [v for v in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET") if not e.get(v)]
+            if home is None:
+                missing.append("RECONCILER_AZURE_TENANT_ID (the directory of the vault's subscription)")
+            if missing:
+                raise SettingsError(f"RECONCILER_AZURE_CREDENTIAL=client-secret needs {', '.join(missing)}")
         return cls(
             cloud=cloud,
             credential=credential,
             ca_bundle=ca,
-            home_tenant=e.get("RECONCILER_AZURE_TENANT_ID") or e.get("AZURE_TENANT_ID") or None,
+            home_tenant=home,
             job_timeout_s=job_timeout,
             polling_interval_s=polling,
         )

@@ -1,0 +1,306 @@
+"""The Azure provider end to end: the CLI plans and applies the example specs with the eight Azure kinds served by
+the local HTTPS fake of ARM (tests/azure_fake.py, driven by the real SDK clients and a real azure-identity
+ClientSecretCredential against the fake's Azure AD token endpoint) and every other kind by the embedded estate.
+
+Covered: convergence (plan, apply, plan again: no changes), bulk reads (list calls only, per vault and per tenant
+scope), throttling with Retry-After, a refused request (ARM code in the summary, dependents skipped, a rerun
+converges), a missing vault (404: planned as creates), a failed ASR job, an untagged object reported and never
+changed, prune disabling protection only for what the tool owns."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from reconciler.store import db as store_db
+from tests.azure_fake import FakeAzure
+from tests.helpers import EMBEDDED_ENV, copy_specs, edit_text, init_estate, isolate, out, plan_json, run
+
+PROVIDER_SUB = "00000000-0000-0000-0000-000000000001"
+ACME_SUB = "22222222-2222-2222-2222-222222222222"
+FABRIKAM_SUB = "44444444-4444-4444-4444-444444444444"
+VAULT_RG, VAULT = "WAPRecoveryGroup", "WAPRecoveryVault"
+CLOUDS = {"AcmeCorp Cloud": ["VM01", "VM02"], "Fabrikam Cloud": ["FAB-WEB01", "FAB-SQL01"]}
+AZURE_KINDS = (
+    "asr.vault",
+    "asr.replication_policy",
+    "asr.policy_association",
+    "asr.network_mapping",
+    "asr.protected_item",
+    "azure.resource_group",
+    "azure.storage_account",
+    "azure.virtual_network",
+)
+
+
+@pytest.fixture
+def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAzure]:
+    with FakeAzure(tmp_path_factory.mktemp("azure")) as server:
+        yield server
+
+
+def _seed_vault(fake: FakeAzure) -> None:
+    """The provider's vault as it is before the tool runs: made by hand, the VMM server registered to it, its
+    clouds and VM networks synchronised."""
+    fake.add_vault(
+        PROVIDER_SUB,
+        VAULT_RG,
+        VAULT,
+        "westus",
+        vmm_server="VMM01.contoso.int",
+        clouds=CLOUDS,
+        vm_networks=["YellowNetwork", "BlueNetwork"],
+    )
+
+
+@pytest.fixture
+def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeAzure) -> FakeAzure:
+    """Run in tmp_path with the Azure kinds on the fake (a custom cloud, its CA, client-secret sign-in)."""
+    isolate(tmp_path, monkeypatch, unset=EMBEDDED_ENV, estate="estate.db", audit_log="audit.jsonl")
+    env = {
+        "RECONCILER_AZURE": "on",
+        "RECONCILER_AZURE_CLOUD": "custom",
+        "RECONCILER_AZURE_ARM_ENDPOINT": fake.base_url,
+        "RECONCILER_AZURE_AUTHORITY": fake.base_url,
+        "RECONCILER_AZURE_CA_BUNDLE": fake.ca_path,
+        "RECONCILER_AZURE_CREDENTIAL": "client-secret",
+        "RECONCILER_AZURE_TENANT_ID": "99999999-9999-9999-9999-999999999999",
+        "RECONCILER_AZURE_POLLING_INTERVAL_S": "0",
+        "AZURE_CLIENT_ID": "reconciler-tests",
+        "AZURE_CLIENT_SECRET": "fake-secret-for-the-local-token-endpoint",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    init_estate(tmp_path / "estate.db")
+    return fake
+
+
+def _apply(specs: Path, *extra: str) -> str:
+    result = run("apply", specs, "--yes", "--allow-disruption", *extra)
+    text = out(result)
+    assert result.exit_code == 0, text
+    return text
+
+
+def _changes(specs: Path, *extra: str) -> dict[str, str]:
+    """Address -> action of every change the plan proposes."""
+    return {
+        c["address"]: c["action"]
+        for c in plan_json(specs, Path("estate.db"), *extra)["changes"]
+        if c["action"] != "noop"
+    }
+
+
+def test_plan_apply_converges_with_azure_on_the_fake(azure: FakeAzure, tmp_path: Path) -> None:
+    _seed_vault(azure)
+    specs = copy_specs(tmp_path)
+    before = _changes(specs)
+    azure_creates = {a for a, action in before.items() if a.split(":")[0] in AZURE_KINDS}
+    assert {a.split(":")[0] for a in azure_creates} == set(AZURE_KINDS) - {"asr.vault"}
+    assert all(before[a] == "create" for a in azure_creates)
+
+    text = _apply(specs)
+    assert "Apply complete" in text and " 0 failed" in text
+    # The ASR job's progress is reported while a protection is enabled.
+    assert re.search(r"enable protection of VM01", text) or "create asr.protected_item:acmecorp/VM01" in text
+
+    # The objects are in Azure, in Azure's shapes, with the tool's tags.
+    sa = azure.get_raw(
+        f"/subscriptions/{ACME_SUB}/resourceGroups/AcmeCorpRecoveryGroup/providers/Microsoft.Storage/storageAccounts/drstorageacct1"
+    )
+    assert sa is not None and sa["tags"]["managed-by"] == "reconciler" and sa["tags"]["tenant"] == "acmecorp"
+    assert sa["sku"]["name"] == "Standard_GRS"
+    # The vault was made by hand: the tool neither adopted nor tagged it.
+    vault = azure.get_raw(
+        f"/subscriptions/{PROVIDER_SUB}/resourceGroups/{VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/{VAULT}"
+    )
+    assert vault is not None and "managed-by" not in (vault.get("tags") or {})
+
+    # Plan again: no changes (RS0 vs Standard, read vs write names, id case, storage id vs name all normalized).
+    again = run("plan", specs, "--detailed-exitcode")
+    assert again.exit_code == 0, out(again)
+    assert "No changes" in out(again)
+    # Each subscription signed in to its own Azure AD tenant: the vault's and each tenant plan's.
+    assert {"99999999-9999-9999-9999-999999999999", "11111111-1111-1111-1111-111111111111"} <= set(azure.token_tenants)
+    assert "33333333-3333-3333-3333-333333333333" in azure.token_tenants
+
+
+def test_plan_reads_with_list_calls_only(azure: FakeAzure, tmp_path: Path) -> None:
+    _seed_vault(azure)
+    specs = copy_specs(tmp_path)
+    _apply(specs)
+    azure.calls.clear()
+    result = run("plan", specs, "--detailed-exitcode")
+    assert result.exit_code == 0, out(result)
+    gets = [path for method, path in azure.calls if method == "GET"]
+    assert len(gets) == len(azure.calls), "a plan only reads"
+    lists = {
+        re.sub(r"/subscriptions/[^/]+", "/subscriptions/S", p, flags=re.I).casefold().rsplit("/", 1)[-1] for p in gets
+    }
+    # Collections only: no GET of one resource where a list exists.
+    assert lists <= {
+        "vaults",
+        "replicationpolicies",
+        "replicationprotectioncontainermappings",
+        "replicationnetworkmappings",
+        "replicationprotecteditems",
+        "resourcegroups",
+        "storageaccounts",
+        "virtualnetworks",
+    }, lists
+    # One vault: 5 vault-wide lists; 2 tenants: a resource-group list each, and a storage and a network list per
+    # recovery resource group. Whatever the number of objects (more pages follow nextLink on the same path).
+    assert len({p.casefold() for p in gets}) == 5 + 2 * 3
+
+
+def test_throttling_is_retried_after_the_servers_retry_after(azure: FakeAzure, tmp_path: Path) -> None:
+    _seed_vault(azure)
+    specs = copy_specs(tmp_path)
+    azure.inject("GET", r"/replicationPolicies$", 429, "TooManyRequests", "slow down", retry_after=1, times=1)
+    started = time.monotonic()
+    result = run("plan", specs)
+    assert result.exit_code == 0, out(result)
+    assert time.monotonic() - started >= 1.0  # waited as long as the server asked
+    policy_lists = [p for m, p in azure.calls if m == "GET" and p.casefold().endswith("/replicationpolicies")]
+    assert len(policy_lists) == 2
+
+
+def test_a_refused_request_fails_its_step_skips_dependents_and_a_rerun_converges(
+    azure: FakeAzure, tmp_path: Path
+) -> None:
+    _seed_vault(azure)
+    specs = copy_specs(tmp_path)
+    azure.inject("PUT", r"/storageAccounts/drstorageacct1$", 400, "InvalidRequestContent", "sku is not allowed here")
+    result = run("apply", specs, "--yes", "--allow-disruption")
+    text = out(result)
+    assert result.exit_code == 1, text
+    assert "InvalidRequestContent" in text and "sku is not allowed here" in text
+    # The policy names the storage account: it waits; Fabrikam is independent and done.
+    assert (
+        azure.get_raw(
+            f"/Subscriptions/{PROVIDER_SUB}/resourceGroups/{VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/{VAULT}/replicationPolicies/AcmeCorp-Policy"
+        )
+        is None
+    )
+    assert (
+        azure.get_raw(
+            f"/Subscriptions/{PROVIDER_SUB}/resourceGroups/{VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/{VAULT}/replicationPolicies/Fabrikam-Policy"
+        )
+        is not None
+    )
+    _apply(specs)
+    assert run("plan", specs, "--detailed-exitcode").exit_code == 0
+
+
+def test_a_missing_vault_is_planned_as_creates(azure: FakeAzure, tmp_path: Path) -> None:
+    azure.add_resource_group(PROVIDER_SUB, VAULT_RG, "westus")  # no vault in it: ASR lists answer 404
+    specs = copy_specs(tmp_path)
+    changes = _changes(specs)
+    assert changes["asr.vault:contoso-west/WAPRecoveryVault"] == "create"
+    assert changes["asr.replication_policy:acmecorp/AcmeCorp-Policy"] == "create"
+    assert any(p.casefold().endswith("/replicationpolicies") for _m, p in azure.calls)
+
+
+def test_a_failed_asr_job_names_its_error_and_a_rerun_converges(azure: FakeAzure, tmp_path: Path) -> None:
+    _seed_vault(azure)
+    specs = copy_specs(tmp_path)
+    azure.fail_next_job(r"/replicationProtectedItems/", "70094", "The VM's replication could not be enabled")
+    result = run("apply", specs, "--yes", "--allow-disruption")
+    text = out(result)
+    assert result.exit_code == 1, text
+    assert "70094" in text and "could not be enabled" in text
+    _apply(specs)
+    assert run("plan", specs, "--detailed-exitcode").exit_code == 0
+
+
+def test_an_untagged_object_is_reported_and_never_changed(azure: FakeAzure, tmp_path: Path) -> None:
+    _seed_vault(azure)
+    specs = copy_specs(tmp_path)
+    _apply(specs)
+    path = (
+        f"/subscriptions/{ACME_SUB}/resourceGroups/AcmeCorpRecoveryGroup/providers/Microsoft.Storage/storageAccounts/"
+    )
+    path += "drstorageacct1"
+    account = azure.get_raw(path)
+    assert account is not None
+    account["tags"] = {"owner": "acme-it"}  # someone replaced the tags: no longer ours
+    account["sku"] = {"name": "Standard_LRS", "tier": "Standard"}
+    azure.put_raw(path, account)
+    document = plan_json(specs, Path("estate.db"))
+    change = next(c for c in document["changes"] if c["address"] == "azure.storage_account:acmecorp/drstorageacct1")
+    assert change["action"] == "noop" and change["noopReason"] == "unowned"
+    assert [f["path"] for f in change["fields"]] == ["sku"]
+    _apply(specs)
+    assert azure.get_raw(path)["sku"]["name"] == "Standard_LRS"  # type: ignore[index]
+
+
+def test_prune_disables_protection_only_of_what_the_tool_owns(azure: FakeAzure, tmp_path: Path) -> None:
+    _seed_vault(azure)
+    specs = copy_specs(tmp_path)
+    tenant = specs / "tenants" / "fabrikam.yaml"
+    edit_text(
+        tenant,
+        "    - name: FAB-WEB01\n      protect: true\n",
+        "    - name: FAB-WEB01\n      protect: true\n      lifecycle: {prune: true}\n",
+    )
+    _apply(specs)
+    items = "/replicationProtectedItems"
+    assert sum(1 for m, p in azure.calls if m == "PUT" and items in p) == 3  # VM01, FAB-WEB01, FAB-SQL01
+
+    edit_text(tenant, "    - name: FAB-WEB01\n      protect: true\n", "    - name: FAB-WEB01\n      protect: false\n")
+    kept = _changes(specs)
+    assert "asr.protected_item:fabrikam/FAB-WEB01" not in kept  # no delete without --prune
+    text = _apply(specs, "--prune")
+    assert "delete asr.protected_item:fabrikam/FAB-WEB01" in text
+    removes = [
+        p
+        for m, p in azure.calls
+        if m == "POST" and p.casefold().endswith("/remove") and items.casefold() in p.casefold()
+    ]
+    assert len(removes) == 1
+    assert run("plan", specs, "--detailed-exitcode", "--prune").exit_code == 0
+
+
+def test_the_ledger_lives_in_the_store(azure: FakeAzure, tmp_path: Path) -> None:
+    """ASR objects carry no tags: what the tool created there is recorded in the history store's ledger."""
+    _seed_vault(azure)
+    specs = copy_specs(tmp_path)
+    _apply(specs)
+    from reconciler.store import ownership
+
+    with store_db.open_store() as store:
+        found = ownership.lookup(
+            store,
+            [
+                f"/subscriptions/{PROVIDER_SUB}/resourceGroups/{VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/{VAULT}/replicationPolicies/AcmeCorp-Policy"
+            ],
+        )
+    assert [m.address for m in found.values()] == ["asr.replication_policy:acmecorp/AcmeCorp-Policy"]
+
+
+def test_bad_settings_and_a_dead_endpoint_are_clear_errors(
+    azure: FakeAzure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = copy_specs(tmp_path)
+    monkeypatch.setenv("RECONCILER_AZURE_CLOUD", "mars")
+    result = run("plan", specs)
+    assert result.exit_code == 1
+    assert "RECONCILER_AZURE_CLOUD='mars': use public, usgov, china, or custom" in out(result)
+
+    monkeypatch.setenv("RECONCILER_AZURE_CLOUD", "custom")
+    monkeypatch.delenv("AZURE_CLIENT_SECRET")
+    result = run("plan", specs)
+    assert result.exit_code == 1
+    assert "RECONCILER_AZURE_CREDENTIAL=client-secret needs AZURE_CLIENT_SECRET" in out(result)
+
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "fake-secret-for-the-local-token-endpoint")
+    azure.stop()  # nothing answers at the endpoint any more
+    result = run("plan", specs)
+    text = out(result)
+    assert result.exit_code == 1, text
+    assert "reading the live state failed" in text and "Connection refused" in text
+    assert "fake-secret-for-the-local-token-endpoint" not in text
