@@ -304,3 +304,42 @@ def test_bad_settings_and_a_dead_endpoint_are_clear_errors(
     assert result.exit_code == 1, text
     assert "reading the live state failed" in text and "Connection refused" in text
     assert "fake-secret-for-the-local-token-endpoint" not in text
+
+
+def test_updates_converge_and_drift_names_a_change_made_in_azure(azure: FakeAzure, tmp_path: Path) -> None:
+    _seed_vault(azure)
+    specs = copy_specs(tmp_path)
+    _apply(specs)
+    acme = specs / "tenants" / "acmecorp.yaml"
+    edit_text(acme, "replicationIntervalSeconds: 900", "replicationIntervalSeconds: 300")
+    edit_text(acme, "{name: drstorageacct1, sku: Standard_GRS}", "{name: drstorageacct1, sku: Standard_LRS}")
+    edit_text(
+        acme,
+        "subnets: [{name: Subnet1, prefix: 10.0.1.0/24}]",
+        "subnets: [{name: Subnet1, prefix: 10.0.1.0/24}, {name: Subnet2, prefix: 10.0.2.0/24}]",
+    )
+    edit_text(acme, "defaultTargetVmSize: Standard_D2s_v3", "defaultTargetVmSize: Standard_D4s_v3")
+    assert _changes(specs) == {
+        "asr.replication_policy:acmecorp/AcmeCorp-Policy": "update",
+        "azure.storage_account:acmecorp/drstorageacct1": "update",
+        "azure.virtual_network:acmecorp/YellowNetwork": "update",
+        "asr.protected_item:acmecorp/VM01": "update",
+    }
+    _apply(specs)
+    assert any(m == "PATCH" and p.endswith("/replicationPolicies/AcmeCorp-Policy") for m, p in azure.calls)
+    assert any(m == "PATCH" and "/replicationProtectedItems/" in p for m, p in azure.calls)
+    assert run("plan", specs, "--detailed-exitcode").exit_code == 0
+
+    # Someone changes the policy in the portal: drift names the field, and the next apply puts it back.
+    vault_id = (
+        f"/Subscriptions/{PROVIDER_SUB}/resourceGroups/{VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/{VAULT}"
+    )
+    policy = azure.get_raw(f"{vault_id}/replicationPolicies/AcmeCorp-Policy")
+    assert policy is not None
+    policy["properties"]["providerSpecificDetails"]["recoveryPointHistoryDurationInHours"] = 12
+    azure.put_raw(f"{vault_id}/replicationPolicies/AcmeCorp-Policy", policy)
+    drift = run("drift", specs, "--format", "json")
+    assert drift.exit_code == 2, out(drift)
+    assert '"recoveryPointHours"' in drift.stdout
+    _apply(specs)
+    assert run("drift", specs).exit_code == 0
