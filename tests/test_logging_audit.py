@@ -316,7 +316,7 @@ def test_other_libraries_log_records_are_redacted_too(monkeypatch: pytest.Monkey
 
     @app.command("_log-probe", hidden=True)
     def _probe() -> None:
-        logging.getLogger("azure.identity").warning("token request with client secret %s", CLIENT_SECRET)
+        logging.getLogger("azure.core.pipeline").warning("token request with client secret %s", CLIENT_SECRET)
 
     try:
         result = _run("--log-format", "json", "_log-probe")
@@ -324,7 +324,7 @@ def test_other_libraries_log_records_are_redacted_too(monkeypatch: pytest.Monkey
         app.registered_commands.pop()
     assert result.exit_code == 0, result.output
     (event,) = _json_lines(result.stderr)
-    assert event["logger"] == "azure.identity" and event["level"] == "warning"
+    assert event["logger"] == "azure.core.pipeline" and event["level"] == "warning"
     assert event["event"] == f"token request with client secret {MASK}"
 
 
