@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from reconciler.cli.session import Session
     from reconciler.core.addresses import Address
-    from reconciler.core.changes import Plan
+    from reconciler.core.changes import Plan, ResourceChange
     from reconciler.engine import applier
     from reconciler.store.locks import LockSet
 
@@ -94,12 +94,20 @@ def _progress() -> applier.Hooks:
     """Hooks that print each finished step (built lazily: the engine is imported only to apply)."""
     from rich.markup import escape
 
-    from reconciler.cli.session import out
+    from reconciler.cli.logs import redactor
+    from reconciler.cli.session import err, out
     from reconciler.engine import applier
 
     class Progress(applier.Hooks):
         def post_apply(self, result: applier.StepResult) -> None:
             _print_step(result)
+
+        def progress(self, change: ResourceChange, message: str) -> None:
+            # A long-running job's state as it moves (an ASR job, a host restarting), on stderr: stdout keeps
+            # one line per finished step.
+            err.print(
+                f"  [dim]… {escape(str(change.address))}: {escape(redactor().text(message))}[/dim]", highlight=False
+            )
 
     def _print_step(result: applier.StepResult) -> None:
         marks = {

@@ -1093,7 +1093,6 @@ class AzureProvider:
                 if detail:  # the job's own errors say more (and what to do): they replace the summary
                     raise PermanentError(f"{what}: ASR job {job} failed: {detail}", code=exc.code) from exc
             raise
-        report(f"{what}: Succeeded")
         return result
 
     def _job(self, vault: VaultRef, job: str) -> dict[str, Any] | None:
