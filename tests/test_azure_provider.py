@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.providers.azure.provider import KINDS
 from reconciler.store import db as store_db
 from tests.azure_fake import FakeAzure
 from tests.helpers import EMBEDDED_ENV, copy_specs, edit_text, init_estate, isolate, out, plan_json, run
@@ -25,16 +26,7 @@ ACME_SUB = "22222222-2222-2222-2222-222222222222"
 FABRIKAM_SUB = "44444444-4444-4444-4444-444444444444"
 VAULT_RG, VAULT = "WAPRecoveryGroup", "WAPRecoveryVault"
 CLOUDS = {"AcmeCorp Cloud": ["VM01", "VM02"], "Fabrikam Cloud": ["FAB-WEB01", "FAB-SQL01"]}
-AZURE_KINDS = (
-    "asr.vault",
-    "asr.replication_policy",
-    "asr.policy_association",
-    "asr.network_mapping",
-    "asr.protected_item",
-    "azure.resource_group",
-    "azure.storage_account",
-    "azure.virtual_network",
-)
+AZURE_KINDS = sorted(KINDS)
 
 
 @pytest.fixture

@@ -81,83 +81,49 @@ def owner_tags(*, scope_tag: str, scope: str, prune: bool, protect: bool) -> dic
     }
 
 
-def vault(obj: Mapping[str, Any]) -> Normalized:
+def _tagged(obj: Mapping[str, Any], scope_tag: str, **fields: Any) -> Normalized:
+    """A tagged ARM resource: where it lives (subscription, resource group, from its id), its name and
+    region, the kind's own ``fields``, and the ownership its tags say."""
     ref = parse(obj.get("id"))
-    sku = _sub(obj, "sku")
-    owned, status, scope = ownership(obj, TAG_SITE)
+    owned, status, scope = ownership(obj, scope_tag)
+    data: dict[str, Any] = {"subscriptionId": ref.subscription if ref else None}
+    if "/providers/" in str(obj.get("id", "")).casefold():  # in a resource group (a group itself is not)
+        data["resourceGroup"] = ref.resource_group if ref else None
+    data |= {"name": obj.get("name"), "location": location(obj.get("location")), **fields}
+    state = _props(obj).get("provisioningState")
     return Normalized(
         name=str(obj.get("name")),
-        data={
-            "subscriptionId": ref.subscription if ref else None,
-            "resourceGroup": ref.resource_group if ref else None,
-            "name": obj.get("name"),
-            "location": location(obj.get("location")),
-            "sku": sku.get("name"),
-        },
-        status={**status, "provisioningState": _props(obj).get("provisioningState")},
+        data=data,
+        status={**status, "provisioningState": state} if state is not None else status,
         owned=owned,
         scope=scope,
     )
+
+
+def vault(obj: Mapping[str, Any]) -> Normalized:
+    return _tagged(obj, TAG_SITE, sku=_sub(obj, "sku").get("name"))
 
 
 def resource_group(obj: Mapping[str, Any]) -> Normalized:
-    ref = parse(obj.get("id"))
-    owned, status, scope = ownership(obj, TAG_TENANT)
-    return Normalized(
-        name=str(obj.get("name")),
-        data={
-            "subscriptionId": ref.subscription if ref else None,
-            "name": obj.get("name"),
-            "location": location(obj.get("location")),
-        },
-        status=status,
-        owned=owned,
-        scope=scope,
-    )
+    return _tagged(obj, TAG_TENANT)
 
 
 def storage_account(obj: Mapping[str, Any]) -> Normalized:
-    ref = parse(obj.get("id"))
-    sku = _sub(obj, "sku")
-    owned, status, scope = ownership(obj, TAG_TENANT)
-    return Normalized(
-        name=str(obj.get("name")),
-        data={
-            "subscriptionId": ref.subscription if ref else None,
-            "resourceGroup": ref.resource_group if ref else None,
-            "name": obj.get("name"),
-            "location": location(obj.get("location")),
-            "sku": sku.get("name"),
-        },
-        status={**status, "provisioningState": _props(obj).get("provisioningState")},
-        owned=owned,
-        scope=scope,
-    )
+    return _tagged(obj, TAG_TENANT, sku=_sub(obj, "sku").get("name"))
 
 
 def virtual_network(obj: Mapping[str, Any]) -> Normalized:
-    ref = parse(obj.get("id"))
     props = _props(obj)
-    space = _sub(props, "addressSpace")
     subnets = []
     for sn in props.get("subnets") or []:
         sp = _props(sn)
         prefix = sp.get("addressPrefix") or next(iter(sp.get("addressPrefixes") or []), None)
         subnets.append({"name": sn.get("name"), "prefix": prefix})
-    owned, status, scope = ownership(obj, TAG_TENANT)
-    return Normalized(
-        name=str(obj.get("name")),
-        data={
-            "subscriptionId": ref.subscription if ref else None,
-            "resourceGroup": ref.resource_group if ref else None,
-            "name": obj.get("name"),
-            "location": location(obj.get("location")),
-            "addressSpace": list(space.get("addressPrefixes") or []),
-            "subnets": subnets,
-        },
-        status={**status, "provisioningState": props.get("provisioningState")},
-        owned=owned,
-        scope=scope,
+    return _tagged(
+        obj,
+        TAG_TENANT,
+        addressSpace=list(_sub(props, "addressSpace").get("addressPrefixes") or []),
+        subnets=subnets,
     )
 
 

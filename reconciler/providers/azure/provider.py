@@ -596,17 +596,25 @@ class AzureProvider:
             self._topology[vault.site] = topo
         return topo
 
+    def _synced(self, vault: VaultRef, table: str, name: str, missing: str, code: str) -> tuple[str, str]:
+        """The fabric and the ASR name of a cloud (``table`` "containers") or VM network ("networks") the VMM
+        server synchronised to the vault; asked again once in case it arrived since the cached answer."""
+        for refresh in (False, True):
+            topo = self.topology(vault, refresh=refresh)
+            names: dict[str, str] = getattr(topo, table)
+            if name.casefold() in names:
+                return topo.fabric, names[name.casefold()]
+        raise PermanentError(missing, code=code)
+
     def _container(self, vault: VaultRef, cloud: str) -> tuple[str, str]:
-        topo = self.topology(vault)
-        if cloud.casefold() not in topo.containers:
-            topo = self.topology(vault, refresh=True)
-        if cloud.casefold() not in topo.containers:
-            raise PermanentError(
-                f"cloud {cloud!r} is not a protection container in vault {vault.name}: the VMM server has not "
-                "synchronised it yet (check the cloud's 'Send configuration data to Azure Site Recovery' setting)",
-                code="ContainerNotFound",
-            )
-        return topo.fabric, topo.containers[cloud.casefold()]
+        return self._synced(
+            vault,
+            "containers",
+            cloud,
+            f"cloud {cloud!r} is not a protection container in vault {vault.name}: the VMM server has not "
+            "synchronised it yet (check the cloud's 'Send configuration data to Azure Site Recovery' setting)",
+            "ContainerNotFound",
+        )
 
     def _policy_id(self, vault: VaultRef, policy: str) -> str:
         return f"{vault.id}/replicationPolicies/{policy}"
@@ -727,16 +735,14 @@ class AzureProvider:
         )
 
     def _asr_network(self, vault: VaultRef, vm_network: str) -> tuple[str, str]:
-        topo = self.topology(vault)
-        if vm_network.casefold() not in topo.networks:
-            topo = self.topology(vault, refresh=True)
-        if vm_network.casefold() not in topo.networks:
-            raise PermanentError(
-                f"VM network {vm_network!r} is not known to vault {vault.name} yet: VMM sends it once the network "
-                "exists in a cloud that ASR protects; run apply again in a few minutes",
-                code="NetworkNotFound",
-            )
-        return topo.fabric, topo.networks[vm_network.casefold()]
+        return self._synced(
+            vault,
+            "networks",
+            vm_network,
+            f"VM network {vm_network!r} is not known to vault {vault.name} yet: VMM sends it once the network "
+            "exists in a cloud that ASR protects; run apply again in a few minutes",
+            "NetworkNotFound",
+        )
 
     def _put_network_mapping(self, resource: Resource, step: _Step, report: Progress) -> None:
         vault, asr = self._asr(resource)
@@ -782,10 +788,14 @@ class AzureProvider:
             )
         self._own(resource, self._network_mapping_id(vault, fabric, network, mapping))
 
-    def _find_item(self, vault: VaultRef, fabric: str, container: str, vm: str) -> dict[str, Any] | None:
+    def _in_container(self, vault: VaultRef, fabric: str, container: str, vm: str, *, protected: bool) -> Any:
+        """The VM's protected item (``protected``) or protectable item in the cloud's container, or None: one
+        list call in the container."""
         asr = self._vault_client("asr", vault)
-        with arm.boundary(f"list protected items of container {container}"):
-            for item in asr.replication_protected_items.list_by_replication_protection_containers(
+        ops = asr.replication_protected_items if protected else asr.replication_protectable_items
+        what = "protected" if protected else "protectable"
+        with arm.boundary(f"list {what} VMs of container {container}"):
+            for item in ops.list_by_replication_protection_containers(
                 vault.resource_group, vault.name, fabric, container
             ):
                 obj = _plain(item)
@@ -793,20 +803,19 @@ class AzureProvider:
                     return obj
         return None
 
+    def _find_item(self, vault: VaultRef, fabric: str, container: str, vm: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self._in_container(vault, fabric, container, vm, protected=True)
+        return found
+
     def _protectable(self, vault: VaultRef, fabric: str, container: str, vm: str) -> dict[str, Any]:
-        asr = self._vault_client("asr", vault)
-        with arm.boundary(f"list protectable VMs of container {container}"):
-            for item in asr.replication_protectable_items.list_by_replication_protection_containers(
-                vault.resource_group, vault.name, fabric, container
-            ):
-                obj = _plain(item)
-                if arm.same(str((obj.get("properties") or {}).get("friendlyName")), vm):
-                    return obj
-        raise PermanentError(
-            f"VM {vm!r} is not a protectable item of its cloud in vault {vault.name}: is it in the cloud, and has "
-            "VMM synchronised it?",
-            code="ProtectableItemNotFound",
-        )
+        found: dict[str, Any] | None = self._in_container(vault, fabric, container, vm, protected=False)
+        if found is None:
+            raise PermanentError(
+                f"VM {vm!r} is not a protectable item of its cloud in vault {vault.name}: is it in the cloud, and "
+                "has VMM synchronised it?",
+                code="ProtectableItemNotFound",
+            )
+        return found
 
     def _targets(self, resource: Resource) -> dict[str, str]:
         d = resource.desired
