@@ -95,8 +95,13 @@ def test_plan_apply_converges_with_azure_on_the_fake(azure: FakeAzure, tmp_path:
     assert {a.split(":")[0] for a in azure_creates} == set(AZURE_KINDS) - {"asr.vault"}
     assert all(before[a] == "create" for a in azure_creates)
 
+    azure.calls.clear()
     text = _apply(specs)
     assert "Apply complete" in text and " 0 failed" in text
+    # The steps re-read their own object (a GET, a list in its container): the vault-wide list runs once, for
+    # the plan (one page: the vault protects nothing yet), never once per step.
+    vault_wide = [p for m, p in azure.calls if m == "GET" and re.search(r"/vaults/[^/]+/replicationProtectedItems$", p)]
+    assert len(vault_wide) == 1
     # The ASR job's progress is reported while a protection is enabled.
     assert re.search(r"enable protection of VM01", text) or "create asr.protected_item:acmecorp/VM01" in text
 

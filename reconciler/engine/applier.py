@@ -24,7 +24,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan, ResourceChange
 from reconciler.core.errors import ReconcilerError, TemporaryError
-from reconciler.core.resources import Resource, Rollout
+from reconciler.core.resources import Observed, Resource, Rollout
 from reconciler.engine import planner, windows
 from reconciler.engine.graph import Graph
 from reconciler.engine.refresh import provider_for, retry_wait
@@ -59,6 +59,16 @@ class ApplyReport:
     @property
     def ok(self) -> bool:
         return not self.by_status(StepStatus.FAILED) and not self.by_status(StepStatus.SKIPPED)
+
+
+def _read_one(provider: Provider, resource: Resource) -> Observed | None:
+    """The live object right before a step: the provider's single-object read when it has one (a GET,
+    where a plan's bulk read would list a whole vault), else its bulk read of just this resource."""
+    read_one = getattr(provider, "read_one", None)
+    if callable(read_one):
+        found: Observed | None = read_one(resource)
+        return found
+    return provider.read([resource]).get(resource.address)
 
 
 class Hooks:
@@ -177,7 +187,7 @@ def apply_plan(
                     with attempt:
                         tries += 1
                         # Re-check: the live object may have changed, or a previous run may have done it.
-                        current = provider.read([resource]).get(resource.address)
+                        current = _read_one(provider, resource)
                         if change.action is Action.DELETE:
                             if current is None:
                                 return StepResult(

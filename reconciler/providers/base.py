@@ -40,3 +40,8 @@ class Provider(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# Optional: ``read_one(resource) -> Observed | None``. The engine re-reads each object right before it
+# changes it; a provider whose bulk read is costly for one object (a vault-wide list) offers a single-object
+# read, and the applier uses it when present (see ``engine/applier._read_one``).

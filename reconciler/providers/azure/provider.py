@@ -381,6 +381,84 @@ class AzureProvider:
             n.status["marker"] = {"managedBy": normalize.TOOL, "prune": marker.prune, "protect": marker.protect}
         return self._observed(address, obj, n)
 
+    def read_one(self, resource: Resource) -> Observed | None:
+        """One object, as the engine re-reads it right before changing it (and as apply reads it back):
+        a GET, or a list in its own container or VM network, never the vault-wide lists a plan uses (at a
+        thousand tenants those would make every step's re-read cost the whole vault)."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        kind, address, d = resource.kind, resource.address, resource.desired
+        obj: dict[str, Any] | None = None
+        try:
+            if kind == "asr.vault":
+                vault = self._vault(resource.site or address.scope)
+                vaults = self._vault_client("vaults", vault).vaults
+                obj = self._get(f"get vault {vault.name}", lambda: vaults.get(vault.resource_group, vault.name))
+                n = normalize.vault(obj) if obj is not None else None
+            elif kind in _ASR_CHILDREN:
+                return self._read_one_asr(resource)
+            else:
+                tenant = self._tenant(resource.tenant or address.scope)
+                rg = d.get("resourceGroup") or tenant.resource_group or ""
+                if kind == "azure.resource_group":
+                    groups = self._tenant_client("resources", tenant).resource_groups
+                    obj = self._get(f"get resource group {address.name}", lambda: groups.get(address.name))
+                    n = normalize.resource_group(obj) if obj is not None else None
+                elif kind == "azure.storage_account":
+                    accounts = self._tenant_client("storage", tenant).storage_accounts
+                    obj = self._get(
+                        f"get storage account {address.name}", lambda: accounts.get_properties(rg, address.name)
+                    )
+                    n = normalize.storage_account(obj) if obj is not None else None
+                else:
+                    networks = self._tenant_client("network", tenant).virtual_networks
+                    obj = self._get(f"get virtual network {address.name}", lambda: networks.get(rg, address.name))
+                    n = normalize.virtual_network(obj) if obj is not None else None
+        except PermanentError as exc:
+            if isinstance(exc.__cause__, ResourceNotFoundError) or exc.code == "ResourceGroupNotFound":
+                return None
+            raise
+        return self._observed(address, obj, n) if obj is not None and n is not None else None
+
+    def _read_one_asr(self, resource: Resource) -> Observed | None:
+        kind, address, d = resource.kind, resource.address, resource.desired
+        tenant = self._tenant(resource.tenant or address.scope)
+        vault = self._vault(tenant.site)
+        asr = self._vault_client("asr", vault)
+        obj: dict[str, Any] | None
+        n: Normalized | None
+        try:
+            if kind == "asr.replication_policy":
+                obj = self._get(
+                    f"get replication policy {address.name}",
+                    lambda: asr.replication_policies.get(vault.resource_group, vault.name, address.name),
+                )
+                n = normalize.replication_policy(obj, vault.name) if obj is not None else None
+            elif kind == "asr.policy_association":
+                obj = self._find_mapping(vault, address.name)
+                n = normalize.policy_association(obj) if obj is not None else None
+            elif kind == "asr.network_mapping":
+                fabric, network = self._asr_network(vault, address.name)
+                with arm.boundary(f"list network mappings of VM network {address.name}"):
+                    found = asr.replication_network_mappings.list_by_replication_networks(
+                        vault.resource_group, vault.name, fabric, network
+                    )
+                    pairs = [(o, normalize.network_mapping(o)) for o in map(_plain, found)]
+                obj, n = next(((o, m) for o, m in pairs if m is not None), (None, None))
+                if n is not None and "azureSubnet" in d:
+                    n.data["azureSubnet"] = d["azureSubnet"]
+            else:
+                fabric, container = self._container(vault, str(d.get("cloud") or tenant.cloud))
+                obj = self._find_item(vault, fabric, container, address.name)
+                n = normalize.protected_item(obj) if obj is not None else None
+        except PermanentError as exc:
+            if exc.code in {"ContainerNotFound", "NetworkNotFound", "ResourceNotFound"}:
+                return None  # the cloud or network is not in the vault yet: nothing of it can exist either
+            raise
+        if obj is None or n is None:
+            return None
+        return self._asr_observed(address, obj, n, self.ledger.lookup([str(obj.get("id", ""))]))
+
     def _tenant_of(self, kind: str, site: str, n: Normalized) -> str | None:
         if kind == "asr.replication_policy":
             sub = n.status.get("storageSubscription")
@@ -416,7 +494,7 @@ class AzureProvider:
             "asr.protected_item": self._put_protected_item,
         }[kind]
         handler(resource, _Step(change), report)
-        observed = self.read([resource]).get(resource.address)
+        observed = self.read_one(resource)
         if observed is None:
             raise PermanentError(f"{resource.address} was written but does not read back", code="NotFound")
         return observed
@@ -981,8 +1059,7 @@ class AzureProvider:
         vault = self._vault(tenant.site)
         asr = self._vault_client("asr", vault)
         rg, vname = vault.resource_group, vault.name
-        live = self._read_asr(address.kind, tenant.site, [Resource(address, {}, site=tenant.site, tenant=tenant.name)])
-        seen = live.get(address)
+        seen = self.read_one(resource)
         if seen is None:
             return
         if pruning and not seen.owned:
