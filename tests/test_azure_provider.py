@@ -340,3 +340,25 @@ def test_updates_converge_and_drift_names_a_change_made_in_azure(azure: FakeAzur
     assert '"recoveryPointHours"' in drift.stdout
     _apply(specs)
     assert run("drift", specs).exit_code == 0
+
+
+def test_a_saved_plan_is_refused_when_azure_changed_since(azure: FakeAzure, tmp_path: Path) -> None:
+    _seed_vault(azure)
+    specs = copy_specs(tmp_path)
+    _apply(specs)
+    edit_text(specs / "tenants" / "acmecorp.yaml", "replicationIntervalSeconds: 900", "replicationIntervalSeconds: 300")
+    saved = run("plan", specs, "-o", "plan.json")
+    assert saved.exit_code == 0, out(saved)
+    vault_id = (
+        f"/Subscriptions/{PROVIDER_SUB}/resourceGroups/{VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/{VAULT}"
+    )
+    policy = azure.get_raw(f"{vault_id}/replicationPolicies/AcmeCorp-Policy")
+    assert policy is not None
+    policy["properties"]["providerSpecificDetails"]["applicationConsistentSnapshotFrequencyInHours"] = 2
+    azure.put_raw(f"{vault_id}/replicationPolicies/AcmeCorp-Policy", policy)
+    before = len(azure.calls)
+    refused = run("apply", "plan.json", "--yes")
+    assert refused.exit_code == 1, out(refused)
+    assert "The live state changed since plan.json was made" in out(refused)
+    assert "asr.replication_policy:acmecorp/AcmeCorp-Policy" in out(refused)
+    assert {m for m, _p in azure.calls[before:]} == {"GET"}  # read to compare, wrote nothing
