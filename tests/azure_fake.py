@@ -411,6 +411,7 @@ class FakeAzure:
         self.base_url: str = ""
         self.calls: list[tuple[str, str]] = []
         self.token_tenants: list[str] = []
+        self.token_clients: list[tuple[str, str]] = []  # (tenant, client_id) of each token request
         self.job_polls: int = 1
         self.page_size: int = 2
         self._lock = threading.RLock()
@@ -736,6 +737,7 @@ class FakeAzure:
                     },
                 )
             self.token_tenants.append(match["tenant"])
+            self.token_clients.append((match["tenant"], form.get("client_id", "")))
             return _Response(
                 200,
                 {"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600, "access_token": "fake-aad-token"},

@@ -362,3 +362,16 @@ def test_a_saved_plan_is_refused_when_azure_changed_since(azure: FakeAzure, tmp_
     assert "The live state changed since plan.json was made" in out(refused)
     assert "asr.replication_policy:acmecorp/AcmeCorp-Policy" in out(refused)
     assert {m for m, _p in azure.calls[before:]} == {"GET"}  # read to compare, wrote nothing
+
+
+def test_one_directory_can_sign_in_with_an_app_of_its_own(
+    azure: FakeAzure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fabrikam's subscription lives in its own directory (a CSP customer) that consented to another app."""
+    _seed_vault(azure)
+    monkeypatch.setenv("AZURE_CLIENT_ID__33333333_3333_3333_3333_333333333333", "fabrikam-app")
+    monkeypatch.setenv("AZURE_CLIENT_SECRET__33333333_3333_3333_3333_333333333333", "fake-fabrikam-secret")
+    result = run("plan", copy_specs(tmp_path))
+    assert result.exit_code == 0, out(result)
+    assert ("33333333-3333-3333-3333-333333333333", "fabrikam-app") in azure.token_clients
+    assert ("11111111-1111-1111-1111-111111111111", "reconciler-tests") in azure.token_clients

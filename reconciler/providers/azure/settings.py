@@ -142,8 +142,12 @@ def make_credential(settings: AzureSettings, tenant_id: str | None) -> Any:
         common["disable_instance_discovery"] = True
     kind = settings.credential
     if kind == "client-secret":
-        client_id, secret = os.environ.get("AZURE_CLIENT_ID"), os.environ.get("AZURE_CLIENT_SECRET")
         tenant = tenant_id or settings.home_tenant
+        # A directory with an app of its own (a CSP customer that consented to another registration):
+        # AZURE_CLIENT_ID__<tenant id, dashes as underscores> and AZURE_CLIENT_SECRET__<same> override.
+        suffix = "__" + (tenant or "").replace("-", "_")
+        client_id = os.environ.get(f"AZURE_CLIENT_ID{suffix}") or os.environ.get("AZURE_CLIENT_ID")
+        secret = os.environ.get(f"AZURE_CLIENT_SECRET{suffix}") or os.environ.get("AZURE_CLIENT_SECRET")
         if not client_id or not secret or not tenant:
             raise SettingsError(
                 "RECONCILER_AZURE_CREDENTIAL=client-secret needs AZURE_CLIENT_ID and AZURE_CLIENT_SECRET in the "
