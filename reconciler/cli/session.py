@@ -16,6 +16,7 @@ from reconciler.cli import render
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Plan
 from reconciler.core.errors import ReconcilerError
+from reconciler.core.memory import no_cyclic_gc
 from reconciler.core.resources import Observed, Resource
 from reconciler.engine import expand, planner, refresh
 from reconciler.providers.embedded.seed import EstateFileError
@@ -41,7 +42,8 @@ def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[st
         render.text(err, result.diagnostics, files=len(result.specs.files), documents=len(result.specs))
         err.print("[red]Fix the specs first: nothing was read or changed.[/red]")
         raise typer.Exit(1)
-    resources = expand.expand(result.specs)
+    with no_cyclic_gc():
+        resources = expand.expand(result.specs)
     chosen = planner.select(resources, targets=targets, excludes=excludes)
     if (targets or excludes) and not chosen:
         err.print(
@@ -117,6 +119,26 @@ def make_plan(
     read_concurrency: int = refresh.DEFAULT_CONCURRENCY,
 ) -> Plan:
     """Read the live state (bulk, parallel) and plan; provider errors end the command cleanly."""
+    with no_cyclic_gc():  # tens of thousands of observed objects and changes, none of them cyclic garbage
+        return _plan(
+            session,
+            targets=targets,
+            excludes=excludes,
+            progress=progress,
+            prune=prune,
+            read_concurrency=read_concurrency,
+        )
+
+
+def _plan(
+    session: Session,
+    *,
+    targets: Sequence[str],
+    excludes: Sequence[str],
+    progress: bool,
+    prune: bool,
+    read_concurrency: int,
+) -> Plan:
     planned = planner.Pending(session.resources)  # plan each group as its read returns
     observed = read_live(session, progress=progress, on_batch=planned.feed, read_concurrency=read_concurrency)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

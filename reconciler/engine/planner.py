@@ -248,11 +248,9 @@ def _blocks(change: ResourceChange) -> bool:
 
 def spec_digest(resources: Sequence[Resource]) -> str:
     """A digest of everything the specs want: a saved plan is stale when it changes."""
-    h = hashlib.sha256()
-    for r in sorted(resources, key=lambda r: str(r.address)):
-        h.update(str(r.address).encode())
-        h.update(json.dumps(r.desired, sort_keys=True, default=str).encode())
-    return h.hexdigest()
+    # One encoder call for the whole set (the C encoder; a call per resource cost more than the encoding).
+    keyed = sorted(((str(r.address), r.desired) for r in resources), key=lambda pair: pair[0])
+    return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()
 
 
 class Pending:

@@ -84,16 +84,21 @@ class EstateStore:
             return [self._row(r) for r in self._db.execute(sql + " ORDER BY scope, name_key", args)]
 
     def list_many(self, kind: str, scopes: Sequence[str]) -> builtins.list[Row]:
-        """Every object of ``kind`` in any of ``scopes``: one query."""
+        """Every object of ``kind`` in any of ``scopes``: one query, answered as one JSON document (like a
+        list call's response body) and decoded in one call."""
         if not scopes:
             return []
         marks = ", ".join("?" for _ in scopes)
         sql = (
-            "SELECT kind, scope, name, data, status, owned, version FROM objects "
-            f"WHERE kind = ? AND scope IN ({marks}) ORDER BY scope, name_key"
+            "SELECT json_group_array(json_array(scope, name, json(data), json(status), owned, version)) "
+            f"FROM (SELECT * FROM objects WHERE kind = ? AND scope IN ({marks}) ORDER BY scope, name_key)"
         )
         with self._lock:
-            return [self._row(r) for r in self._db.execute(sql, [kind, *scopes])]
+            (document,) = self._db.execute(sql, [kind, *scopes]).fetchone()
+        return [
+            Row(Address(kind, scope, name), data, status, bool(owned), int(version))
+            for scope, name, data, status, owned, version in json.loads(document)
+        ]
 
     def all(self) -> builtins.list[Row]:
         sql = "SELECT kind, scope, name, data, status, owned, version FROM objects ORDER BY kind, scope, name_key"
