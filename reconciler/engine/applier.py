@@ -13,10 +13,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import datetime
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
@@ -260,6 +261,7 @@ def apply_plan(
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency * 2)) as pool:
         running: dict[Future[StepResult], Address] = {}
+        completions: queue.SimpleQueue[Future[StepResult]] = queue.SimpleQueue()
         while True:
             with lock:
                 for a in [a for a in skipped_for if a not in finished]:
@@ -269,10 +271,17 @@ def apply_plan(
                 launch = admit([a for a in ready if a not in finished])
                 ready.clear()
             for a in launch:
-                running[pool.submit(step, graph.nodes[a])] = a
+                future = pool.submit(step, graph.nodes[a])
+                running[future] = a
+                future.add_done_callback(completions.put)
             if not running:
                 break
-            completed, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            # Finished steps arrive through a queue: waiting on every running future at each turn would cost
+            # O(running) per step (a thousand independent creates run at once).
+            completed = [completions.get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    completed.append(completions.get_nowait())
             for future in completed:
                 a = running.pop(future)
                 result = future.result()
