@@ -375,3 +375,37 @@ def test_one_directory_can_sign_in_with_an_app_of_its_own(
     assert result.exit_code == 0, out(result)
     assert ("33333333-3333-3333-3333-333333333333", "fabrikam-app") in azure.token_clients
     assert ("11111111-1111-1111-1111-111111111111", "reconciler-tests") in azure.token_clients
+
+
+def test_an_owned_vault_is_patched_never_put_again(azure: FakeAzure, tmp_path: Path) -> None:
+    """The vault carries the tool's tags, written when prune/protect were off; the spec now protects it. The
+    update PATCHes the tags (a PUT would reset the vault's other settings) and keeps the tags others wrote."""
+    tags = {
+        "managed-by": "reconciler",
+        "site": "contoso-west",
+        "reconciler-prune": "false",
+        "reconciler-protect": "false",
+    }
+    azure.add_vault(
+        PROVIDER_SUB,
+        VAULT_RG,
+        VAULT,
+        "westus",
+        vmm_server="VMM01.contoso.int",
+        clouds=CLOUDS,
+        vm_networks=["YellowNetwork", "BlueNetwork"],
+        tags={**tags, "cost-center": "dr"},
+    )
+    specs = copy_specs(tmp_path)
+    assert _changes(specs, "--target", "asr.vault")["asr.vault:contoso-west/WAPRecoveryVault"] == "update"
+    azure.calls.clear()
+    _apply(specs, "--target", "asr.vault")
+    vault_path = (
+        f"/subscriptions/{PROVIDER_SUB}/resourceGroups/{VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/{VAULT}"
+    )
+    writes = [(m, p) for m, p in azure.calls if m != "GET"]
+    assert [m for m, _p in writes] == ["PATCH"], writes
+    vault = azure.get_raw(vault_path)
+    assert vault is not None
+    assert vault["tags"]["reconciler-protect"] == "true" and vault["tags"]["cost-center"] == "dr"
+    assert run("plan", specs, "--target", "asr.vault", "--detailed-exitcode").exit_code == 0

@@ -539,17 +539,30 @@ class AzureProvider:
         client = self._vault_client("vaults", vault).vaults
         d = resource.desired
         existing = self._get(f"get vault {vault.name}", lambda: client.get(vault.resource_group, vault.name))
-        if not step.create:
-            self._refuse_foreign(resource.address, existing)
-        body: dict[str, Any] = {
-            "location": d["location"],
-            "sku": {"name": d.get("sku", "Standard")},
-            "tags": self._tags(resource, existing, normalize.TAG_SITE),
-            "properties": (existing or {}).get("properties") or {"publicNetworkAccess": "Enabled"},
-        }
+        tags = self._tags(resource, existing, normalize.TAG_SITE)
+        sku = {"name": d.get("sku", "Standard")}
+        if existing is None:
+            body: dict[str, Any] = {
+                "location": d["location"],
+                "sku": sku,
+                "tags": tags,
+                "properties": {"publicNetworkAccess": "Enabled"},
+            }
+            self._wait(
+                f"create vault {vault.name}",
+                lambda hook: client.begin_create_or_update(
+                    vault.resource_group, vault.name, body, raw_response_hook=hook
+                ),
+                report,
+            )
+            return
+        self._refuse_foreign(resource.address, existing)
+        # PATCH what the spec manages: a PUT would reset the vault's other settings (redundancy, encryption).
         self._wait(
-            f"create or update vault {vault.name}",
-            lambda hook: client.begin_create_or_update(vault.resource_group, vault.name, body, raw_response_hook=hook),
+            f"update vault {vault.name}",
+            lambda hook: client.begin_update(
+                vault.resource_group, vault.name, {"sku": sku, "tags": tags}, raw_response_hook=hook
+            ),
             report,
         )
 
