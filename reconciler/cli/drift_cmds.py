@@ -7,7 +7,6 @@ Only typer is imported at module level; the engine, the store and the renderers 
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -200,7 +199,7 @@ def drift(
     from reconciler.cli import logs, run_history
     from reconciler.cli.session import load, out
     from reconciler.engine import drift as engine_drift
-    from reconciler.reports import drift_html, drift_json, drift_markdown, drift_text
+    from reconciler.reports import drift_html, drift_json, drift_markdown, drift_text, json_document
 
     run = run_history.ReportRun("drift")
     targets, excludes = target or [], exclude or []
@@ -223,7 +222,7 @@ def drift(
         drift_text.render(out, report, show_in_sync=show_in_sync)
     else:
         if output is Format.json:
-            text = json.dumps(document, indent=2, default=str) + "\n"
+            text = json_document.dumps(document) + "\n"
         elif output is Format.markdown:
             text = drift_markdown.render(report, history=trend)
         elif output is Format.html:

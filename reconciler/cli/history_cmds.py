@@ -166,7 +166,9 @@ def _show_report(run: Run, document: dict[str, Any], output: ShowFormat) -> None
     from reconciler.cli.session import out
 
     if output is ShowFormat.json:
-        typer.echo(json.dumps(document, indent=2, default=str))
+        from reconciler.reports import json_document
+
+        typer.echo(json_document.dumps(document))
         return
     try:
         if run.kind == "plan":

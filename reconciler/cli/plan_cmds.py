@@ -56,7 +56,7 @@ def plan(
     """Read the live estate and show what apply would change, field by field."""
     from reconciler.cli import logs, run_history
     from reconciler.cli.session import err, load, make_plan, out
-    from reconciler.reports import plan_json, plan_text
+    from reconciler.reports import json_document, plan_json, plan_text
 
     run = run_history.ReportRun("plan")
     targets, excludes = target or [], exclude or []
@@ -67,14 +67,18 @@ def plan(
         session.backends.close()
     logs.plan_done(result)
     result = logs.redact_plan(result)  # shown and saved without a secret value (docs/logging.md)
-    document = logs.redact(plan_json.to_dict(result, spec_paths=session.spec_paths))
+    # The changes come from the redacted plan; the rest of the document is redacted here.
+    document = {
+        key: value if key == "changes" else logs.redact(value)
+        for key, value in plan_json.to_dict(result, spec_paths=session.spec_paths).items()
+    }
     if as_json:
-        typer.echo(json.dumps(document, indent=2, default=str))
+        typer.echo(json_document.dumps(document))
     else:
         plan_text.render(out, result, show_unchanged=show_unchanged)
     if out_file is not None:
         out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
+        out_file.write_text(json_document.dumps(document) + "\n", encoding="utf-8")
         err.print(f"Saved the plan to {out_file}; apply exactly it with: reconciler apply {out_file}")
     outcome, counts = run_history.plan_result(result)
     run.record(
