@@ -35,7 +35,7 @@ def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAzure]:
         yield server
 
 
-def _seed_vault(fake: FakeAzure) -> None:
+def _seed_vault(fake: FakeAzure, tags: dict[str, str] | None = None) -> None:
     """The provider's vault as it is before the tool runs: made by hand, the VMM server registered to it, its
     clouds and VM networks synchronised."""
     fake.add_vault(
@@ -46,6 +46,7 @@ def _seed_vault(fake: FakeAzure) -> None:
         vmm_server="VMM01.contoso.int",
         clouds=CLOUDS,
         vm_networks=["YellowNetwork", "BlueNetwork"],
+        tags=tags,
     )
 
 
@@ -386,16 +387,7 @@ def test_an_owned_vault_is_patched_never_put_again(azure: FakeAzure, tmp_path: P
         "reconciler-prune": "false",
         "reconciler-protect": "false",
     }
-    azure.add_vault(
-        PROVIDER_SUB,
-        VAULT_RG,
-        VAULT,
-        "westus",
-        vmm_server="VMM01.contoso.int",
-        clouds=CLOUDS,
-        vm_networks=["YellowNetwork", "BlueNetwork"],
-        tags={**tags, "cost-center": "dr"},
-    )
+    _seed_vault(azure, tags={**tags, "cost-center": "dr"})
     specs = copy_specs(tmp_path)
     assert _changes(specs, "--target", "asr.vault")["asr.vault:contoso-west/WAPRecoveryVault"] == "update"
     azure.calls.clear()
