@@ -4,6 +4,7 @@ the engine applies to each."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,32 @@ class Policy:
     rollout: Rollout | None = None
 
 
+class SourceText:
+    """``file:line:column`` of a spec item, worked out the first time it is shown: a large estate has tens
+    of thousands of resources, and a message names only a few (their documents' positions may even have
+    to be re-read, see ``spec/yamlsource.SourceDocument.detach``)."""
+
+    __slots__ = ("_make", "_text")
+
+    def __init__(self, make: Callable[[], str]) -> None:
+        self._make: Callable[[], str] | None = make
+        self._text = ""
+
+    def __str__(self) -> str:
+        if self._make is not None:
+            self._text, self._make = self._make(), None
+        return self._text
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str | SourceText) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
     """One object the specs want, in the normalized shape providers read back.
@@ -61,7 +88,7 @@ class Resource:
     site: str = ""
     tenant: str | None = None
     policy: Policy = field(default_factory=Policy)
-    source: str = ""  # file:line of the spec item, for messages
+    source: str | SourceText = ""  # file:line:column of the spec item, for messages
 
     @property
     def kind(self) -> str:

@@ -9,12 +9,13 @@ dicts use the normalized shape providers read back, so the planner compares like
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
-from reconciler.core.resources import MaintenanceWindow, Mode, Policy, Resource, Rollout
+from reconciler.core.resources import MaintenanceWindow, Mode, Policy, Resource, Rollout, SourceText
 from reconciler.spec import bios, resolve
 from reconciler.spec.loader import SpecDocument, SpecSet
 from reconciler.spec.models.common import Lifecycle
@@ -75,7 +76,7 @@ def _res(
         site=site,
         tenant=tenant,
         policy=_policy(address.kind, *lifecycle, prefix=prefix),
-        source=_source(doc, path),
+        source=SourceText(functools.partial(_source, doc, path)),
     )
 
 

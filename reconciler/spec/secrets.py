@@ -13,7 +13,7 @@ from reconciler.core.diagnostics import Diagnostic
 from reconciler.core.redact import looks_secret  # one definition of a secret-looking key, shared with redaction
 from reconciler.spec.yamlsource import FieldPath, SourceDocument, format_path
 
-__all__ = ["HINT", "WHERE", "looks_secret", "strip_secrets"]
+__all__ = ["HINT", "WHERE", "has_secret", "looks_secret", "strip_secrets"]
 
 _SECRET_VALUE = re.compile(r"(?i)(AccountKey=|SharedAccessKey=|Password=|sig=[A-Za-z0-9%]{16,})")
 
@@ -23,19 +23,19 @@ WHERE = (
 HINT = f"remove it: {WHERE}"
 
 
-def _has_secret(value: Any) -> bool:
+def has_secret(value: Any) -> bool:
     """A fast first pass: most documents hold no secret, and then nothing needs copying."""
     if isinstance(value, dict):
-        return any(looks_secret(k) or _has_secret(v) for k, v in value.items())
+        return any(looks_secret(k) or has_secret(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_secret(v) for v in value)
+        return any(has_secret(v) for v in value)
     return isinstance(value, str) and _SECRET_VALUE.search(value) is not None
 
 
 def strip_secrets(doc: SourceDocument) -> tuple[Any, list[Diagnostic]]:
     """A copy of the document's data without secret-looking keys, and a diagnostic for each one
     (the data itself, uncopied, when there is none)."""
-    if not _has_secret(doc.data):
+    if doc.secret_free or not has_secret(doc.data):
         return doc.data, []
     found: list[Diagnostic] = []
 

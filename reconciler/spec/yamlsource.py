@@ -78,6 +78,27 @@ class SourceDocument:
     # estate has hundreds of thousands of values and almost none of them is ever reported.
     keys: dict[FieldPath, Any] = field(default_factory=dict)
     values: dict[FieldPath, Any] = field(default_factory=dict)
+    # A document parsed in a worker process travels without its marks (``detach``): they are most of
+    # its size and almost never read. The text they are rebuilt from, on first use, comes instead.
+    text: str | None = field(default=None, repr=False, compare=False)
+    # Set where the secret scan already ran and found nothing (a worker process): not scanned twice.
+    secret_free: bool = field(default=False, repr=False, compare=False)
+
+    def detach(self, text: str) -> None:
+        """Drop the marks, keeping the text that holds them (shared by the file's documents)."""
+        del self.keys, self.values
+        self.text = text
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for attributes that are not set: the marks of a detached document.
+        if name in ("keys", "values") and self.__dict__.get("text") is not None:
+            documents, _ = load_text(self.__dict__["text"], self.file)
+            twin = next((d for d in documents if d.index == self.index), None)
+            self.keys = twin.keys if twin is not None else {}
+            self.values = twin.values if twin is not None else {}
+            self.text = None
+            return self.__dict__[name]
+        raise AttributeError(name)
 
     def locate(self, path: FieldPath) -> Location:
         """Where the value at ``path`` was written, or the nearest enclosing value that exists."""
@@ -311,8 +332,9 @@ def format_path(path: FieldPath) -> str:
     return out
 
 
-def load_text(text: str, file: str) -> tuple[list[SourceDocument], list[Diagnostic]]:
-    """Parse every document of a YAML stream; problems come back as diagnostics, never as exceptions."""
+def load_text(text: str, file: str, *, detach: bool = False) -> tuple[list[SourceDocument], list[Diagnostic]]:
+    """Parse every document of a YAML stream; problems come back as diagnostics, never as exceptions.
+    ``detach`` leaves the marks out of the documents (see ``SourceDocument.detach``)."""
     documents: list[SourceDocument] = []
     diagnostics: list[Diagnostic] = []
     stream: Iterator[yaml.Node | None] = yaml.compose_all(text, Loader=_Loader)
@@ -358,12 +380,16 @@ def load_text(text: str, file: str) -> tuple[list[SourceDocument], list[Diagnost
             index += 1
             continue
         diagnostics.extend(builder.diagnostics)
+        if detach:
+            doc.detach(text)
         documents.append(doc)
         index += 1
     return documents, diagnostics
 
 
-def load_file(path: Path, *, display: str | None = None) -> tuple[list[SourceDocument], list[Diagnostic]]:
+def load_file(
+    path: Path, *, display: str | None = None, detach: bool = False
+) -> tuple[list[SourceDocument], list[Diagnostic]]:
     """Read and parse one spec file, with size and encoding checks."""
     name = display or str(path)
     try:
@@ -409,4 +435,4 @@ def load_file(path: Path, *, display: str | None = None) -> tuple[list[SourceDoc
                 hint="save the file as UTF-8",
             )
         ]
-    return load_text(text, name)
+    return load_text(text, name, detach=detach)
