@@ -19,7 +19,7 @@ from reconciler.core.diagnostics import Diagnostic
 from reconciler.core.memory import no_cyclic_gc
 from reconciler.engine import expand
 from reconciler.spec import loader, yamlsource
-from reconciler.spec.loader import LoadResult, load_paths
+from reconciler.spec.loader import LoadResult, SpecDocument, load_paths
 from tests.test_validate_fixtures import CASES, _lay_out
 
 pytestmark = pytest.mark.skipif(
@@ -38,6 +38,16 @@ def _documents(result: LoadResult) -> dict[tuple[str, str], Any]:
     tables: dict[str, dict[str, Any]] = {"Site": specs.sites, "Tenant": specs.tenants}
     tables |= {"MemoryProfile": specs.memory_profiles, "PowerProfile": specs.power_profiles}
     return {(kind, name): doc.model.model_dump() for kind, table in tables.items() for name, doc in table.items()}
+
+
+def _all(result: LoadResult) -> list[SpecDocument[Any]]:
+    specs = result.specs
+    return [
+        *specs.sites.values(),
+        *specs.tenants.values(),
+        *specs.memory_profiles.values(),
+        *specs.power_profiles.values(),
+    ]
 
 
 def _positions(marks: dict[yamlsource.FieldPath, Any]) -> dict[yamlsource.FieldPath, tuple[int, int]]:
@@ -61,6 +71,9 @@ def test_workers_report_what_this_process_reports(case: Path, tmp_path: Path, mo
     paths = expected.get("paths", ["."])
     here = _load(paths, monkeypatch, workers="0")
     forked = _load(paths, monkeypatch, workers="2")
+    assert not any(doc.source.secret_free for doc in _all(here)), "parsed here"
+    if _all(here):
+        assert all(doc.source.secret_free for doc in _all(forked)), "parsed (and scanned) by the workers"
     assert [_shown(d) for d in forked.diagnostics] == [_shown(d) for d in here.diagnostics]
     assert forked.specs.files == here.specs.files
     assert _documents(forked) == _documents(here)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -282,7 +283,9 @@ def _parse_chunk(chunk: list[tuple[Path, str]]) -> list[Parsed]:
 def _parsed(files: Sequence[Path], workers: int) -> Iterator[tuple[str, Parsed]]:
     """Every file parsed, in order: in ``workers`` processes for a large tree, here otherwise."""
     named = [(path, _display(path)) for path in files]
-    if workers < 2 or len(files) < PARALLEL_MIN_FILES:
+    # Forking copies one thread only: with others running (a long-lived watch), a lock one of them holds
+    # would stay held in the child forever. Parse here then.
+    if workers < 2 or len(files) < PARALLEL_MIN_FILES or threading.active_count() > 1:
         for path, display in named:
             yield display, load_file(path, display=display)
         return
