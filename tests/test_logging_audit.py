@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler.cli import logs
 from reconciler.cli.app import app
@@ -340,3 +342,44 @@ def test_an_unwritable_audit_file_stops_apply_before_any_change(
     assert "cannot write the audit log" in result.stderr
     again = _run("plan", SPECS, "--estate", db, "--target", "vmm.logical_network", "--detailed-exitcode")
     assert again.exit_code == 2  # nothing was applied
+
+
+_PLANTED = "canary-s3cr3t-123"
+_plain_keys = st.sampled_from(["name", "subnet", "vlan", "path", "old", "new", "password", "accountKey", "tags"])
+_plain_text = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            _PLANTED,
+            f"prefix-{_PLANTED}-suffix",
+            "AccountKey=abc123;EndpointSuffix=core",
+            "https://admin:hunter22@vmm01",
+            "a=b",
+            "user@example.com",
+            "credentials.password",
+            "spec.vms[0].name",
+        ]
+    ),
+)
+_plain_data = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), _plain_text),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.tuples(children, children),
+        st.dictionaries(st.one_of(_plain_keys, st.text(max_size=6)), children, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_plain_data)
+def test_the_clean_fast_path_never_changes_what_is_masked(value: Any) -> None:
+    """``Redactor.clean`` lets data through unchanged only when the full rules would not change it, and a
+    redactor's answer is always the full rules' answer."""
+    r = Redactor([_PLANTED])
+    full = r._copy(value)
+    assert r(value) == full
+    if r.clean(value):
+        assert full == value
+        assert r(value) is value

@@ -297,6 +297,15 @@ def redact_plan(plan: Plan) -> Plan:
     r = redactor()
 
     def change(c: ResourceChange) -> ResourceChange:
+        if (
+            r.clean(c.before)
+            and r.clean(c.after)
+            and all(r.clean({"path": f.path, "old": f.old, "new": f.new}) for f in c.fields)
+            and r.clean_text(c.reason)
+            and r.clean_text(c.disruptive)
+            and r.clean_text(c.error)
+        ):
+            return c  # nothing to mask: most changes of a large plan
         fields = tuple(
             FieldChange(path=f.path, old=masked["old"], new=masked["new"], immutable=f.immutable)
             for f, masked in zip(c.fields, r(_field_dicts(c)), strict=True)

@@ -106,15 +106,63 @@ class Redactor:
             value = _inline_pattern().sub(_inline, value)
         return value
 
+    def clean_text(self, value: str) -> bool:
+        """Whether :meth:`text` would find nothing to mask (it may still answer False for a string it would
+        leave as it is: then the caller just takes the slower path)."""
+        if self._known is not None and self._known.search(value) is not None:
+            return False
+        return not (("=" in value or "@" in value) and _inline_pattern().search(value) is not None)
+
+    def clean(self, value: Any) -> bool:
+        """Whether redacting ``value`` would change nothing: plain data (dicts with string keys, lists,
+        strings, numbers, booleans, None) with no secret-looking key and no secret in any string. Most
+        of a plan is such data; checking it costs a fraction of copying it."""
+        kind = type(value)
+        if kind is str:
+            return self.clean_text(value)
+        if kind is dict:
+            path = value.get("path")
+            if type(path) is str and looks_secret(_field_name(path)):
+                return False
+            for key, child in value.items():
+                if type(key) is not str or looks_secret(key) or not self.clean_text(key):
+                    return False
+                t = type(child)
+                if t is str:
+                    if not self.clean_text(child):
+                        return False
+                elif child is None or t is bool:
+                    continue
+                elif t is int or t is float:
+                    if self._secrets and str(child) in self._secrets:
+                        return False
+                elif not self.clean(child):
+                    return False
+            return True
+        if kind is list or kind is tuple:
+            return all(self.clean(v) for v in value)
+        if value is None or kind is bool:
+            return True
+        if kind is int or kind is float:
+            return not (self._secrets and str(value) in self._secrets)
+        return False  # anything else goes through the full rules (a fallback may turn it into data)
+
     def __call__(self, value: Any) -> Any:
-        """A redacted copy of ``value`` (dicts, lists and tuples are rebuilt; other objects returned as they are)."""
+        """``value`` with every secret masked: the value itself when nothing is to be masked (see
+        :meth:`clean`), else a redacted copy (dicts, lists and tuples are rebuilt; other objects
+        returned as they are)."""
+        if self.clean(value):
+            return value
+        return self._copy(value)
+
+    def _copy(self, value: Any) -> Any:
         kind = type(value)
         if kind is str:
             return self.text(value)
         if kind is dict:
             return self._mapping(value)
         if kind is list:
-            return [self(v) for v in value]
+            return [self._copy(v) for v in value]
         if value is None or kind is bool:
             return value
         if kind is int or kind is float:
@@ -125,12 +173,14 @@ class Redactor:
         if isinstance(value, Mapping):
             return self._mapping(value)
         if isinstance(value, list | tuple):
-            return type(value)(self(v) for v in value) if kind in (list, tuple) else [self(v) for v in value]
+            if kind in (list, tuple):
+                return type(value)(self._copy(v) for v in value)
+            return [self._copy(v) for v in value]
         if isinstance(value, int | float) and not isinstance(value, bool):
             return MASK if str(value) in self._secrets else value
         if self._fallback is not None:
             plain = self._fallback(value)
-            return self(plain) if type(plain) in (str, dict, list) else self.text(str(plain))
+            return self._copy(plain) if type(plain) in (str, dict, list) else self.text(str(plain))
         return value
 
     def _mapping(self, value: Mapping[Any, Any]) -> dict[Any, Any]:
@@ -150,7 +200,7 @@ class Redactor:
                 name = self.text(key)
             elif self._fallback is not None and key is not None and type(key) not in (int, float, bool):
                 name = self.text(str(key))  # JSON keys are strings
-            out[name] = self(child)
+            out[name] = self._copy(child)
         return out
 
 
