@@ -423,6 +423,24 @@ def test_a_bad_fault_setting_is_a_clean_error(db: Path, monkeypatch: pytest.Monk
     assert "RECONCILER_EMBEDDED_FAULT_RATE='lots' is not a number" in _plain(result.stderr)
 
 
+@pytest.mark.parametrize("value", ["0", "lots", "1000"])
+def test_a_bad_read_concurrency_is_a_clean_error(db: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("RECONCILER_READ_CONCURRENCY", value)
+    for command in ("plan", "drift"):
+        result = _run(command, SPECS, "--estate", db)
+        assert result.exit_code == 1, _out(result)
+        assert f"RECONCILER_READ_CONCURRENCY={value!r}: use a whole number from 1 to 256" in _plain(result.stderr)
+
+
+def test_one_read_at_a_time_plans_what_the_default_plans(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    default = _plan_json(SPECS, db)
+    monkeypatch.setenv("RECONCILER_READ_CONCURRENCY", "1")
+    serial = _plan_json(SPECS, db)
+    assert [(c["address"], c["action"]) for c in serial["changes"]] == [
+        (c["address"], c["action"]) for c in default["changes"]
+    ]
+
+
 def test_a_permanent_fault_from_the_environment_fails_a_tenant_and_a_rerun_converges(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

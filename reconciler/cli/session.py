@@ -72,7 +72,7 @@ def read_live(
     *,
     progress: bool = True,
     on_batch: Callable[[Mapping[Address, Observed | None]], None] | None = None,
-    read_concurrency: int = refresh.DEFAULT_CONCURRENCY,
+    read_concurrency: int | None = None,
 ) -> dict[Address, Observed | None]:
     """Read the live state (bulk, parallel) with a progress bar on stderr; provider errors end the
     command cleanly (exit 1)."""
@@ -102,11 +102,32 @@ def read_live(
                 on_group=advance,
                 on_total=total,
                 on_batch=on_batch,
-                concurrency=read_concurrency,
+                concurrency=read_concurrency or read_concurrency_setting(),
             )
     except ReconcilerError as exc:
         err.print(f"[red]error:[/red] reading the live state failed: {exc}")
         raise typer.Exit(1) from exc
+
+
+READ_CONCURRENCY_ENV = "RECONCILER_READ_CONCURRENCY"
+
+
+def read_concurrency_setting(environ: Mapping[str, str] | None = None) -> int:
+    """List calls in flight while reading the live state: ``RECONCILER_READ_CONCURRENCY`` (1-256), default
+    32. Lower it when an endpoint throttles (many subscriptions in one Azure AD tenant share its limits)."""
+    import os
+
+    raw = (os.environ if environ is None else environ).get(READ_CONCURRENCY_ENV, "").strip()
+    if not raw:
+        return refresh.DEFAULT_CONCURRENCY
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 256:
+        err.print(f"[red]error:[/red] {READ_CONCURRENCY_ENV}={raw!r}: use a whole number from 1 to 256 (default 32)")
+        raise typer.Exit(1)
+    return value
 
 
 def make_plan(
@@ -116,7 +137,7 @@ def make_plan(
     excludes: Sequence[str],
     progress: bool = True,
     prune: bool = False,
-    read_concurrency: int = refresh.DEFAULT_CONCURRENCY,
+    read_concurrency: int | None = None,
 ) -> Plan:
     """Read the live state (bulk, parallel) and plan; provider errors end the command cleanly."""
     with no_cyclic_gc():  # tens of thousands of observed objects and changes, none of them cyclic garbage
@@ -137,7 +158,7 @@ def _plan(
     excludes: Sequence[str],
     progress: bool,
     prune: bool,
-    read_concurrency: int,
+    read_concurrency: int | None,
 ) -> Plan:
     planned = planner.Pending(session.resources)  # plan each group as its read returns
     observed = read_live(session, progress=progress, on_batch=planned.feed, read_concurrency=read_concurrency)
