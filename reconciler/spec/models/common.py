@@ -155,9 +155,27 @@ DurationSeconds = Annotated[
 ]
 
 
+# An IPv4 network written the way ipaddress prints it (no leading zeros, a prefix length): the common
+# case, checked without building an ipaddress object (a large tree holds tens of thousands of subnets).
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_CANONICAL_V4 = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}/(?:3[0-2]|[12]?\d)", re.ASCII)
+
+
+def _canonical_v4_network(value: str) -> bool:
+    """Whether ``value`` is an IPv4 network exactly as ``str(ipaddress.ip_network(value))`` writes it."""
+    if _CANONICAL_V4.fullmatch(value) is None:
+        return False
+    address, prefix = value.split("/")
+    a, b, c, d = (int(octet) for octet in address.split("."))
+    host_bits = 32 - int(prefix)
+    return ((a << 24 | b << 16 | c << 8 | d) & ((1 << host_bits) - 1)) == 0
+
+
 def _network(value: Any) -> str:
     if not isinstance(value, str):
         raise PydanticCustomError("cidr", "expected a network in CIDR form such as 10.0.1.0/24")
+    if _canonical_v4_network(value):
+        return value
     try:
         net = ipaddress.ip_network(value.strip(), strict=True)
     except ValueError as exc:
