@@ -24,12 +24,28 @@ HINT = f"remove it: {WHERE}"
 
 
 def has_secret(value: Any) -> bool:
-    """A fast first pass: most documents hold no secret, and then nothing needs copying."""
+    """A fast first pass: most documents hold no secret, and then nothing needs copying. Loops rather
+    than generators, and the pattern only for strings holding an ``=`` (every form it finds has one):
+    this runs over every value of every document."""
     if isinstance(value, dict):
-        return any(looks_secret(k) or has_secret(v) for k, v in value.items())
+        for key, child in value.items():
+            if looks_secret(key):
+                return True
+            if isinstance(child, str):
+                if "=" in child and _SECRET_VALUE.search(child) is not None:
+                    return True
+            elif isinstance(child, dict | list) and has_secret(child):
+                return True
+        return False
     if isinstance(value, list):
-        return any(has_secret(v) for v in value)
-    return isinstance(value, str) and _SECRET_VALUE.search(value) is not None
+        for child in value:
+            if isinstance(child, str):
+                if "=" in child and _SECRET_VALUE.search(child) is not None:
+                    return True
+            elif isinstance(child, dict | list) and has_secret(child):
+                return True
+        return False
+    return isinstance(value, str) and "=" in value and _SECRET_VALUE.search(value) is not None
 
 
 def strip_secrets(doc: SourceDocument) -> tuple[Any, list[Diagnostic]]:

@@ -1,0 +1,73 @@
+"""Fast paths in validation agree with the plain forms they replace: the CIDR check
+(``models.common._canonical_v4_network``) with ``ipaddress``, the secret scan with a scan of every value."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from reconciler.core.redact import looks_secret
+from reconciler.spec.models.common import _canonical_v4_network
+from reconciler.spec.secrets import _SECRET_VALUE, has_secret
+
+
+def _canonical(value: str) -> bool:
+    try:
+        return str(ipaddress.ip_network(value, strict=True)) == value
+    except ValueError:
+        return False
+
+
+_octet = st.one_of(
+    st.integers(0, 300).map(str), st.sampled_from(["00", "01", "010", "255", "256", "1\u0660", "\u0661"])
+)
+_prefix = st.one_of(st.integers(0, 40).map(str), st.sampled_from(["", "08", "032", "\u0668", "255.255.255.0"]))
+_written = st.builds(
+    lambda o, p, sep: ".".join(o) + sep + p,
+    st.lists(_octet, min_size=3, max_size=5),
+    _prefix,
+    st.sampled_from(["/", "", " /", "/ "]),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(_written, st.text(max_size=20)))
+@example("10.0.1.0/24")
+@example("10.0.1.1/24")
+@example("0.0.0.0/0")
+@example("255.255.255.255/32")
+@example("10.0.0.0/8\n")
+def test_the_fast_path_accepts_exactly_canonical_ipv4_networks(value: str) -> None:
+    fast = _canonical_v4_network(value)
+    assert fast == (_canonical(value) and isinstance(ipaddress.ip_network(value), ipaddress.IPv4Network))
+
+
+_SECRETISH = st.sampled_from(
+    ["password", "adminPassword", "apiKey", "name", "subnet", "AccountKey=abc;", "x=y", "sig=" + "A" * 20, "plain"]
+)
+_spec_data = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), _SECRETISH, st.text(max_size=8)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.one_of(_SECRETISH, st.text(max_size=6)), children, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+def _reference_has_secret(value: Any) -> bool:
+    """The scan as first written: every key checked, the pattern run on every string."""
+    if isinstance(value, dict):
+        return any(looks_secret(k) or _reference_has_secret(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_reference_has_secret(v) for v in value)
+    return isinstance(value, str) and _SECRET_VALUE.search(value) is not None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_spec_data)
+def test_the_secret_scan_finds_what_the_plain_scan_finds(value: Any) -> None:
+    assert has_secret(value) == _reference_has_secret(value)
