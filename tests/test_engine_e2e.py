@@ -110,6 +110,7 @@ def test_plan_json_and_the_saved_plan_file(db: Path, tmp_path: Path) -> None:
     assert by_address["asr.vault:contoso-west/WAPRecoveryVault"]["action"] == "noop"
     # -o writes the same document the same command printed.
     assert json.loads(saved.read_text(encoding="utf-8")) == document
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["plan.json"], "written aside, then renamed"
     assert "Saved the plan to" in _plain(result.stderr)
 
 

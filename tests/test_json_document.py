@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -20,6 +21,9 @@ json_values = st.recursive(
 @given(st.dictionaries(st.text(max_size=6), json_values, max_size=5))
 def test_the_text_is_the_same_document(document: dict[str, Any]) -> None:
     assert json.loads(json_document.dumps(document)) == document
+    written = io.StringIO()
+    json_document.write(document, written)  # streamed, line by line: the same text and a final newline
+    assert written.getvalue() == json_document.dumps(document) + "\n"
 
 
 def test_one_change_per_line() -> None:

@@ -65,6 +65,9 @@ def plan(
         result = make_plan(session, targets=targets, excludes=excludes, progress=not as_json, prune=prune)
     finally:
         session.backends.close()
+    # The resources (and through their source positions the spec documents) are not needed any more: let
+    # them go before the report is built, so its memory reuses theirs (a 1,000-tenant plan: ~100 MB).
+    session.resources = session.all_resources = []
     logs.plan_done(result)
     result = logs.redact_plan(result)  # shown and saved without a secret value (docs/logging.md)
     # The changes come from the redacted plan; the rest of the document is redacted here.
@@ -73,12 +76,15 @@ def plan(
         for key, value in plan_json.to_dict(result, spec_paths=session.spec_paths).items()
     }
     if as_json:
-        typer.echo(json_document.dumps(document))
+        json_document.write(document, sys.stdout)  # line by line: a 1,000-tenant plan is 35 MB of JSON
     else:
         plan_text.render(out, result, show_unchanged=show_unchanged)
     if out_file is not None:
         out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(json_document.dumps(document) + "\n", encoding="utf-8")
+        partial = out_file.with_name(out_file.name + ".partial")  # a half-written plan never has the name
+        with partial.open("w", encoding="utf-8") as saved:
+            json_document.write(document, saved)
+        partial.replace(out_file)
         err.print(f"Saved the plan to {out_file}; apply exactly it with: reconciler apply {out_file}")
     outcome, counts = run_history.plan_result(result)
     run.record(

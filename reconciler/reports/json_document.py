@@ -8,26 +8,39 @@ change per line reads and greps well, and diffs line by line."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, TextIO
 
 
 def _compact(value: Any) -> str:
     return json.dumps(value, default=str, ensure_ascii=False, separators=(", ", ": "))
 
 
-def dumps(document: Mapping[str, Any]) -> str:
-    """``document`` as JSON: top-level keys one per line, top-level lists one item per line."""
-    lines = ["{"]
+def lines(document: Mapping[str, Any]) -> Iterator[str]:
+    """The lines of :func:`dumps`, one at a time (a large report is written without holding its text)."""
+    yield "{"
     items = list(document.items())
     for i, (key, value) in enumerate(items):
         comma = "," if i < len(items) - 1 else ""
         head = f"  {json.dumps(str(key), ensure_ascii=False)}: "
         if isinstance(value, list) and value:
-            lines.append(head + "[")
-            lines.extend(f"    {_compact(item)}{',' if j < len(value) - 1 else ''}" for j, item in enumerate(value))
-            lines.append(f"  ]{comma}")
+            yield head + "["
+            last = len(value) - 1
+            for j, item in enumerate(value):
+                yield f"    {_compact(item)}{',' if j < last else ''}"
+            yield f"  ]{comma}"
         else:
-            lines.append(head + _compact(value) + comma)
-    lines.append("}")
-    return "\n".join(lines)
+            yield head + _compact(value) + comma
+    yield "}"
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """``document`` as JSON: top-level keys one per line, top-level lists one item per line."""
+    return "\n".join(lines(document))
+
+
+def write(document: Mapping[str, Any], stream: TextIO) -> None:
+    """:func:`dumps` and a final newline, written line by line to ``stream``."""
+    for line in lines(document):
+        stream.write(line)
+        stream.write("\n")
