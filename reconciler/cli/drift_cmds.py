@@ -75,12 +75,11 @@ def _last_applied(store: Store, addresses: set[str]) -> dict[str, Applied]:
         raise _store_failed(None, "read", exc) from exc  # the backends are closed already
 
 
-def _watches(path: Path, session: Session) -> list[Watch]:
-    """The hosts whose CPU ready the selected power profiles watch (the specs are valid: ``load`` checked)."""
+def _watches(session: Session) -> list[Watch]:
+    """The hosts whose CPU ready the selected power profiles watch."""
     from reconciler.engine import health
-    from reconciler.spec.loader import load_paths
 
-    return health.watches(load_paths([path]).specs, session.resources)
+    return health.watches(session.specs, session.resources)
 
 
 def _with_host_reads(session: Session, watched: list[Watch]) -> Session:
@@ -138,7 +137,6 @@ def _write(text: str, out_file: Path | None) -> None:
 
 
 def compute(
-    path: Path,
     session: Session,
     *,
     targets: Sequence[str],
@@ -149,6 +147,20 @@ def compute(
     """The drift report of the selected resources, with health findings (``reconciler drift`` and each
     ``watch`` cycle make it the same way), and the trend of past drift runs when asked. The session's
     backends stay open for the caller."""
+    from reconciler.core.memory import no_cyclic_gc
+
+    with no_cyclic_gc():  # as plan does: tens of thousands of observed objects and entries, none cyclic
+        return _compute(session, targets=targets, excludes=excludes, progress=progress, trend=trend)
+
+
+def _compute(
+    session: Session,
+    *,
+    targets: Sequence[str],
+    excludes: Sequence[str],
+    progress: bool,
+    trend: bool,
+) -> tuple[DriftReport, list[TrendPoint] | None]:
     import datetime
 
     from reconciler.cli import logs
@@ -156,10 +168,11 @@ def compute(
     from reconciler.engine import drift as engine_drift
     from reconciler.engine import health, planner
 
-    watched = _watches(path, session)
+    watched = _watches(session)
     store = _open_store(session)  # before the (long) read: an unusable store fails at once
+    planned = planner.Pending(session.resources)  # each group compared as its read returns
     try:
-        observed = read_live(_with_host_reads(session, watched), progress=progress)
+        observed = read_live(_with_host_reads(session, watched), progress=progress, on_batch=planned.feed)
         hosts = {a: seen for a, seen in observed.items() if a.kind == health.HOST_KIND}
         observed = {a: seen for a, seen in observed.items() if a.kind != health.HOST_KIND}
         addresses = {str(r.address) for r in session.resources}
@@ -179,6 +192,7 @@ def compute(
         redact=logs.redact,  # apply stored the desired fields redacted: compare them alike
         digest=planner.spec_digest(session.all_resources),
         health=health.findings(session.resources, observed, watched, hosts),
+        planned=planned.changes,
     )
     return report, points
 
@@ -206,7 +220,6 @@ def drift(
     session = load([path], targets=targets, excludes=excludes, estate=estate)
     try:
         report, trend = compute(
-            path,
             session,
             targets=targets,
             excludes=excludes,

@@ -21,7 +21,7 @@ from reconciler.core.resources import Observed, Resource
 from reconciler.engine import expand, planner, refresh
 from reconciler.providers.embedded.seed import EstateFileError
 from reconciler.providers.registry import Backends, open_backends
-from reconciler.spec.loader import load_paths
+from reconciler.spec.loader import SpecSet, load_paths
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -33,6 +33,7 @@ class Session:
     all_resources: list[Resource]
     backends: Backends
     spec_paths: list[str]
+    specs: SpecSet  # the validated documents (drift's health watches read the power profiles)
 
 
 def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[str], estate: Path | None) -> Session:
@@ -64,7 +65,7 @@ def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[st
             "(reconciler estate init resets it).[/dim]"
         )
     # Absolute, so that apply PLANFILE finds the specs from any working directory.
-    return Session(chosen, resources, backends, [str(Path(p).resolve()) for p in paths])
+    return Session(chosen, resources, backends, [str(Path(p).resolve()) for p in paths], result.specs)
 
 
 def read_live(

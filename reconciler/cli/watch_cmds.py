@@ -251,7 +251,7 @@ def _drift(session: Session, options: Options) -> tuple[DriftReport, dict[Any, A
 
     run = run_history.ReportRun("drift")  # started now: the run's duration covers the read
     report, _ = drift_cmds.compute(
-        options.path, session, targets=options.targets, excludes=options.excludes, progress=False, trend=False
+        session, targets=options.targets, excludes=options.excludes, progress=False, trend=False
     )
     logs.drift_done(report)
     shown = engine_drift.redacted(report, logs.redact)

@@ -109,7 +109,10 @@ class DriftReport:
         found: dict[tuple[int, str, str], dict[str, int]] = {}
         for e in self.entries:
             key = (1, e.site, e.tenant) if e.tenant else (0, e.site, "")
-            found.setdefault(key, _zero())[e.drift_class.value] += 1
+            counts = found.get(key)
+            if counts is None:
+                counts = found[key] = _zero()
+            counts[e.drift_class.value] += 1
         return tuple(
             ScopeCounts(site=site, tenant=tenant or None, counts=counts)
             for (_, site, tenant), counts in sorted(found.items())
@@ -141,10 +144,13 @@ def classify_one(
     applied: Applied | None,
     *,
     redact: Callable[[Any], Any] | None = None,
+    change: ResourceChange | None = None,
 ) -> DriftEntry:
     """The class of one declared resource. ``applied`` is what apply last applied to it (None: never);
-    ``redact`` is what apply did to ``desired`` before storing it, so both compare alike."""
-    change = planner.plan_one(resource, observed)
+    ``redact`` is what apply did to ``desired`` before storing it, so both compare alike. ``change`` is
+    ``planner.plan_one(resource, observed)`` when the caller planned it already (as each read returned)."""
+    if change is None:
+        change = planner.plan_one(resource, observed)
     last = LastApplied(applied.applied_at, applied.run_id) if applied is not None else None
     base: dict[str, Any] = {
         "address": resource.address,
@@ -208,12 +214,20 @@ def make_report(
     redact: Callable[[Any], Any] | None = None,
     digest: str | None = None,
     health: Sequence[HealthFinding] = (),
+    planned: Mapping[Address, ResourceChange] | None = None,
 ) -> DriftReport:
     """Classify every resource (``resources``: the selected ones) and every live object of their scopes
     that no spec declares. ``declared`` is every resource of the specs (default ``resources``): what a
     ``--target`` leaves out is still declared, never unmanaged. ``applied`` is keyed by address text,
-    as the store returns it."""
-    entries = [classify_one(r, observed.get(r.address), applied.get(str(r.address)), redact=redact) for r in resources]
+    as the store returns it. ``planned`` holds each resource's ``planner.plan_one`` change where the caller
+    made it already (``planner.Pending``, fed by the reads)."""
+    changes = planned or {}
+    entries = [
+        classify_one(
+            r, observed.get(r.address), applied.get(str(r.address)), redact=redact, change=changes.get(r.address)
+        )
+        for r in resources
+    ]
     for orphan in planner.orphans(
         declared if declared is not None else resources, observed, prune=False, targets=targets, excludes=excludes
     ):
@@ -244,6 +258,8 @@ def redacted(report: DriftReport, redact: Callable[[Any], Any]) -> DriftReport:
     """The report with ``redact`` applied to every value it shows (expected, actual, live objects)."""
 
     def one(e: DriftEntry) -> DriftEntry:
+        if not e.fields and e.live is None and redact(e.reason) is e.reason and redact(e.error) is e.error:
+            return e  # nothing shown that could hold a secret (most entries of a large estate)
         # As field changes ({"path", "old", "new"}): the redactor masks both values when the path names a secret.
         masked = redact([{"path": f.path, "old": f.actual, "new": f.expected} for f in e.fields])
         fields = tuple(
