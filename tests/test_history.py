@@ -265,7 +265,7 @@ def test_a_failing_history_write_does_not_fail_the_apply(store: Store, monkeypat
     def broken(*_args: Any, **_kwargs: Any) -> None:
         raise OperationalError("INSERT INTO steps", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(history, "record_step", broken)
+    monkeypatch.setattr(history, "record_batch", broken)  # how an apply writes its steps
     result = _apply("--allow-disruption")
     assert result.exit_code == 0, result.output
     assert "history.write-failed" in result.output and "Apply complete" in result.output
@@ -417,3 +417,47 @@ def test_a_store_that_cannot_be_written_does_not_fail_plan_or_drift(
 def test_the_store_url_is_shown_without_its_password() -> None:
     shown = db.shown_url("postgresql+psycopg://ops:s3cret@db.example/reconciler")
     assert "s3cret" not in shown and shown.startswith("postgresql+psycopg://ops:***@db.example")
+
+
+def test_an_apply_records_its_steps_in_batches_and_keeps_their_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Steps and applied state are written a batch at a time (here every 3 rows) and at the end; what is
+    stored is what per-step writes would have stored: every step, and for each address the last thing
+    that happened to it (applied, or deleted)."""
+    from reconciler.core.addresses import Address
+    from reconciler.core.changes import Action
+    from reconciler.core.resources import Resource
+
+    monkeypatch.setattr(run_history.RunHistory, "FLUSH_ROWS", 3)
+    a, b, c = (Address("azure.resource_group", "acmecorp", n) for n in ("rg-a", "rg-b", "rg-c"))
+    resources = {x: Resource(x, {"name": x.name, "password": "canary-pw-456"}) for x in (a, b, c)}
+    for run_id in ("run-0", "run-1"):
+        history.record_run_start(run_id, kind="apply", user="u", host="h", store=store)
+    history.record_applied(str(c), {"name": "rg-c"}, "run-0", store=store)  # from an earlier run
+    recorder = run_history.RunHistory(store, "run-1", resources)
+    steps = [
+        applier.StepResult(a, Action.CREATE, "done"),
+        applier.StepResult(b, Action.CREATE, "failed", message="boom"),
+        applier.StepResult(c, Action.DELETE, "done"),
+        applier.StepResult(b, Action.CREATE, "done"),
+        applier.StepResult(a, Action.DELETE, "done"),
+    ]
+
+    def stored() -> int:
+        run = history.get_run("run-1", store=store)
+        assert run is not None
+        return len(run.steps)
+
+    for step in steps[:4]:
+        recorder.step(step)
+    assert stored() == 4, "batches of 3 rows or more (a step and its applied state count 2) went out"
+    recorder.step(steps[4])
+    assert stored() == 4, "the last step waits for the next batch, or the end"
+    recorder.end(applier.ApplyReport(results=steps))
+    run = history.get_run("run-1", store=store)
+    assert run is not None
+    assert [(s.address, s.result) for s in run.steps] == [(str(s.address), s.status) for s in steps]
+    applied = history.last_applied([str(a), str(b), str(c)], store=store)
+    assert sorted(applied) == [str(b)]  # a created then deleted, c deleted: only b is applied now
+    assert applied[str(b)].desired == {"name": "rg-b", "password": MASK} and applied[str(b)].run_id == "run-1"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -271,6 +271,49 @@ def record_applied(address: str, desired: Mapping[str, Any], run_id: str, *, sto
     with _opened(store) as db, db.engine.begin() as conn:  # one transaction: replace the row
         conn.execute(delete(last_applied_table).where(last_applied_table.c.address == address))
         conn.execute(insert(last_applied_table), row)
+
+
+def record_batch(
+    run_id: str,
+    *,
+    steps: Sequence[Mapping[str, Any]] = (),
+    applied: Mapping[str, Mapping[str, Any]] | None = None,
+    forgotten: Iterable[str] = (),
+    store: Store | None = None,
+) -> None:
+    """Many rows in one transaction, as an apply run buffers them: ``steps`` (the keyword arguments of
+    :func:`record_step`), what is now applied to each address (``applied``: desired fields, already
+    redacted) and the addresses deleted (``forgotten``). An address is in at most one of the two."""
+    applied = applied or {}
+    gone = sorted({*applied, *forgotten})
+    stamp = now()
+    step_rows = [
+        {
+            "run_id": run_id,
+            "address": str(step["address"])[:500],
+            "action": step["action"],
+            "result": step["result"],
+            "message": step.get("message", ""),
+            "duration_s": step.get("duration_s", 0.0),
+            "attempts": step.get("attempts", 1),
+            "started_at": step.get("started_at") or stamp,
+        }
+        for step in steps
+    ]
+    applied_rows = [
+        {"address": address, "desired": _json(dict(desired)), "applied_at": stamp, "run_id": run_id}
+        for address, desired in applied.items()
+    ]
+    with _opened(store) as db, db.engine.begin() as conn:
+        if step_rows:
+            conn.execute(insert(steps_table), step_rows)
+        for i in range(0, len(gone), _IN_CHUNK):
+            conn.execute(delete(last_applied_table).where(last_applied_table.c.address.in_(gone[i : i + _IN_CHUNK])))
+        if applied_rows:
+            conn.execute(insert(last_applied_table), applied_rows)
+
+
+_IN_CHUNK = 500  # addresses per IN (...) list: far below any database's parameter limit
 
 
 def forget_applied(address: str, *, store: Store | None = None) -> None:
