@@ -35,6 +35,11 @@ class Session:
     spec_paths: list[str]
     specs: SpecSet  # the validated documents (drift's health watches read the power profiles)
 
+    def release(self) -> None:
+        """Let the resources and the spec documents go (a command that only reports what it planned no
+        longer needs them): what it builds next reuses their memory."""
+        self.resources, self.all_resources, self.specs = [], [], SpecSet()
+
 
 def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[str], estate: Path | None) -> Session:
     """Validated specs -> resources, and open backends; on bad specs print diagnostics and exit 1."""
