@@ -147,54 +147,42 @@ def compute(
     """The drift report of the selected resources, with health findings (``reconciler drift`` and each
     ``watch`` cycle make it the same way), and the trend of past drift runs when asked. The session's
     backends stay open for the caller."""
-    from reconciler.core.memory import no_cyclic_gc
-
-    with no_cyclic_gc():  # as plan does: tens of thousands of observed objects and entries, none cyclic
-        return _compute(session, targets=targets, excludes=excludes, progress=progress, trend=trend)
-
-
-def _compute(
-    session: Session,
-    *,
-    targets: Sequence[str],
-    excludes: Sequence[str],
-    progress: bool,
-    trend: bool,
-) -> tuple[DriftReport, list[TrendPoint] | None]:
     import datetime
 
     from reconciler.cli import logs
     from reconciler.cli.session import read_live
+    from reconciler.core.memory import no_cyclic_gc
     from reconciler.engine import drift as engine_drift
     from reconciler.engine import health, planner
 
-    watched = _watches(session)
-    store = _open_store(session)  # before the (long) read: an unusable store fails at once
-    planned = planner.Pending(session.resources)  # each group compared as its read returns
-    try:
-        observed = read_live(_with_host_reads(session, watched), progress=progress, on_batch=planned.feed)
-        hosts = {a: seen for a, seen in observed.items() if a.kind == health.HOST_KIND}
-        observed = {a: seen for a, seen in observed.items() if a.kind != health.HOST_KIND}
-        addresses = {str(r.address) for r in session.resources}
-        addresses |= {str(a) for a, seen in observed.items() if seen is not None}
-        applied = _last_applied(store, addresses)
-        points = _trend(store) if trend else None
-    finally:
-        store.close()
-    report = engine_drift.make_report(
-        session.resources,
-        observed,
-        applied,
-        created_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        declared=session.all_resources,  # what a --target leaves out is still declared: never unmanaged
-        targets=targets,
-        excludes=excludes,
-        redact=logs.redact,  # apply stored the desired fields redacted: compare them alike
-        digest=planner.spec_digest(session.all_resources),
-        health=health.findings(session.resources, observed, watched, hosts),
-        planned=planned.changes,
-    )
-    return report, points
+    with no_cyclic_gc():  # as plan does: tens of thousands of observed objects and entries, none cyclic
+        watched = _watches(session)
+        store = _open_store(session)  # before the (long) read: an unusable store fails at once
+        planned = planner.Pending(session.resources)  # each group compared as its read returns
+        try:
+            observed = read_live(_with_host_reads(session, watched), progress=progress, on_batch=planned.feed)
+            hosts = {a: seen for a, seen in observed.items() if a.kind == health.HOST_KIND}
+            observed = {a: seen for a, seen in observed.items() if a.kind != health.HOST_KIND}
+            addresses = {str(r.address) for r in session.resources}
+            addresses |= {str(a) for a, seen in observed.items() if seen is not None}
+            applied = _last_applied(store, addresses)
+            points = _trend(store) if trend else None
+        finally:
+            store.close()
+        report = engine_drift.make_report(
+            session.resources,
+            observed,
+            applied,
+            created_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            declared=session.all_resources,  # what a --target leaves out is still declared: never unmanaged
+            targets=targets,
+            excludes=excludes,
+            redact=logs.redact,  # apply stored the desired fields redacted: compare them alike
+            digest=planner.spec_digest(session.all_resources),
+            health=health.findings(session.resources, observed, watched, hosts),
+            planned=planned.changes,
+        )
+        return report, points
 
 
 def drift(
