@@ -9,6 +9,7 @@ the text on first use: positions must not change on the way."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 from pathlib import Path
 from typing import Any
 
@@ -122,3 +123,22 @@ def test_a_bad_worker_setting_is_an_error_that_names_it(tmp_path: Path, monkeypa
     assert not result.ok
     [error] = result.errors
     assert error.location.file == "RECONCILER_LOAD_WORKERS" and "'many'" in error.message and error.hint
+
+
+_REAL_PARSE_CHUNK = loader._parse_chunk
+
+
+def _dying_parse_chunk(chunk: list[tuple[Path, str]]) -> list[loader.Parsed]:
+    """A worker that dies (as one killed by the kernel for memory would) on the chunk holding a tenant."""
+    if any(display.endswith("acmecorp.yaml") for _, display in chunk):
+        os._exit(9)
+    return _REAL_PARSE_CHUNK(chunk)
+
+
+def test_a_worker_that_dies_leaves_the_rest_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = str(Path(__file__).parent.parent / "specs")
+    here = _load([shipped], monkeypatch, workers="0")
+    monkeypatch.setattr(loader, "_parse_chunk", _dying_parse_chunk)
+    survived = _load([shipped], monkeypatch, workers="2")
+    assert survived.ok and [_shown(d) for d in survived.diagnostics] == [_shown(d) for d in here.diagnostics]
+    assert _documents(survived) == _documents(here)

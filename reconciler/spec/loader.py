@@ -13,6 +13,7 @@ import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -290,11 +291,17 @@ def _parsed(files: Sequence[Path], workers: int) -> Iterator[tuple[str, Parsed]]
             yield display, load_file(path, display=display)
         return
     chunks = [named[i : i + _CHUNK_FILES] for i in range(0, len(named), _CHUNK_FILES)]
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for chunk, results in zip(chunks, pool.map(_parse_chunk, chunks), strict=True):
-            for (_, display), parsed in zip(chunk, results, strict=True):
-                yield display, parsed
+    done = 0  # chunks handed on: a worker that dies (killed, out of memory) leaves the rest to this process
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            for chunk, results in zip(chunks, pool.map(_parse_chunk, chunks), strict=True):
+                for (_, display), parsed in zip(chunk, results, strict=True):
+                    yield display, parsed
+                done += 1
+    except (BrokenProcessPool, OSError):  # OSError: no process could be forked (a process limit)
+        for chunk in chunks[done:]:
+            for path, display in chunk:
+                yield display, load_file(path, display=display)
 
 
 def load_paths(paths: Iterable[Path | str]) -> LoadResult:
