@@ -206,19 +206,10 @@ def record_step(
     started_at: str | None = None,
     store: Store | None = None,
 ) -> None:
-    """One step's result."""
-    row = {
-        "run_id": run_id,
-        "address": address[:500],
-        "action": action,
-        "result": result,
-        "message": message,
-        "duration_s": duration_s,
-        "attempts": attempts,
-        "started_at": started_at or now(),
-    }
-    with _opened(store) as db, db.engine.begin() as conn:
-        conn.execute(insert(steps_table), row)
+    """One step's result (an apply writes them in batches: :func:`record_batch`)."""
+    step: dict[str, Any] = {"address": address, "action": action, "result": result, "message": message}
+    step |= {"duration_s": duration_s, "attempts": attempts, "started_at": started_at}
+    record_batch(run_id, steps=[step], store=store)
 
 
 def record_run_end(
@@ -267,10 +258,7 @@ def get_report(run_id: str, *, store: Store | None = None) -> dict[str, Any] | N
 
 def record_applied(address: str, desired: Mapping[str, Any], run_id: str, *, store: Store | None = None) -> None:
     """``desired`` (already redacted) is now what the tool last applied to ``address``."""
-    row = {"address": address, "desired": _json(dict(desired)), "applied_at": now(), "run_id": run_id}
-    with _opened(store) as db, db.engine.begin() as conn:  # one transaction: replace the row
-        conn.execute(delete(last_applied_table).where(last_applied_table.c.address == address))
-        conn.execute(insert(last_applied_table), row)
+    record_batch(run_id, applied={address: desired}, store=store)
 
 
 def record_batch(
