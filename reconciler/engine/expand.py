@@ -27,9 +27,17 @@ from reconciler.spec.yamlsource import FieldPath
 WINDOWS_PLANS = {"HighPerformance", "Balanced", "PowerSaver"}
 
 
+@functools.cache
+def _default_policy(kind: str) -> Policy:
+    """The policy of a resource no lifecycle touches (most of them): one shared object per kind."""
+    return Policy(creatable=kinds.info(kind).creatable)
+
+
 def _policy(kind: str, *lifecycles: Lifecycle | None, prefix: str = "") -> Policy:
     """Merge lifecycles (outer first, inner wins); ``prefix`` selects and strips ignoreFields like
     ``memory.priority`` when one spec item (a VM) feeds several resources."""
+    if not any(lifecycles):
+        return _default_policy(kind)
     protect = prune = False
     mode = Mode.ENFORCE
     ignore: list[str] = []
@@ -266,6 +274,14 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
     def s(kind: str, name: str) -> Address:
         return Address(kind, site, name)
 
+    pools: dict[str, tuple[Address, ...]] = {}
+
+    def pool_deps(logical_network: str) -> tuple[Address, ...]:
+        if logical_network not in pools:
+            pools[logical_network] = tuple(_pool_deps(site_doc.model, logical_network))
+        return pools[logical_network]
+
+    memory = [_memory_desired(vm, specs) for vm in t.vms]
     cloud_addr = a("vmm.cloud", t.cloud.name)
     cloud: dict[str, Any] = {
         "name": t.cloud.name,
@@ -296,20 +312,19 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
                 "subnets": [{"name": sn.name, "subnet": sn.subnet} for sn in net.subnets],
             },
             s("vmm.logical_network", net.logical_network),
-            *_pool_deps(site_doc.model, net.logical_network),
+            *pool_deps(net.logical_network),
             cloud_addr,
             lifecycle=(net.lifecycle,),
             site=site,
             tenant=scope,
         )
-    for i, vm in enumerate(t.vms):
-        memory = _memory_desired(vm, specs)
-        if memory is not None:
+    for i, (vm, wanted) in enumerate(zip(t.vms, memory, strict=True)):
+        if wanted is not None:
             yield _res(
                 doc,
                 ("spec", "vms", i),
                 a("hyperv.vm_memory", vm.name),
-                memory,
+                wanted,
                 lifecycle=(vm.lifecycle,),
                 prefix="memory",
                 site=site,
@@ -428,7 +443,7 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
         if not vm.protect:
             continue
         # Protection waits for the VM's memory to be configured (and is blocked if the VM is missing).
-        vm_memory = (a("hyperv.vm_memory", vm.name),) if _memory_desired(vm, specs) is not None else ()
+        vm_memory = (a("hyperv.vm_memory", vm.name),) if memory[i] is not None else ()
         yield _res(
             doc,
             ("spec", "vms", i),
