@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -112,6 +113,35 @@ def test_plan_json_and_the_saved_plan_file(db: Path, tmp_path: Path) -> None:
     assert json.loads(saved.read_text(encoding="utf-8")) == document
     assert sorted(p.name for p in saved.parent.iterdir()) == ["plan.json"], "written aside, then renamed"
     assert "Saved the plan to" in _plain(result.stderr)
+
+
+def test_plan_summary_counts_what_the_full_plan_lists(db: Path) -> None:
+    result = _run("plan", SPECS, "--summary", "--estate", db)
+    out = _out(result)
+    assert result.exit_code == 0, out
+    assert "~ VMM cloud AcmeCorp Cloud" not in out and "logicalNetworks:" not in out, "counts, not changes"
+    changes = _plan_json(SPECS, db)["changes"]
+    columns = ("create", "update", "replace", "delete", "disruptive", "unchanged")
+
+    def tally(selected: list[dict[str, Any]]) -> dict[str, int]:
+        counts = dict.fromkeys(columns, 0)
+        for c in selected:
+            if c["action"] == "noop":
+                counts["unchanged"] += c["noopReason"] not in ("blocked", "not-declared")
+            else:
+                counts[c["action"]] += 1
+                counts["disruptive"] += bool(c["disruptive"])
+        return counts
+
+    rows = {
+        m[1]: dict(zip(columns, map(int, m[2].split()), strict=True))
+        for m in re.finditer(r"^((?:site |tenant )?[\w.-]+) +((?:\d+ +){5}\d+)$", out, re.MULTILINE)
+    }
+    kinds = {c["kind"] for c in changes}
+    assert {k: rows[k] for k in kinds} == {k: tally([c for c in changes if c["kind"] == k]) for k in kinds}
+    for tenant in ("acmecorp", "fabrikam"):  # both have something to do on a fresh estate
+        assert rows[f"tenant {tenant}"] == tally([c for c in changes if c["tenant"] == tenant]), tenant
+    assert SUMMARY.search(out), out
 
 
 # --- apply -------------------------------------------------------------------------------------------

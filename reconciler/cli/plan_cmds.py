@@ -50,6 +50,14 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 0 when nothing changes, 2 when something would.")
     ] = False,
     show_unchanged: Annotated[bool, typer.Option("--show-unchanged", help="List in-sync resources too.")] = False,
+    summary: Annotated[
+        bool,
+        typer.Option(
+            "--summary",
+            help="Counts per kind and per site or tenant instead of every change (for large plans; -o still "
+            "saves every change).",
+        ),
+    ] = False,
     prune: Prune = False,
     estate: Estate = None,
 ) -> None:
@@ -75,6 +83,8 @@ def plan(
     }
     if as_json:
         json_document.write(document, sys.stdout)  # line by line: a 1,000-tenant plan is 35 MB of JSON
+    elif summary:
+        plan_text.counts_view(out, result)
     else:
         plan_text.render(out, result, show_unchanged=show_unchanged)
     if out_file is not None:

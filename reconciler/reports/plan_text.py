@@ -73,6 +73,56 @@ def render(console: Console, plan: Plan, *, show_unchanged: bool = False) -> Non
     summary(console, plan)
 
 
+_COLUMNS = ("create", "update", "replace", "delete", "disruptive", "unchanged")
+
+
+def _tally(changes: Iterable[ResourceChange]) -> dict[str, int]:
+    out = dict.fromkeys(_COLUMNS, 0)
+    for c in changes:
+        if c.error:
+            continue  # listed by name under the table
+        if c.is_change:
+            out[c.action.value] += 1
+            out["disruptive"] += bool(c.disruptive)
+        elif c.noop_reason not in (NoopReason.BLOCKED, NoopReason.NOT_DECLARED):
+            out["unchanged"] += 1
+    return out
+
+
+def _table(title: str, rows: list[tuple[str, dict[str, int]]], width: int) -> list[str]:
+    lines = [f"[bold]{escape(title.ljust(width))}[/bold]  " + "  ".join(f"{c:>10}" for c in _COLUMNS)]
+    for name, tally in rows:
+        lines.append(f"{escape(name.ljust(width))}  " + "  ".join(f"{tally[c]:>10}" for c in _COLUMNS))
+    return lines
+
+
+def counts_view(console: Console, plan: Plan) -> None:
+    """The plan as counts, for a plan too large to read change by change (``plan --summary``): per kind,
+    then per site and tenant that has something to do, then the summary line and every error by name.
+    Blocked changes, errors and live objects kept undeclared are left to the summary line."""
+    by_kind: dict[str, list[ResourceChange]] = {}
+    for c in plan.changes:
+        by_kind.setdefault(c.address.kind, []).append(c)
+    kind_rows = [(kind, _tally(changes)) for kind, changes in sorted(by_kind.items())]
+    scope_rows = []
+    quiet = 0
+    for key, changes in _groups(plan.changes).items():
+        tally = _tally(changes)
+        if any(tally[c] for c in _COLUMNS if c != "unchanged"):
+            scope_rows.append((f"tenant {key[2]}" if key[0] else f"site {key[1]}", tally))
+        else:
+            quiet += 1
+    width = max(len(name) for name, _ in [("site or tenant", {}), *kind_rows, *scope_rows])
+    lines = ["", *_table("kind", kind_rows, width), ""]
+    if scope_rows:
+        lines += _table("site or tenant", scope_rows, width)
+    if quiet:
+        lines.append(f"[dim](and {quiet} more with nothing to do)[/dim]")
+    lines.append("")
+    emit(console, lines)
+    summary(console, plan)
+
+
 _TAG = re.compile(r"(?<!\\)\[/?[a-z][a-z ]*\]")
 
 
