@@ -9,6 +9,8 @@ import importlib.util
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,8 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import text as text_sql
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner, Result
 
@@ -54,19 +57,28 @@ def _version(store: Store) -> str | None:
 def test_migrations_upgrade_a_fresh_store_and_are_idempotent(store_url: str) -> None:
     url = store_url
     head = ScriptDirectory.from_config(db.alembic_config()).get_heads()
-    assert head == ["0004"]  # one line of revisions
+    assert head == ["0005"] == [db.HEAD_REVISION]  # one line of revisions, its head known without Alembic
     with open_store(url) as opened:
         assert set(inspect(opened.engine).get_table_names()) == TABLES
-        assert _version(opened) == "0004"
+        assert _version(opened) == "0005"
         assert {ix["name"] for ix in inspect(opened.engine).get_indexes("runs")} == {"ix_runs_kind"}
         history.record_run_start("r1", kind="apply", user="u", host="h", store=opened)
         db.upgrade(opened.engine)  # again: nothing to do, nothing lost
         db.upgrade(opened.engine)
-        assert _version(opened) == "0004"
+        assert _version(opened) == "0005"
         assert [r.id for r in history.list_runs(store=opened)] == ["r1"]
     with open_store(url) as again:
         assert set(inspect(again.engine).get_table_names()) == TABLES
         assert [r.id for r in history.list_runs(store=again)] == ["r1"]
+
+
+def test_a_store_at_the_head_opens_without_alembic(store_url: str) -> None:
+    open_store(store_url).close()  # migrated here
+    probe = (
+        "import sys; from reconciler.store.db import open_store; open_store().close(); print('alembic' in sys.modules)"
+    )
+    opened = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert opened.stdout.strip() == "False", opened.stderr
 
 
 def test_a_store_made_before_migrations_is_adopted(store_url: str) -> None:
@@ -91,7 +103,7 @@ def test_a_store_made_before_migrations_is_adopted(store_url: str) -> None:
         )
     engine.dispose()
     with open_store(url) as opened:
-        assert _version(opened) == "0004"
+        assert _version(opened) == "0005"
         assert set(inspect(opened.engine).get_table_names()) == TABLES
         with opened.engine.connect() as conn:
             assert conn.execute(locks_table.select()).mappings().one()["scope"] == "site/x"
@@ -120,7 +132,7 @@ def test_the_migrations_ship_in_the_package() -> None:
     assert '"reconciler.store.migrations" = ["*.py", "versions/*.py"]' in config
     assert db.MIGRATIONS.is_relative_to(ROOT / "reconciler")
     assert (db.MIGRATIONS / "env.py").is_file()
-    assert len(list((db.MIGRATIONS / "versions").glob("r0*.py"))) == 4
+    assert len(list((db.MIGRATIONS / "versions").glob("r0*.py"))) == 5
 
 
 # --------------------------------------------------------------------------------------------- the store API
@@ -161,6 +173,73 @@ def test_record_and_read_back_a_run(store: Store) -> None:
     assert history.get_report("a1", store=store) is None
     assert [r.id for r in history.list_runs(kind="drift", store=store)] == ["d1"]
     assert [r.id for r in history.list_runs(kind="apply", store=store)] == ["a1"]
+
+
+def _report_rows(store: Store) -> dict[str, tuple[str, bytes | None]]:
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(history.reports_table.c.run_id, history.reports_table.c.document, history.reports_table.c.compressed)
+        )
+        return {r.run_id: (r.document, r.compressed) for r in rows}
+
+
+def test_a_report_is_stored_compressed_and_a_row_from_before_still_reads(store: Store) -> None:
+    document = {"formatVersion": 1, "kind": "plan", "changes": [{"address": f"k:s/n{i}", "n": i} for i in range(300)]}
+    history.record_run_start("p1", kind="plan", user="u", host="h", store=store)
+    history.record_report("p1", document, store=store)
+    text, compressed = _report_rows(store)["p1"]
+    assert text == "" and compressed is not None and len(compressed) < len(json.dumps(document)) / 5
+    assert history.get_report("p1", store=store) == document
+    # A row written before revision 0005: the document as text, nothing compressed.
+    history.record_run_start("p0", kind="plan", user="u", host="h", store=store)
+    with store.engine.begin() as conn:
+        conn.execute(
+            history.reports_table.insert(), {"run_id": "p0", "format_version": 1, "document": json.dumps(document)}
+        )
+    assert history.get_report("p0", store=store) == document
+
+
+def test_only_the_newest_reports_are_kept_and_every_run_stays(store: Store) -> None:
+    for i in range(5):
+        history.record_run_start(f"r{i}", kind="drift", user="u", host="h", started_at=f"2026-01-0{i + 1}", store=store)
+        history.record_report(f"r{i}", {"formatVersion": 1, "n": i}, store=store, keep=3)
+    assert sorted(_report_rows(store)) == ["r2", "r3", "r4"]
+    assert [history.get_report(f"r{i}", store=store) for i in (1, 4)] == [None, {"formatVersion": 1, "n": 4}]
+    assert len(history.list_runs(store=store)) == 5  # the runs (when, who, result, counts) all stay
+    history.record_run_start("r5", kind="plan", user="u", host="h", started_at="2026-01-06", store=store)
+    history.record_report("r5", {"formatVersion": 1}, store=store, keep=0)
+    assert _report_rows(store) == {}
+
+
+def test_downgrading_puts_compressed_reports_back_as_text(store: Store) -> None:
+    from alembic import command
+
+    history.record_run_start("p1", kind="plan", user="u", host="h", store=store)
+    history.record_report("p1", {"formatVersion": 1, "kind": "plan", "é": "ü"}, store=store)
+    with store.engine.begin() as conn:
+        command.downgrade(db.alembic_config(conn), "0004")
+    with store.engine.connect() as conn:
+        (text,) = conn.execute(text_sql("SELECT document FROM reports WHERE run_id = 'p1'")).one()
+    assert json.loads(text) == {"formatVersion": 1, "kind": "plan", "é": "ü"}
+    db.upgrade(store.engine)
+    assert history.get_report("p1", store=store) == {"formatVersion": 1, "kind": "plan", "é": "ü"}
+
+
+def test_the_number_of_reports_kept_comes_from_the_environment(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(run_history.REPORTS_KEPT_ENV, "2")
+    for _ in range(3):
+        assert _run("plan", SPECS).exit_code == 0
+    oldest = history.list_runs(store=store)[-1]
+    assert len(_report_rows(store)) == 2 and oldest.id not in _report_rows(store)
+    shown = _run("show", oldest.id)
+    assert shown.exit_code == 1
+    assert "no stored report" in shown.output and run_history.REPORTS_KEPT_ENV in shown.output
+    for bad in ("-1", "many", "2000000"):
+        monkeypatch.setenv(run_history.REPORTS_KEPT_ENV, bad)
+        refused = _run("plan", SPECS)
+        assert refused.exit_code == 1 and run_history.REPORTS_KEPT_ENV in refused.output, refused.output
+        assert "Traceback" not in refused.output
+    assert len(history.list_runs(store=store)) == 3, "a refused run reads nothing and records nothing"
 
 
 def test_spec_commit_is_git_head_or_none(tmp_path: Path) -> None:

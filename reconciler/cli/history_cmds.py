@@ -102,6 +102,7 @@ def show(
     ] = ShowFormat.text,
 ) -> None:
     """Show one run: a plan or drift run's report (rendered again), an apply run's steps."""
+    from reconciler.cli import run_history
     from reconciler.store import history as store_history
 
     run = store_history.get_run(run_id.strip())
@@ -111,7 +112,11 @@ def show(
     if run.kind in ("plan", "drift"):
         document = store_history.get_report(run.id)
         if document is None:
-            typer.echo(f"error: run {run.id} ({run.kind}) has no stored report", err=True)
+            typer.echo(
+                f"error: run {run.id} ({run.kind}) has no stored report: the store keeps the reports of the newest "
+                f"plan and drift runs ({run_history.REPORTS_KEPT_ENV}, default {store_history.REPORTS_KEPT})",
+                err=True,
+            )
             raise typer.Exit(1)
         _show_report(run, document, output)
         return

@@ -264,6 +264,33 @@ def record_nothing(plan: Plan, spec_paths: Sequence[str]) -> None:
     run.end(applier.ApplyReport())
 
 
+REPORTS_KEPT_ENV = "RECONCILER_HISTORY_REPORTS"
+
+
+def reports_kept_setting(environ: Mapping[str, str] | None = None) -> int:
+    """How many plan and drift reports the history store keeps: ``RECONCILER_HISTORY_REPORTS`` (0 to
+    1,000,000; 0 keeps none), default 200. The runs themselves (when, who, result, counts) are all kept."""
+    import os
+
+    from reconciler.store import history
+
+    raw = (os.environ if environ is None else environ).get(REPORTS_KEPT_ENV, "").strip()
+    if not raw:
+        return history.REPORTS_KEPT
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 1_000_000:
+        typer.echo(
+            f"error: {REPORTS_KEPT_ENV}={raw!r}: use a whole number from 0 (keep no report) to 1000000 "
+            f"(default {history.REPORTS_KEPT})",
+            err=True,
+        )
+        raise typer.Exit(1)
+    return value
+
+
 class ReportRun:
     """A plan or drift run: started when the command starts, recorded with its report when it ends.
 
@@ -275,6 +302,7 @@ class ReportRun:
 
         from reconciler.store import history
 
+        self.keep = reports_kept_setting()  # a bad value fails the command here, before it reads anything
         self.kind = kind
         self.run_id = uuid.uuid4().hex[:12]
         self.started_at = history.now()
@@ -307,7 +335,7 @@ class ReportRun:
                     started_at=self.started_at,
                     store=store,
                 )
-                history.record_report(self.run_id, document, store=store)
+                history.record_report(self.run_id, document, store=store, keep=self.keep)
                 history.record_run_end(
                     self.run_id,
                     result=result,

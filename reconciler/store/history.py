@@ -12,11 +12,25 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Column, Float, ForeignKey, Integer, String, Table, Text, delete, insert, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import RowMapping
 
 from reconciler.store.db import Store, metadata, open_store
@@ -75,8 +89,12 @@ reports_table = Table(
     metadata,
     Column("run_id", String(64), ForeignKey("runs.id"), primary_key=True),
     Column("format_version", Integer, nullable=False),
-    Column("document", Text, nullable=False),  # JSON: the plan or drift document
+    Column("document", Text, nullable=False),  # JSON: the plan or drift document; "" when compressed
+    Column("compressed", LargeBinary, nullable=True),  # the document's JSON, zlib-compressed (rows since 0005)
 )
+
+REPORTS_KEPT = 200
+"""Report documents kept by default: those of the newest plan and drift runs (their ``runs`` rows stay)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -233,25 +251,47 @@ def record_run_end(
         conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(duration_s=duration_s, **values))
 
 
-def record_report(run_id: str, document: Mapping[str, Any], *, store: Store | None = None) -> None:
-    """The report a plan or drift run produced (its JSON document, already redacted), kept to render again."""
+def record_report(
+    run_id: str, document: Mapping[str, Any], *, store: Store | None = None, keep: int = REPORTS_KEPT
+) -> None:
+    """The report a plan or drift run produced (its JSON document, already redacted), kept to render again:
+    compressed (JSON compresses about 13 times), and only the newest ``keep`` reports stay (0: none), so that
+    a drift scheduled every few minutes on a large estate does not fill the disk."""
+    # Keys in the document's order (not sorted): a renderer shows fields in the order they came.
+    text = json.dumps(dict(document), default=str, ensure_ascii=False)
     row = {
         "run_id": run_id,
         "format_version": int(document.get("formatVersion") or 0),
-        # Keys in the document's order (not sorted): a renderer shows fields in the order they came.
-        "document": json.dumps(dict(document), default=str, ensure_ascii=False),
+        "document": "",
+        "compressed": zlib.compress(text.encode("utf-8"), 1),  # the fastest level: 35 MB in 0.17 s, to 2.7 MB
     }
-    with _opened(store) as db, db.engine.begin() as conn:  # one transaction: replace the row
+    with _opened(store) as db, db.engine.begin() as conn:  # one transaction: replace the row, drop the oldest
         conn.execute(delete(reports_table).where(reports_table.c.run_id == run_id))
-        conn.execute(insert(reports_table), row)
+        if keep > 0:
+            conn.execute(insert(reports_table), row)
+        older = (
+            conn.execute(
+                select(reports_table.c.run_id)
+                .join(runs_table, runs_table.c.id == reports_table.c.run_id)
+                .order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc())
+                .offset(keep)
+            )
+            .scalars()
+            .all()
+        )
+        for i in range(0, len(older), 500):  # bounded: a database caps the parameters of one statement
+            conn.execute(delete(reports_table).where(reports_table.c.run_id.in_(older[i : i + 500])))
 
 
 def get_report(run_id: str, *, store: Store | None = None) -> dict[str, Any] | None:
-    """The stored report document of a plan or drift run, or None (an apply run, or none stored)."""
+    """The stored report document of a plan or drift run, or None (an apply run, or none kept)."""
     with _opened(store) as db, db.engine.begin() as conn:
-        text = conn.execute(select(reports_table.c.document).where(reports_table.c.run_id == run_id)).scalar()
-    if text is None:
+        row = conn.execute(
+            select(reports_table.c.document, reports_table.c.compressed).where(reports_table.c.run_id == run_id)
+        ).one_or_none()
+    if row is None:
         return None
+    text = zlib.decompress(row.compressed).decode("utf-8") if row.compressed is not None else row.document
     document = json.loads(text)
     return document if isinstance(document, dict) else None
 
