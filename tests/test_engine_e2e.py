@@ -167,6 +167,17 @@ def test_apply_converges_and_a_second_apply_changes_nothing(db: Path) -> None:
     assert "Apply complete" not in _out(second)
 
 
+def test_apply_summary_shows_counts_then_applies_everything(db: Path) -> None:
+    pending = _pending_addresses(SPECS, db)
+    result = _run("apply", SPECS, "--yes", "--allow-disruption", "--summary", "--estate", db)
+    out = _out(result)
+    assert result.exit_code == 0, out
+    assert re.search(r"^tenant acmecorp +\d+", out, re.MULTILINE), out
+    assert "logicalNetworks:" not in out, "counts, not field changes"
+    assert len(STEP.findall(out)) == len(pending)
+    assert f"Apply complete: {len(pending)} done, 0 failed, 0 skipped." in out
+
+
 def test_apply_without_yes_refuses_when_stdin_is_not_a_terminal(db: Path) -> None:
     before = _snapshot(db)
     result = _run("apply", SPECS, "--estate", db)

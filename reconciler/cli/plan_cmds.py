@@ -206,6 +206,10 @@ def apply(
     ] = False,
     prune: Prune = False,
     estate: Estate = None,
+    summary: Annotated[
+        bool,
+        typer.Option("--summary", help="Show the plan as counts per kind and per site or tenant, not every change."),
+    ] = False,
     lock_timeout: Annotated[
         float,
         typer.Option(
@@ -253,8 +257,9 @@ def apply(
                 _refuse_stale(err, f"The live state changed since {path} was made", moved)
             wanted = {c.address for c in saved.pending}
             current = _only(current, wanted)
-        if saved is None:
-            plan_text.render(out, logs.redact_plan(current))
+        if saved is None:  # errors are listed by name and message even in the summary: redacted both ways
+            shown = logs.redact_plan(current)
+            (plan_text.counts_view if summary else plan_text.render)(out, shown)
         else:  # reviewed already: say what will be applied, not the whole plan again
             out.print(f"Applying the saved plan {path} (made {saved.created_at}):", highlight=False)
             plan_text.summary(out, current)
