@@ -270,25 +270,12 @@ REPORTS_KEPT_ENV = "RECONCILER_HISTORY_REPORTS"
 def reports_kept_setting(environ: Mapping[str, str] | None = None) -> int:
     """How many plan and drift reports the history store keeps: ``RECONCILER_HISTORY_REPORTS`` (0 to
     1,000,000; 0 keeps none), default 200. The runs themselves (when, who, result, counts) are all kept."""
-    import os
-
+    from reconciler.cli import failures
     from reconciler.store import history
 
-    raw = (os.environ if environ is None else environ).get(REPORTS_KEPT_ENV, "").strip()
-    if not raw:
-        return history.REPORTS_KEPT
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 1_000_000:
-        typer.echo(
-            f"error: {REPORTS_KEPT_ENV}={raw!r}: use a whole number from 0 (keep no report) to 1000000 "
-            f"(default {history.REPORTS_KEPT})",
-            err=True,
-        )
-        raise typer.Exit(1)
-    return value
+    return failures.whole_number_setting(
+        REPORTS_KEPT_ENV, low=0, high=1_000_000, default=history.REPORTS_KEPT, environ=environ
+    )
 
 
 class ReportRun:

@@ -121,19 +121,11 @@ READ_CONCURRENCY_ENV = "RECONCILER_READ_CONCURRENCY"
 def read_concurrency_setting(environ: Mapping[str, str] | None = None) -> int:
     """List calls in flight while reading the live state: ``RECONCILER_READ_CONCURRENCY`` (1-256), default
     32. Lower it when an endpoint throttles (many subscriptions in one Azure AD tenant share its limits)."""
-    import os
+    from reconciler.cli import failures
 
-    raw = (os.environ if environ is None else environ).get(READ_CONCURRENCY_ENV, "").strip()
-    if not raw:
-        return refresh.DEFAULT_CONCURRENCY
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 256:
-        err.print(f"[red]error:[/red] {READ_CONCURRENCY_ENV}={raw!r}: use a whole number from 1 to 256 (default 32)")
-        raise typer.Exit(1)
-    return value
+    return failures.whole_number_setting(
+        READ_CONCURRENCY_ENV, low=1, high=256, default=refresh.DEFAULT_CONCURRENCY, environ=environ
+    )
 
 
 def make_plan(
