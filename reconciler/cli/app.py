@@ -22,6 +22,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help: typer's rich help imports markdown-it, pygments and attrs to draw its panels,
+    # which doubled the time of `reconciler --help` (0.33-0.36 s against 0.16-0.17 s).
+    rich_markup_mode=None,
 )
 
 

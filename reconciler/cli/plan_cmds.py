@@ -20,11 +20,19 @@ if TYPE_CHECKING:
 
 Targets = Annotated[
     list[str] | None,
-    typer.Option("--target", help="Only this address, tenant/NAME, site/NAME or kind (and what it needs). Repeatable."),
+    typer.Option(
+        "--target",
+        metavar="SELECTOR",
+        help="Only this address, tenant/NAME, site/NAME or kind (and what it needs). Repeatable.",
+    ),
 ]
 Excludes = Annotated[
     list[str] | None,
-    typer.Option("--exclude", help="Leave out this address, tenant/NAME, site/NAME or kind (and what needs it)."),
+    typer.Option(
+        "--exclude",
+        metavar="SELECTOR",
+        help="Leave out this address, tenant/NAME, site/NAME or kind (and what needs it).",
+    ),
 ]
 Prune = Annotated[
     bool,
@@ -195,7 +203,9 @@ def apply(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     target: Targets = None,
     exclude: Excludes = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, help="Parallel steps per provider.")] = 8,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=256, metavar="N", help="Parallel steps per provider.")
+    ] = 8,
     allow_disruption: Annotated[
         bool,
         typer.Option(

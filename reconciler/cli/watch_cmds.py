@@ -399,7 +399,11 @@ def watch(
     ] = "15m",
     jitter: Annotated[
         str,
-        typer.Option("--jitter", help="Add a random delay of up to this fraction of the interval (10%, 0.1, 0)."),
+        typer.Option(
+            "--jitter",
+            metavar="FRACTION",
+            help="Add a random delay of up to this fraction of the interval (10%, 0.1, 0).",
+        ),
     ] = "10%",
     auto_correct: Annotated[
         bool,
@@ -414,9 +418,13 @@ def watch(
     ] = False,
     metrics_port: Annotated[
         int | None,
-        typer.Option("--metrics-port", min=0, max=65535, help="Serve Prometheus metrics on this port (/metrics)."),
+        typer.Option(
+            "--metrics-port", min=0, max=65535, metavar="PORT", help="Serve Prometheus metrics on this port (/metrics)."
+        ),
     ] = None,
-    metrics_addr: Annotated[str, typer.Option("--metrics-addr", help="Address the metrics listen on.")] = "127.0.0.1",
+    metrics_addr: Annotated[
+        str, typer.Option("--metrics-addr", metavar="ADDRESS", help="Address the metrics listen on.")
+    ] = "127.0.0.1",
     webhook: Annotated[
         str | None,
         typer.Option(
@@ -432,7 +440,8 @@ def watch(
     target: Targets = None,
     exclude: Excludes = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=256, help="Parallel auto-correct steps per provider.")
+        int,
+        typer.Option("--concurrency", min=1, max=256, metavar="N", help="Parallel auto-correct steps per provider."),
     ] = 8,
     estate: Estate = None,
 ) -> None:
