@@ -117,7 +117,8 @@ def counts_view(console: Console, plan: Plan) -> None:
     if scope_rows:
         lines += _table("site or tenant", scope_rows, width)
     if quiet:
-        lines.append(f"[dim](and {quiet} more with nothing to do)[/dim]")
+        quiet_note = f"and {quiet} more with nothing to do" if scope_rows else "no site or tenant has anything to do"
+        lines.append(f"[dim]({quiet_note})[/dim]")
     lines.append("")
     emit(console, lines)
     summary(console, plan)
