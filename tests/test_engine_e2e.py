@@ -176,6 +176,9 @@ def test_apply_summary_shows_counts_then_applies_everything(db: Path) -> None:
     assert "logicalNetworks:" not in out, "counts, not field changes"
     assert len(STEP.findall(out)) == len(pending)
     assert f"Apply complete: {len(pending)} done, 0 failed, 0 skipped." in out
+    converged = _out(_run("plan", SPECS, "--summary", "--estate", db))
+    assert "no site or tenant has anything to do" in converged and "No changes." in converged
+    assert not re.search(r"^(site|tenant) \S+ +\d", converged, re.MULTILINE), converged
 
 
 def test_apply_without_yes_refuses_when_stdin_is_not_a_terminal(db: Path) -> None:
