@@ -15,14 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core import kinds
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan
 from reconciler.core.errors import PermanentError, PreconditionError, TemporaryError
 from reconciler.core.resources import Resource
 from reconciler.engine import applier, expand, planner, refresh
 from reconciler.engine.graph import Graph
-from reconciler.providers.base import Provider
+from reconciler.providers import routing
 from reconciler.providers.embedded import rules, seed
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.provider import EmbeddedProvider
@@ -37,7 +36,7 @@ VM01 = Address("hyperv.vm_memory", "acmecorp", "VM01")
 VM02 = Address("hyperv.vm_memory", "acmecorp", "VM02")
 FAB_SQL01 = Address("hyperv.vm_memory", "fabrikam", "FAB-SQL01")
 BIOS_HV01 = Address("bmc.bios", "contoso-west", "HV01.contoso.int")
-HOST_HV01 = Address("vmm.host", "contoso-west", "HV01.contoso.int")
+HOST_HV01 = Address("host.state", "contoso-west", "HV01.contoso.int")
 STORAGE = Address("azure.storage_account", "acmecorp", "drstorageacct1")
 
 
@@ -83,8 +82,8 @@ def provider(db: Path) -> Iterator[EmbeddedProvider]:
     p.close()
 
 
-def _providers(p: EmbeddedProvider) -> dict[str, Provider]:
-    return dict.fromkeys(kinds.KINDS, p)
+def _providers(p: EmbeddedProvider) -> routing.Router:
+    return routing.only(p)
 
 
 def _plan(p: EmbeddedProvider, resources: Sequence[Resource]) -> Plan:
@@ -136,7 +135,7 @@ def test_refresh_is_one_round_trip_per_kind_and_read_scope(
     assert recorder.round_trips == len(groups)
     assert len(groups) < len(resources)
     listed = sorted(what for what, _ in recorder.calls)
-    assert listed == sorted(f"list {kind}" for kind, _scope in groups)
+    assert listed == sorted(f"list {kind}" for kind, _scope, _provider in groups)
     # What exists reads back; what does not reads as None.
     assert observed[VM01] is not None
     assert observed[Address("vmm.logical_network", "contoso-west", "Provider Address")] is None
@@ -446,7 +445,7 @@ def test_temporary_faults_are_retried_and_apply_converges_in_one_run(
     # The procedures interrupted by faults still put things back.
     power = {r.address.name: r.status["powerState"] for r in provider.store.list("hyperv.vm_memory")}
     assert power == {"VM01": "Running", "VM02": "Running", "FAB-WEB01": "Running", "FAB-SQL01": "Off"}
-    assert not any(r.status["maintenance"] for r in provider.store.list("vmm.host"))
+    assert not any(r.status["maintenance"] for r in provider.store.list("host.state"))
 
 
 def test_a_start_vm_that_keeps_failing_is_reported_not_hidden(

@@ -28,13 +28,12 @@ import pytest
 import yaml
 from typer.testing import Result
 
-from reconciler.core import kinds
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import MaintenanceWindow, Resource
 from reconciler.engine import applier, expand, planner, refresh, windows
-from reconciler.providers.base import Provider
+from reconciler.providers import routing
 from reconciler.providers.embedded import rules, seed
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.provider import EmbeddedProvider
@@ -107,7 +106,7 @@ def _assert_estate_at_rest(db: Path) -> None:
     rows = _rows(db)
     power = {a.name: r.status.get("powerState") for a, r in rows.items() if a.kind == "hyperv.vm_memory"}
     assert power == SHIPPED_POWER
-    assert not [str(a) for a, r in rows.items() if a.kind == "vmm.host" and r.status.get("maintenance")]
+    assert not [str(a) for a, r in rows.items() if a.kind == "host.state" and r.status.get("maintenance")]
     assert not [(str(a), r.status["resume"]) for a, r in rows.items() if "resume" in r.status]
 
 
@@ -134,8 +133,8 @@ def _resources(path: Path) -> list[Resource]:
     return expand.expand(loaded.specs)
 
 
-def _providers(p: EmbeddedProvider) -> dict[str, Provider]:
-    return dict.fromkeys(kinds.KINDS, p)
+def _providers(p: EmbeddedProvider) -> routing.Router:
+    return routing.only(p)
 
 
 def _plan(p: EmbeddedProvider, resources: Sequence[Resource]) -> Plan:
@@ -181,7 +180,7 @@ class Watch(Faults):
 
     def round_trip(self, what: str, address: Address | None = None) -> None:
         assert self.store is not None
-        down = sum(1 for r in self.store.list("vmm.host") if r.status.get("maintenance"))
+        down = sum(1 for r in self.store.list("host.state") if r.status.get("maintenance"))
         with self._lock:
             self.calls.append((what, address))
             self.in_maintenance.append(down)
@@ -374,7 +373,7 @@ def test_the_power_profile_window_decides_whether_bios_waits(
     assert {a: r.data["attributes"]["SysProfile"] for a, r in rows.items() if r is not None} == dict.fromkeys(
         BIOS, wanted
     )
-    assert not any(r.status.get("maintenance") for r in provider.store.list("vmm.host"))
+    assert not any(r.status.get("maintenance") for r in provider.store.list("host.state"))
 
 
 # --- 3. host-by-host rollout -------------------------------------------------------------------------
@@ -400,7 +399,7 @@ def test_bios_rolls_out_at_most_max_unavailable_hosts_at_once(
     assert {r.status for r in report.results} == {applier.StepStatus.DONE}, report.results
     assert max(watch.in_maintenance) == max_unavailable  # reached, never exceeded
     assert [w for w, _ in watch.operations()].count("Enter maintenance mode") == 3
-    assert not any(r.status.get("maintenance") for r in provider.store.list("vmm.host"))
+    assert not any(r.status.get("maintenance") for r in provider.store.list("host.state"))
     assert not _plan(provider, resources).pending
 
 
@@ -435,7 +434,7 @@ def _check_stopped_rollout(report: applier.ApplyReport, watch: Watch, failing: A
 
 @pytest.mark.parametrize("host", HOSTS)
 def test_a_failed_host_stops_the_rollout(db: Path, host: str) -> None:
-    failing = Address("vmm.host", SITE, host)
+    failing = Address("host.state", SITE, host)
     store = EstateStore(db)
     watch = Watch(store=store, latency_s=0.005, permanent=frozenset({str(failing)}))
     provider = EmbeddedProvider(store, watch)
@@ -443,7 +442,7 @@ def test_a_failed_host_stops_the_rollout(db: Path, host: str) -> None:
         resources = _bios_only(SPECS)
         report = _apply(provider, _plan(provider, resources), resources)
         _check_stopped_rollout(report, watch, failing)
-        assert not any(r.status.get("maintenance") for r in store.list("vmm.host"))
+        assert not any(r.status.get("maintenance") for r in store.list("host.state"))
         assert not any("resume" in r.status for r in store.list("bmc.bios"))
     finally:
         provider.close()
@@ -459,7 +458,7 @@ def test_the_first_host_failing_skips_every_other_host_and_a_rerun_finishes(db: 
         (failing,) = (Address.parse(p) for p in watch.permanent)
         statuses = _check_stopped_rollout(report, watch, failing)
         assert sorted(statuses) == sorted([applier.StepStatus.FAILED] + [applier.StepStatus.SKIPPED] * 2)
-        assert not any(r.status.get("maintenance") for r in store.list("vmm.host"))
+        assert not any(r.status.get("maintenance") for r in store.list("host.state"))
         # The failed host's settings were staged (PATCH) but never applied: no reboot happened.
         bios = store.get(Address("bmc.bios", SITE, failing.name))
         assert bios is not None
@@ -774,7 +773,7 @@ def test_a_job_over_its_timeout_fails_the_step_and_a_rerun_converges(db: Path, m
             re.MULTILINE,
         ), out
     # A host restart is a job too: the first host's fails, the rollout stops, its host leaves maintenance.
-    assert re.search(r"host restart on vmm\.host:contoso-west/HV0\d\.contoso\.int did not finish within 0s", out)
+    assert re.search(r"host restart on host\.state:contoso-west/HV0\d\.contoso\.int did not finish within 0s", out)
     assert len(re.findall(r"^- update bmc\.bios:\S+: rollout stopped: bmc\.bios:", out, re.MULTILINE)) == 2
     _assert_estate_at_rest(db)
 
@@ -817,7 +816,7 @@ def test_procedures_mark_the_object_before_the_disruptive_step_and_clear_it_afte
         if what == "Stop-VM" and address == VM02:
             row = provider.store.get(VM02)
             seen[("Stop-VM", "resume")] = row.status.get("resume") if row else None
-        if what == "Enter maintenance mode" and address == Address("vmm.host", SITE, HOSTS[0]):
+        if what == "Enter maintenance mode" and address == Address("host.state", SITE, HOSTS[0]):
             row = provider.store.get(BIOS[0])
             seen[("Enter", "resume")] = row.status.get("resume") if row else None
         inner(what, address)
@@ -867,7 +866,7 @@ def test_a_host_left_by_a_killed_apply_leaves_maintenance_without_another_reboot
 ) -> None:
     provider, watch = watched
     bios = _one(_resources(SPECS), BIOS[1])
-    host = Address("vmm.host", SITE, HOSTS[1])
+    host = Address("host.state", SITE, HOSTS[1])
     _interrupt(provider.store, BIOS[1], data=bios.desired, status={"resume": "Exit maintenance mode"})
     _interrupt(provider.store, host, data={}, status={"maintenance": in_maintenance})
     plan = _plan(provider, [bios])
@@ -1020,7 +1019,7 @@ def test_an_apply_killed_at_random_moments_is_finished_by_the_next_one(tmp_path:
         for address, row in rows.items():
             if address.kind == "hyperv.vm_memory" and row.status.get("powerState") != SHIPPED_POWER[address.name]:
                 assert row.status.get("resume") == "Start-VM", (where, row)
-            if address.kind == "vmm.host" and row.status.get("maintenance"):
+            if address.kind == "host.state" and row.status.get("maintenance"):
                 marked = rows[Address("bmc.bios", address.scope, address.name)]
                 assert marked.status.get("resume") == "Exit maintenance mode", (where, marked)
 
@@ -1040,6 +1039,6 @@ def test_an_apply_killed_at_random_moments_is_finished_by_the_next_one(tmp_path:
         rows = {r.address: r for r in _unique_rows(db)}
         power = {a.name: r.status.get("powerState") for a, r in rows.items() if a.kind == "hyperv.vm_memory"}
         assert power == SHIPPED_POWER, where
-        assert not [a for a, r in rows.items() if a.kind == "vmm.host" and r.status.get("maintenance")], where
+        assert not [a for a, r in rows.items() if a.kind == "host.state" and r.status.get("maintenance")], where
         assert not [(str(a), r.status) for a, r in rows.items() if "resume" in r.status], where
     assert killed >= TRIALS - 2, f"only {killed} of {TRIALS} runs were still going when killed (seed {seed_value})"

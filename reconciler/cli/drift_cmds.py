@@ -83,16 +83,14 @@ def _watches(session: Session) -> list[Watch]:
 
 
 def _with_host_reads(session: Session, watched: list[Watch]) -> Session:
-    """The session reading the watched hosts' ``vmm.host`` objects too: one more bulk read per site, from
-    the provider that reads the site's VMM objects (the embedded estate until the VMM provider lands)."""
+    """The session reading the watched hosts' ``host.state`` objects too: one more bulk read per site, from
+    the backend the routing table gives each host."""
     import dataclasses
 
-    from reconciler.engine import health, refresh
+    from reconciler.engine import health
 
     if not watched:
         return session
-    by_kind = session.backends.by_kind
-    by_kind.setdefault(health.HOST_KIND, refresh.provider_for(by_kind, "vmm.host_switch"))
     return dataclasses.replace(session, resources=[*session.resources, *health.host_reads(watched)])
 
 

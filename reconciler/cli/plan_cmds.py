@@ -295,7 +295,7 @@ def apply(
             report = applier.apply_plan(
                 current,
                 resources,
-                session.backends.by_kind,
+                session.backends.router,
                 concurrency=concurrency,
                 hooks=history.hooks(run.hooks(_progress())),
                 allow_disruption=allow_disruption,

@@ -99,12 +99,12 @@ def read_live(
             def total(n: int) -> None:
                 bar.update(task, total=n)
 
-            def advance(group: tuple[str, str], _n: int) -> None:
-                bar.update(task, advance=1, description=f"{group[0]} {group[1]}")
+            def advance(group: refresh.Group, _n: int) -> None:
+                bar.update(task, advance=1, description=f"{group.kind} {group.scope}")
 
             return refresh.read_all(
                 session.resources,
-                session.backends.by_kind,
+                session.backends.router,
                 on_group=advance,
                 on_total=total,
                 on_batch=on_batch,

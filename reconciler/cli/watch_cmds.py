@@ -295,7 +295,7 @@ def _correct(session: Session, report: DriftReport, options: Options) -> Correct
             result = applier.apply_plan(
                 plan,
                 resources,
-                session.backends.by_kind,
+                session.backends.router,
                 concurrency=options.concurrency,
                 hooks=recorder.hooks(run.hooks(applier.Hooks())),
                 allow_disruption=False,  # a disruptive correction waits for its maintenance window

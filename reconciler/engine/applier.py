@@ -25,11 +25,12 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan, ResourceChange
 from reconciler.core.errors import ReconcilerError, TemporaryError
-from reconciler.core.resources import Observed, Resource, Rollout
+from reconciler.core.resources import Resource, Rollout
 from reconciler.engine import planner, windows
 from reconciler.engine.graph import Graph
-from reconciler.engine.refresh import provider_for, retry_wait
+from reconciler.engine.refresh import retry_wait
 from reconciler.providers.base import Provider
+from reconciler.providers.routing import Router
 
 
 class StepStatus:
@@ -62,16 +63,6 @@ class ApplyReport:
         return not self.by_status(StepStatus.FAILED) and not self.by_status(StepStatus.SKIPPED)
 
 
-def _read_one(provider: Provider, resource: Resource) -> Observed | None:
-    """The live object right before a step: the provider's single-object read when it has one (a GET,
-    where a plan's bulk read would list a whole vault), else its bulk read of just this resource."""
-    read_one = getattr(provider, "read_one", None)
-    if callable(read_one):
-        found: Observed | None = read_one(resource)
-        return found
-    return provider.read([resource]).get(resource.address)
-
-
 class Hooks:
     """UI callbacks; the default does nothing. Called from worker threads."""
 
@@ -88,7 +79,7 @@ class Hooks:
 def apply_plan(
     plan: Plan,
     resources: Mapping[Address, Resource],
-    providers: Mapping[str, Provider],
+    router: Router,
     *,
     concurrency: int = 8,
     attempts: int = 6,
@@ -153,8 +144,7 @@ def apply_plan(
                     stopped.setdefault(rollout.group, f"{change.address} failed")
                 raise
 
-    def semaphore(kind: str) -> threading.Semaphore:
-        provider = provider_for(providers, kind)
+    def semaphore(provider: Provider) -> threading.Semaphore:
         with lock:
             return semaphores.setdefault(provider.name, threading.Semaphore(concurrency))
 
@@ -166,7 +156,7 @@ def apply_plan(
 
     def guarded_step(change: ResourceChange) -> StepResult:
         resource = resources.get(change.address) or _deleted(change)
-        provider = provider_for(providers, resource.kind)
+        provider = router.provider(resource)
         started = time.monotonic()
         hooks.pre_apply(change)
         tries = 0
@@ -179,7 +169,7 @@ def apply_plan(
         )
         rollout = resource.policy.rollout
         try:
-            with semaphore(resource.kind), rollout_slot(change, resource):
+            with semaphore(provider), rollout_slot(change, resource):
                 if rollout is not None and rollout.group in stopped:
                     return StepResult(
                         change.address, change.action, StepStatus.SKIPPED, f"rollout stopped: {stopped[rollout.group]}"
@@ -188,7 +178,7 @@ def apply_plan(
                     with attempt:
                         tries += 1
                         # Re-check: the live object may have changed, or a previous run may have done it.
-                        current = _read_one(provider, resource)
+                        current = provider.read_one(resource)
                         if change.action is Action.DELETE:
                             if current is None:
                                 return StepResult(

@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
-from reconciler.core.changes import Action, FieldChange, NoopReason, Plan, ResourceChange
+from reconciler.core.changes import Action, ActionReason, FieldChange, NoopReason, Plan, ResourceChange
 from reconciler.core.diagnostics import Diagnostic
 from reconciler.core.resources import Mode, Observed, Resource
 from reconciler.engine.diff import field_changes
@@ -32,7 +32,7 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
     observe = resource.policy.mode is Mode.OBSERVE
     if observed is None:
         if not resource.policy.creatable:
-            what = "VM" if resource.kind == "hyperv.vm_memory" else "host"
+            what = info.noun or info.title
             return ResourceChange(
                 action=Action.NOOP,
                 before=None,
@@ -50,7 +50,9 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
                 reason="missing, but observe-only: not created",
                 **base,
             )
-        return ResourceChange(action=Action.CREATE, before=None, reason="does not exist", **base)
+        return ResourceChange(
+            action=Action.CREATE, action_reason=ActionReason.CREATE, before=None, reason="does not exist", **base
+        )
     fields = field_changes(info, resource.desired, observed.data, resource.policy.ignore_fields)
     before = dict(observed.data)
     common = {**base, "before": before, "observed_version": observed.version}
@@ -59,11 +61,14 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
         # An interrupted apply left a procedure half done (a VM it stopped, a host it put in maintenance).
         return ResourceChange(
             action=Action.UPDATE,
+            action_reason=ActionReason.RESUME,
             reason=f"an interrupted apply left this unfinished: {resume}",
             **common,
         )
+    lifecycle_only = False
     if not fields and not observe:
         fields = _lifecycle_drift(resource, observed)
+        lifecycle_only = bool(fields)
     if not fields:
         ignored = resource.policy.ignore_fields and field_changes(info, resource.desired, observed.data)
         return ResourceChange(
@@ -101,6 +106,7 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
         )
         return ResourceChange(
             action=Action.REPLACE,
+            action_reason=ActionReason.REPLACE,
             fields=fields,
             reason=f"{', '.join(immutable)} cannot change in place",
             disruptive=disruptive,
@@ -109,6 +115,7 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
         )
     return ResourceChange(
         action=Action.UPDATE,
+        action_reason=ActionReason.LIFECYCLE if lifecycle_only else ActionReason.UPDATE,
         fields=fields,
         reason=", ".join(f.path for f in fields),
         disruptive=disruptive,
@@ -189,7 +196,8 @@ def orphans(
             continue
         if address.kind not in kinds.KINDS:
             continue
-        if not kinds.info(address.kind).creatable and address.kind != "hyperv.vm_memory":
+        info = kinds.info(address.kind)
+        if not info.creatable and not info.report_undeclared:
             continue  # hosts' BIOS and power settings: configured only for hosts a profile selects
         why = _kept_because(address, seen, prune=prune)
         tenant = address.scope if address.scope in site_of else None
@@ -208,7 +216,14 @@ def orphans(
                 )
             )
         else:
-            out.append(ResourceChange(action=Action.DELETE, reason="not declared in the specs; --prune", **common))
+            out.append(
+                ResourceChange(
+                    action=Action.DELETE,
+                    action_reason=ActionReason.PRUNE,
+                    reason="not declared in the specs; --prune",
+                    **common,
+                )
+            )
     order = {kind: i for i, kind in enumerate(kinds.KINDS)}
     deletes = [c for c in out if c.action is Action.DELETE]
 
@@ -228,8 +243,9 @@ def orphans(
 
 def _kept_because(address: Address, seen: Observed, *, prune: bool) -> str:
     """Why an object the specs do not declare stays (empty: it is deleted)."""
-    if not kinds.info(address.kind).creatable:
-        return "a VM no spec names; VMs are never deleted"
+    info = kinds.info(address.kind)
+    if not info.creatable:
+        return f"a {info.noun} no spec names; {info.noun}s are never deleted"
     marker = seen.status.get("marker") if isinstance(seen.status.get("marker"), dict) else None
     if not seen.owned or marker is None:
         return "not created by reconciler (no ownership marker): never deleted"

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from reconciler.core import kinds
 from reconciler.core.changes import Action, NoopReason, Plan, ResourceChange
-from reconciler.core.units import format_memory_mb
+from reconciler.reports import values
 
 SYMBOLS: dict[Action, tuple[str, str]] = {
     Action.CREATE: ("+", "green"),
@@ -22,18 +20,6 @@ SYMBOLS: dict[Action, tuple[str, str]] = {
     Action.NOOP: ("=", "dim"),
     Action.READ: ("<=", "cyan"),
 }
-
-
-# Fields held in MB, shown with units as operators write them in specs.
-MEMORY_FIELDS = {("hyperv.vm_memory", name) for name in ("startup", "minimum", "maximum")}
-
-
-def _value(v: Any, *, kind: str = "", path: str = "") -> str:
-    if (kind, path) in MEMORY_FIELDS and isinstance(v, int) and not isinstance(v, bool):
-        return format_memory_mb(v)
-    if isinstance(v, str):
-        return v
-    return json.dumps(v, sort_keys=True, default=str)
 
 
 def _group_key(c: ResourceChange) -> tuple[int, str, str]:
@@ -162,14 +148,15 @@ def _change(c: ResourceChange) -> list[str]:
     if c.action is Action.CREATE and c.after:
         for k, v in c.after.items():
             if v not in (None, "", [], {}):
-                shown = _value(v, kind=c.address.kind, path=k)
+                shown = values.show(v, kind=c.address.kind, path=k)
                 out.append(f"        [green]+[/green] {escape(k)}: {escape(shown)}")
     kind = c.address.kind
     for f in c.fields:
         lock = " [magenta](forces replacement)[/magenta]" if f.immutable else ""
         out.append(
-            f"        [yellow]~[/yellow] {escape(f.path)}: [red]{escape(_value(f.old, kind=kind, path=f.path))}[/red]"
-            f" → [green]{escape(_value(f.new, kind=kind, path=f.path))}[/green]{lock}",
+            f"        [yellow]~[/yellow] {escape(f.path)}: "
+            f"[red]{escape(values.show(f.old, kind=kind, path=f.path))}[/red]"
+            f" → [green]{escape(values.show(f.new, kind=kind, path=f.path))}[/green]{lock}",
         )
     if c.disruptive:
         out.append(f"        [bold yellow]⚠ disruptive:[/bold yellow] {escape(c.disruptive)}")

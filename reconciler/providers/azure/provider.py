@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.addresses import Address
-from reconciler.core.changes import Action, ResourceChange
+from reconciler.core.changes import Action, ActionReason, ResourceChange
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import AzureContext, TenantRef, VaultRef
 from reconciler.providers.azure.normalize import RECOVERY_FABRIC, Normalized
 from reconciler.providers.azure.settings import AzureSettings, make_credential
+from reconciler.providers.base import BaseProvider
 from reconciler.store import ownership
 from reconciler.store.db import Store
 
@@ -77,8 +78,7 @@ class _Step:
     @property
     def lifecycle_only(self) -> bool:
         """An update that only rewrites the ownership marker: the object already matches the spec."""
-        fields = self.change.fields
-        return bool(fields) and all(f.path.startswith("lifecycle.") for f in fields)
+        return self.change.action_reason is ActionReason.LIFECYCLE
 
 
 class MemoryLedger:
@@ -127,7 +127,7 @@ def _version(obj: Mapping[str, Any], n: Normalized) -> str:
     return hashlib.sha256(digest.encode()).hexdigest()[:16]
 
 
-class AzureProvider:
+class AzureProvider(BaseProvider):
     name = "azure"
     kinds = KINDS
 

@@ -10,9 +10,10 @@ from typing import Any
 
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
-from reconciler.core.changes import Action, ResourceChange
+from reconciler.core.changes import Action, ActionReason, ResourceChange
 from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.core.resources import Observed, Resource
+from reconciler.providers.base import BaseProvider
 from reconciler.providers.embedded import rules
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
@@ -64,7 +65,7 @@ def cpu_ready_percent(bios: Row | None, policy: Row | None) -> float:
 _PROTECTED = {"protectionState": "Protected", "replicationHealth": "Normal"}
 
 
-class EmbeddedProvider:
+class EmbeddedProvider(BaseProvider):
     name = "embedded"
     kinds = frozenset(kinds.KINDS)
 
@@ -96,7 +97,7 @@ class EmbeddedProvider:
             self.faults.round_trip(f"list {kind}")
             scopes = sorted({r.address.scope for r in members})
             rows = self.store.list_many(kind, scopes)
-            if kind == "vmm.host":
+            if kind == "host.state":
                 rows = self._with_cpu_ready(rows, scopes)
             for row in rows:
                 out[row.address] = observed(row)
@@ -252,9 +253,9 @@ class EmbeddedProvider:
     def _bios(self, change: ResourceChange, resource: Resource, report: Callable[[str], None]) -> Observed:
         """Redfish PATCH of BIOS settings (pending until reset), then maintenance mode, reboot, and back."""
         a = change.address
-        host = Address("vmm.host", a.scope, a.name)
+        host = Address("host.state", a.scope, a.name)
         wanted = dict(resource.desired.get("attributes", {}))
-        if not change.fields:
+        if change.action_reason is ActionReason.RESUME:
             # Only finishing an interrupted run (the settings are in): wait for the host it rebooted and
             # leave the maintenance mode it entered. Never a second reboot: that would take a host down
             # without --allow-disruption, outside its window and its rollout slot.
