@@ -156,7 +156,7 @@ def compute(
     with no_cyclic_gc():  # as plan does: tens of thousands of observed objects and entries, none cyclic
         watched = _watches(session)
         store = _open_store(session)  # before the (long) read: an unusable store fails at once
-        planned = planner.Pending(session.resources)  # each group compared as its read returns
+        planned = planner.Pending(session.resources, unfinished=session.unfinished)  # compared as reads return
         try:
             observed = read_live(_with_host_reads(session, watched), progress=progress, on_batch=planned.feed)
             hosts = {a: seen for a, seen in observed.items() if a.kind == health.HOST_KIND}

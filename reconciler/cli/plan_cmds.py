@@ -234,6 +234,7 @@ def apply(
     from reconciler.cli.session import err, load, make_plan, out
     from reconciler.engine import applier
     from reconciler.reports import plan_json, plan_text
+    from reconciler.store import journal
 
     saved: Plan | None = None
     if _is_plan_file(path):
@@ -299,6 +300,8 @@ def apply(
                 concurrency=concurrency,
                 hooks=history.hooks(run.hooks(_progress())),
                 allow_disruption=allow_disruption,
+                journal=journal.StoreJournal(history.store),
+                run_id=run.run_id,
             )
         finally:
             history.end(report)  # None: interrupted

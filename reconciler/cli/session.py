@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
@@ -34,6 +34,8 @@ class Session:
     backends: Backends
     spec_paths: list[str]
     specs: SpecSet  # the validated documents (drift's health watches read the power profiles)
+    # Procedures earlier applies left half done (a host in maintenance), by the address they carry out.
+    unfinished: dict[Address, str] = field(default_factory=dict)
 
     def release(self) -> None:
         """Let the resources and the spec documents go (a command that only reports what it planned no
@@ -70,7 +72,25 @@ def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[st
             "(reconciler estate init resets it).[/dim]"
         )
     # Absolute, so that apply PLANFILE finds the specs from any working directory.
-    return Session(chosen, resources, backends, [str(Path(p).resolve()) for p in paths], result.specs)
+    session = Session(chosen, resources, backends, [str(Path(p).resolve()) for p in paths], result.specs)
+    session.unfinished = unfinished_procedures()
+    return session
+
+
+def unfinished_procedures() -> dict[Address, str]:
+    """What the procedure journal (in the history store) says earlier applies left half done, as the notes
+    plan and drift show. A store that cannot be read leaves them out, with a warning: plan still works."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reconciler.store import db, journal
+
+    try:
+        with db.open_store(None) as store:
+            records = journal.StoreJournal(store).unfinished()
+    except (SQLAlchemyError, OSError) as exc:
+        err.print(f"[yellow]warning:[/yellow] the procedure journal could not be read ({type(exc).__name__}).")
+        return {}
+    return {r.address: r.note() for r in records}
 
 
 def read_live(
@@ -158,7 +178,7 @@ def _plan(
     prune: bool,
     read_concurrency: int | None,
 ) -> Plan:
-    planned = planner.Pending(session.resources)  # plan each group as its read returns
+    planned = planner.Pending(session.resources, unfinished=session.unfinished)  # plan each group as it arrives
     observed = read_live(session, progress=progress, on_batch=planned.feed, read_concurrency=read_concurrency)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     # The digest covers every resource of the specs, not just the targeted ones: a saved plan is
@@ -173,4 +193,5 @@ def _plan(
         prune=prune,
         digest=planner.spec_digest(session.all_resources),
         declared=session.all_resources,  # what a --target leaves out is still declared: never pruned
+        unfinished=session.unfinished,
     )

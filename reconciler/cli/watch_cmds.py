@@ -266,7 +266,7 @@ def _correct(session: Session, report: DriftReport, options: Options) -> Correct
     from reconciler.cli import logs, run_history
     from reconciler.cli.session import make_plan
     from reconciler.engine import applier, watch
-    from reconciler.store import locks
+    from reconciler.store import journal, locks
 
     wanted = watch.corrections(report, apply_pending=options.apply_pending)
     if not wanted:
@@ -299,6 +299,8 @@ def _correct(session: Session, report: DriftReport, options: Options) -> Correct
                 concurrency=options.concurrency,
                 hooks=recorder.hooks(run.hooks(applier.Hooks())),
                 allow_disruption=False,  # a disruptive correction waits for its maintenance window
+                journal=journal.StoreJournal(recorder.store),
+                run_id=run.run_id,
             )
         finally:
             recorder.end(result)

@@ -68,6 +68,7 @@ class ResourceChange:
     action_reason: ActionReason | None = None  # None exactly when nothing is done (NOOP, READ)
     disruptive: str = ""  # why the change disrupts (VM must be off, host must reboot); empty if not
     error: str = ""  # the change cannot be planned (e.g. the VM does not exist)
+    unfinished: str = ""  # what an interrupted or failed apply left half done here (a host in maintenance)
     depends_on: tuple[Address, ...] = ()
     site: str = ""
     tenant: str | None = None

@@ -63,6 +63,9 @@ class KindInfo:
     inventory: bool = False
     # Fields held in MB that reports show with units, as operators write them in specs.
     memory_fields: frozenset[str] = frozenset()
+    # The engine procedure a change of this kind runs instead of a plain provider call ("host-reboot":
+    # maintenance, stage, reset, confirm, leave; see engine/procedures).
+    procedure: str = ""
 
     def canonical(self, name: str, value: Any) -> Any:
         """``value`` of field ``name`` under its canonical spelling (e.g. vault sku RS0 -> Standard)."""
@@ -222,7 +225,14 @@ KINDS: dict[str, KindInfo] = {
             report_undeclared=True,
             memory_fields={"startup", "minimum", "maximum"},
         ),
-        _k("bmc.bios", "BIOS settings", creatable=False, disruption=_bios_disruption, noun="host"),
+        _k(
+            "bmc.bios",
+            "BIOS settings",
+            creatable=False,
+            disruption=_bios_disruption,
+            noun="host",
+            procedure="host-reboot",
+        ),
         _k(
             "host.power_policy",
             "host power policy",

@@ -186,6 +186,10 @@ def classify_one(
         return entry(DriftClass.DRIFTED, change.reason, fields=fields)
     if change.action_reason is ActionReason.RESUME:  # a procedure an interrupted apply left half done
         return entry(DriftClass.PENDING, change.reason)
+    if change.unfinished:  # the same, with the change itself still to make (a BIOS change, its host out)
+        return entry(
+            DriftClass.PENDING, f"an interrupted apply left this unfinished: {change.unfinished}", fields=fields
+        )
     if change.action_reason is ActionReason.LIFECYCLE:
         # The ownership marker records the lifecycle the object was applied with; last_applied does not,
         # so a spec that changed prune/protect cannot be told from a marker edited by hand.

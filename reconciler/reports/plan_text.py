@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from reconciler.core import kinds
-from reconciler.core.changes import Action, NoopReason, Plan, ResourceChange
+from reconciler.core.changes import Action, ActionReason, NoopReason, Plan, ResourceChange
 from reconciler.reports import values
 
 SYMBOLS: dict[Action, tuple[str, str]] = {
@@ -136,7 +136,7 @@ def _change(c: ResourceChange) -> list[str]:
     title = kinds.info(c.address.kind).title if c.address.kind in kinds.KINDS else c.address.kind
     # A no-op says why nothing happens; a change without field changes (finishing an interrupted
     # procedure) says why it is a change at all.
-    why = c.action is Action.NOOP or (c.action is Action.UPDATE and not c.fields)
+    why = c.action is Action.NOOP or c.action_reason is ActionReason.RESUME
     note = f"  [dim]({escape(c.reason)})[/dim]" if why and c.reason else ""
     out.append(
         f"  [{colour}]{symbol:>3}[/{colour}] {escape(title)} [bold]{escape(c.address.name)}[/bold]{note}"
@@ -160,6 +160,8 @@ def _change(c: ResourceChange) -> list[str]:
         )
     if c.disruptive:
         out.append(f"        [bold yellow]⚠ disruptive:[/bold yellow] {escape(c.disruptive)}")
+    if c.unfinished and c.action_reason is not ActionReason.RESUME:  # a resume says it in its title line
+        out.append(f"        [bold yellow]⏸ unfinished:[/bold yellow] {escape(c.unfinished)}")
     return out
 
 
