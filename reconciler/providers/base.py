@@ -10,19 +10,24 @@ just that resource, overridden where one GET is cheaper than a scope-wide list.
 Foreign errors are mapped at each provider's boundary into ``core.errors``: temporary (retried, honouring
 retry-after), permanent, and ``NotFoundError`` for an object that does not exist, which a read turns
 into None (:func:`absent_as_none`). Which provider serves which resource is ``providers.routing``'s job.
+
+Inside a backend, kinds come in families that share API calls (Azure's vault-wide ASR lists, a VMM server's
+PowerShell scripts). A backend is a thin dispatcher over one ``KindHandler`` per family or kind: each handler
+owns its kinds' bulk read, single read and apply, and a ``HandlerTable`` sends every call to the one handler
+of the resource's kind (docs/adding-a-provider.md).
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from reconciler.core.addresses import Address
 from reconciler.core.changes import ResourceChange
-from reconciler.core.errors import NotFoundError
+from reconciler.core.errors import NotFoundError, PermanentError
 from reconciler.core.resources import Observed, Resource
 
 Progress = Callable[[str], None]
@@ -96,3 +101,45 @@ def absent_as_none() -> AbstractContextManager[None]:
     """Inside a read: a ``NotFoundError`` (the object or its parent is missing) ends the block quietly, and
     the caller's default (None, an empty list) stands. The one place where "absent" is decided."""
     return suppress(NotFoundError)
+
+
+class KindHandler(Protocol):
+    """What a backend's dispatcher hands a resource to: the provider protocol for the handler's ``kinds``, with
+    ``progress`` always given (the dispatcher supplies a silent one)."""
+
+    kinds: frozenset[str]
+
+    def read_scope(self, resource: Resource) -> str: ...
+
+    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]: ...
+
+    def read_one(self, resource: Resource) -> Observed | None: ...
+
+    def apply(self, change: ResourceChange, resource: Resource, progress: Progress) -> Observed | None: ...
+
+
+class HandlerTable:
+    """Kind -> the one handler serving it: a backend's dispatch table. Two handlers claiming one kind is a
+    programming error, refused when the table is built."""
+
+    def __init__(self, backend: str, handlers: Iterable[KindHandler]) -> None:
+        self.backend = backend
+        self.handlers: tuple[KindHandler, ...] = tuple(handlers)
+        self._by_kind: dict[str, KindHandler] = {}
+        for handler in self.handlers:
+            for kind in handler.kinds:
+                other = self._by_kind.setdefault(kind, handler)
+                if other is not handler:
+                    raise ValueError(
+                        f"{backend}: {kind} has two handlers, {type(other).__name__} and {type(handler).__name__}"
+                    )
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self._by_kind)
+
+    def __getitem__(self, kind: str) -> KindHandler:
+        handler = self._by_kind.get(kind)
+        if handler is None:
+            raise PermanentError(f"the {self.backend} backend has no handler for {kind}", code="NoHandler")
+        return handler
