@@ -268,7 +268,7 @@ def test_the_concurrency_limit_holds(winrm_endpoint: WinRMEndpoint) -> None:
         ]
         for thread in threads:
             thread.start()
-        assert _wait_until(lambda: runner.stats(HOST).waiting == 3 and winrm_endpoint.stats.commands == 2)
+        assert _wait_until(lambda: runner.stats(HOST).waiting == 3 and winrm_endpoint.running == 2)
         assert runner.stats(HOST).open == 2
         gate.set()
         for thread in threads:

@@ -38,25 +38,7 @@ import spnego.exceptions
 
 from tests import tls
 from tests import winrm_powershell as ps
-
-NS = {
-    "s": "http://www.w3.org/2003/05/soap-envelope",
-    "a": "http://schemas.xmlsoap.org/ws/2004/08/addressing",
-    "w": "http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd",
-    "rsp": "http://schemas.microsoft.com/wbem/wsman/1/windows/shell",
-}
-_SHELL = "http://schemas.microsoft.com/wbem/wsman/1/windows/shell"
-_TRANSFER = "http://schemas.xmlsoap.org/ws/2004/09/transfer"
-TIMED_OUT = 2150858793  # the WSManFault code of an OperationTimeout (pywinrm retries it on Receive)
-SHELL_NOT_FOUND = 2150858843
-_ACTIONS = {
-    f"{_TRANSFER}/Create": "Create",
-    f"{_TRANSFER}/Delete": "Delete",
-    f"{_SHELL}/Command": "Command",
-    f"{_SHELL}/Send": "Send",
-    f"{_SHELL}/Receive": "Receive",
-    f"{_SHELL}/Signal": "Signal",
-}
+from tests import winrm_soap as soap
 
 
 class Failure(enum.StrEnum):
@@ -113,12 +95,6 @@ class _Shell:
     codepage: int
     user: str
     commands: dict[str, _Command] = field(default_factory=dict)
-
-
-class _Fault(Exception):
-    def __init__(self, status: int, reason: str, *, wsman_code: int = 2150858770, subcode: str = "w:InternalError"):
-        super().__init__(reason)
-        self.status, self.reason, self.wsman_code, self.subcode = status, reason, wsman_code, subcode
 
 
 class WinRMEndpoint:
@@ -236,6 +212,12 @@ class WinRMEndpoint:
             self._shells.clear()
 
     @property
+    def running(self) -> int:
+        """Handlers running now (scripts in flight)."""
+        with self._lock:
+            return self._running
+
+    @property
     def open_shells(self) -> int:
         with self._lock:
             return len(self._shells)
@@ -253,35 +235,35 @@ class WinRMEndpoint:
     def handle(self, body: bytes, *, user: str, host: str) -> tuple[int, bytes]:
         """One SOAP request: (HTTP status, response envelope)."""
         root = ET.fromstring(body)
-        header = root.find("s:Header", NS)
-        action_uri = _text(header, "a:Action")
-        message_id = _text(header, "a:MessageID")
-        action = _ACTIONS.get(action_uri, "")
+        header = root.find("s:Header", soap.NS)
+        action_uri = soap.text(header, "a:Action")
+        message_id = soap.text(header, "a:MessageID")
+        action = soap.ACTIONS.get(action_uri, "")
         try:
             if not action:
-                raise _Fault(400, f"unsupported action {action_uri}", subcode="a:ActionNotSupported")
+                raise soap.Fault(400, f"unsupported action {action_uri}", subcode="a:ActionNotSupported")
             reply = getattr(self, f"_{action.lower()}")(root, user=user, host=host)
-            return 200, _envelope(f"{action_uri}Response", message_id, reply)
-        except _Fault as fault:
-            return fault.status, _fault_envelope(message_id, fault)
+            return 200, soap.envelope(f"{action_uri}Response", message_id, reply)
+        except soap.Fault as fault:
+            return fault.status, soap.fault_envelope(message_id, fault)
 
     def _shell(self, root: ET.Element) -> _Shell:
-        selector = root.find("s:Header/w:SelectorSet/w:Selector[@Name='ShellId']", NS)
+        selector = root.find("s:Header/w:SelectorSet/w:Selector[@Name='ShellId']", soap.NS)
         shell_id = selector.text if selector is not None and selector.text else ""
         with self._lock:
             shell = self._shells.get(shell_id)
         if shell is None:
-            raise _Fault(
+            raise soap.Fault(
                 500,
                 f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell was not "
                 "found on the server. Possible causes are: the specified ShellId is incorrect or the shell no longer "
                 "exists on the server.",
-                wsman_code=SHELL_NOT_FOUND,
+                wsman_code=soap.SHELL_NOT_FOUND,
             )
         return shell
 
     def _create(self, root: ET.Element, *, user: str, host: str) -> str:
-        options = _options(root)
+        options = soap.options(root)
         codepage = int(options.get("WINRS_CODEPAGE", "437"))
         shell_id = str(uuid.uuid4()).upper()
         with self._lock:
@@ -289,8 +271,9 @@ class WinRMEndpoint:
             self.stats.shells_created += 1
         address = f"{self.scheme}://{host}/wsman"
         return (
-            f'<x:ResourceCreated xmlns:x="{_TRANSFER}"><a:Address>{escape(address)}</a:Address><a:ReferenceParameters>'
-            f"<w:ResourceURI>{_SHELL}/cmd</w:ResourceURI><w:SelectorSet>"
+            f'<x:ResourceCreated xmlns:x="{soap.TRANSFER}"><a:Address>{escape(address)}</a:Address>'
+            "<a:ReferenceParameters>"
+            f"<w:ResourceURI>{soap.SHELL}/cmd</w:ResourceURI><w:SelectorSet>"
             f'<w:Selector Name="ShellId">{shell_id}</w:Selector></w:SelectorSet></a:ReferenceParameters>'
             f"</x:ResourceCreated><rsp:Shell><rsp:ShellId>{shell_id}</rsp:ShellId></rsp:Shell>"
         )
@@ -304,11 +287,11 @@ class WinRMEndpoint:
 
     def _command(self, root: ET.Element, *, user: str, host: str) -> str:
         shell = self._shell(root)
-        line = root.find("s:Body/rsp:CommandLine", NS)
-        command = _text(line, "rsp:Command")
-        arguments = " ".join(a.text or "" for a in (line.findall("rsp:Arguments", NS) if line is not None else []))
+        line = root.find("s:Body/rsp:CommandLine", soap.NS)
+        command = soap.text(line, "rsp:Command")
+        arguments = " ".join(a.text or "" for a in (line.findall("rsp:Arguments", soap.NS) if line is not None else []))
         command_line = f"{command} {arguments}".strip()
-        skip_cmd = _options(root).get("WINRS_SKIP_CMD_SHELL", "FALSE").upper() == "TRUE"
+        skip_cmd = soap.options(root).get("WINRS_SKIP_CMD_SHELL", "FALSE").upper() == "TRUE"
         command_id = str(uuid.uuid4()).upper()
         state = _Command(command_line, skip_cmd, ps.decode_command_line(command_line))
         limit = ps.CREATE_PROCESS_LIMIT if skip_cmd else ps.CMD_LIMIT
@@ -321,12 +304,12 @@ class WinRMEndpoint:
 
     def _send(self, root: ET.Element, *, user: str, host: str) -> str:
         shell = self._shell(root)
-        stream = root.find("s:Body/rsp:Send/rsp:Stream", NS)
+        stream = root.find("s:Body/rsp:Send/rsp:Stream", soap.NS)
         if stream is None:
-            raise _Fault(400, "Send without a stream", subcode="w:InvalidParameter")
+            raise soap.Fault(400, "Send without a stream", subcode="w:InvalidParameter")
         state = shell.commands.get(stream.get("CommandId", ""))
         if state is None:
-            raise _Fault(400, "unknown CommandId", subcode="w:InvalidSelectors")
+            raise soap.Fault(400, "unknown CommandId", subcode="w:InvalidSelectors")
         with self._lock:
             state.stdin += base64.b64decode(stream.text or "")
             state.stdin_done = state.stdin_done or stream.get("End", "false").lower() == "true"
@@ -335,7 +318,7 @@ class WinRMEndpoint:
 
     def _signal(self, root: ET.Element, *, user: str, host: str) -> str:
         shell = self._shell(root)
-        signal = root.find("s:Body/rsp:Signal", NS)
+        signal = root.find("s:Body/rsp:Signal", soap.NS)
         with self._lock:
             shell.commands.pop(signal.get("CommandId", "") if signal is not None else "", None)
             self.stats.signals += 1
@@ -343,11 +326,11 @@ class WinRMEndpoint:
 
     def _receive(self, root: ET.Element, *, user: str, host: str) -> str:
         shell = self._shell(root)
-        desired = root.find("s:Body/rsp:Receive/rsp:DesiredStream", NS)
+        desired = root.find("s:Body/rsp:Receive/rsp:DesiredStream", soap.NS)
         command_id = desired.get("CommandId", "") if desired is not None else ""
         state = shell.commands.get(command_id)
         if state is None:
-            raise _Fault(400, "unknown CommandId", subcode="w:InvalidSelectors")
+            raise soap.Fault(400, "unknown CommandId", subcode="w:InvalidSelectors")
         with self._lock:
             self.stats.receives += 1
         if state.chunks is None:
@@ -367,20 +350,20 @@ class WinRMEndpoint:
         ]
         if done:
             parts.append(
-                f'<rsp:CommandState CommandId="{command_id}" State="{_SHELL}/CommandState/Done">'
+                f'<rsp:CommandState CommandId="{command_id}" State="{soap.SHELL}/CommandState/Done">'
                 f"<rsp:ExitCode>{state.exit_code}</rsp:ExitCode></rsp:CommandState>"
             )
         else:
-            parts.append(f'<rsp:CommandState CommandId="{command_id}" State="{_SHELL}/CommandState/Running"/>')
+            parts.append(f'<rsp:CommandState CommandId="{command_id}" State="{soap.SHELL}/CommandState/Running"/>')
         return f"<rsp:ReceiveResponse>{''.join(parts)}</rsp:ReceiveResponse>"
 
     def _timed_out(self) -> None:
         with self._lock:
             self.stats.timeout_faults += 1
-        raise _Fault(
+        raise soap.Fault(
             500,
             "The WS-Management service cannot complete the operation within the time specified in OperationTimeout.",
-            wsman_code=TIMED_OUT,
+            wsman_code=soap.TIMED_OUT,
             subcode="w:TimedOut",
         )
 
@@ -467,7 +450,7 @@ class _Handler(tls.LocalHandler):
         endpoint = self._endpoint
         action = ""
         try:
-            action = _ACTIONS.get(_text(ET.fromstring(body).find("s:Header", NS), "a:Action"), "")
+            action = soap.ACTIONS.get(soap.text(ET.fromstring(body).find("s:Header", soap.NS), "a:Action"), "")
         except ET.ParseError:
             self._answer(400, b"")
             return
@@ -481,12 +464,12 @@ class _Handler(tls.LocalHandler):
             return
         if failure is not None:
             denied = failure is Failure.access_denied
-            fault = _Fault(
+            fault = soap.Fault(
                 500, "Access is denied." if denied else "The WS-Management service cannot process the request."
             )
             if denied:
                 fault.wsman_code, fault.subcode = 5, "w:AccessDenied"
-            self._answer(500, _fault_envelope("", fault), token=token)
+            self._answer(500, soap.fault_envelope("", fault), token=token)
             return
         status, payload = endpoint.handle(body, user=user, host=self.headers.get("Host", ""))
         self._answer(status, payload, token=token)
@@ -546,37 +529,3 @@ class _Handler(tls.LocalHandler):
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
-
-
-# ---------------------------------------------------------------------------------------------------- SOAP helpers
-
-
-def _text(element: ET.Element | None, path: str) -> str:
-    if element is None:
-        return ""
-    found = element.find(path, NS)
-    return found.text or "" if found is not None else ""
-
-
-def _options(root: ET.Element) -> dict[str, str]:
-    return {o.get("Name", ""): o.text or "" for o in root.findall("s:Header/w:OptionSet/w:Option", NS)}
-
-
-def _envelope(action: str, relates_to: str, body: str) -> bytes:
-    namespaces = " ".join(f'xmlns:{prefix}="{uri}"' for prefix, uri in NS.items())
-    return (
-        f'<s:Envelope xml:lang="en-US" {namespaces}><s:Header><a:Action>{action}</a:Action>'
-        f"<a:MessageID>uuid:{uuid.uuid4()}</a:MessageID>"
-        f"<a:To>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:To>"
-        f"<a:RelatesTo>{escape(relates_to)}</a:RelatesTo></s:Header><s:Body>{body}</s:Body></s:Envelope>"
-    ).encode()
-
-
-def _fault_envelope(relates_to: str, fault: _Fault) -> bytes:
-    body = (
-        f"<s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>{fault.subcode}</s:Value></s:Subcode>"
-        f'</s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.reason)}</s:Text></s:Reason><s:Detail>'
-        f'<f:WSManFault xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault" Code="{fault.wsman_code}" '
-        f'Machine="127.0.0.1"><f:Message>{escape(fault.reason)}</f:Message></f:WSManFault></s:Detail></s:Fault>'
-    )
-    return _envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
