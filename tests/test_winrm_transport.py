@@ -8,6 +8,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.providers.winrm.errors import ScriptError
 from reconciler.providers.winrm.scripts import Script
-from reconciler.providers.winrm.settings import WinRMSettings
+from reconciler.providers.winrm.settings import SettingsError, WinRMSettings
 from reconciler.providers.winrm.transport import Runner
 from tests import winrm_powershell as ps
 from tests.winrm_endpoint import Failure, WinRMEndpoint
@@ -51,9 +52,10 @@ def _echo(script: str, data: Any) -> ps.Reply:
 
 
 @pytest.mark.parametrize(
-    ("auth", "user"), [("basic", "reconciler"), ("ntlm", "reconciler"), ("ntlm", "CONTOSO\\svc-vmm")]
+    ("auth", "user"),
+    [("basic", "reconciler"), ("ntlm", "reconciler"), ("ntlm", "CONTOSO\\svc-vmm"), ("credssp", "CONTOSO\\svc-vmm")],
 )
-def test_runs_a_shipped_script_with_basic_and_ntlm(winrm_endpoint: WinRMEndpoint, auth: str, user: str) -> None:
+def test_runs_a_shipped_script_with_basic_ntlm_and_credssp(winrm_endpoint: WinRMEndpoint, auth: str, user: str) -> None:
     winrm_endpoint.auth = frozenset({auth})  # the endpoint accepts only this method
     winrm_endpoint.handler = lambda script, data: ps.result(
         {"computerName": "VMM01", "powershellVersion": "5.1.17763.1", "vmmModule": True}
@@ -66,12 +68,13 @@ def test_runs_a_shipped_script_with_basic_and_ntlm(winrm_endpoint: WinRMEndpoint
     assert call.script == "server_info" and call.data == {}
     assert call.user.casefold().endswith(user.rsplit("\\", 1)[-1].casefold())
     assert call.codepage == 65001
-    if auth == "ntlm":  # NTLM authenticates the connection once; Basic sends credentials with every request
+    if auth != "basic":  # NTLM and CredSSP authenticate the connection once; Basic authenticates every request
         assert winrm_endpoint.stats.authentications == 1
 
 
-@pytest.mark.parametrize("auth", ["basic", "ntlm"])
+@pytest.mark.parametrize("auth", ["basic", "ntlm", "credssp"])
 def test_a_wrong_password_is_one_clear_permanent_error(winrm_endpoint: WinRMEndpoint, auth: str) -> None:
+    winrm_endpoint.auth = frozenset({auth})
     wrong = secrets.token_urlsafe(12)
     env = winrm_endpoint.environment(user="reconciler", auth=auth) | {"RECONCILER_WINRM_PASSWORD": wrong}
     settings = WinRMSettings.from_env(env)
@@ -347,3 +350,19 @@ def test_certificates_are_validated_unless_validation_is_turned_off(
     with Runner(insecure, environ=env) as runner, caplog.at_level(logging.WARNING):
         assert runner.run(HOST, "server_info").output
     assert "certificate validation is OFF" in caplog.text
+
+
+def test_plain_http_and_basic_only_when_both_are_asked_for(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with WinRMEndpoint(tmp_path / "http", https=False) as endpoint:
+        endpoint.add_user("reconciler")
+        endpoint.handler = _echo
+        env = endpoint.environment(user="reconciler")  # RECONCILER_WINRM_TRANSPORT__127_0_0_1=http
+        with pytest.raises(SettingsError, match="basic authentication over http"):
+            WinRMSettings.from_env(env)
+        env["RECONCILER_WINRM_ALLOW_BASIC_OVER_HTTP"] = "yes"
+        settings = WinRMSettings.from_env(env)
+        assert settings is not None
+        with Runner(settings, environ=env) as runner, caplog.at_level(logging.WARNING):
+            assert runner.run(HOST, "server_info").output[0]["script"] == "server_info"
+        assert f"http://{HOST}:{endpoint.port}/wsman" == settings.endpoint(HOST).url
+        assert "sends the password in clear text" in caplog.text

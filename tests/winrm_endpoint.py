@@ -485,9 +485,12 @@ class _Handler(tls.LocalHandler):
                 with endpoint._lock:
                     endpoint.stats.authentications += 1
                 return name, ""
-        elif scheme.lower() in ("negotiate", "ntlm") and "ntlm" in endpoint.auth:
+        elif (scheme.lower() in ("negotiate", "ntlm") and "ntlm" in endpoint.auth) or (
+            scheme.lower() == "credssp" and "credssp" in endpoint.auth
+        ):
             if self._context is None:
-                self._context = spnego.server(protocol="negotiate", service="HTTP")
+                protocol = "credssp" if scheme.lower() == "credssp" else "negotiate"
+                self._context = spnego.server(protocol=protocol, service="HTTP")
             try:
                 out = self._context.step(base64.b64decode(value))
             except spnego.exceptions.SpnegoError:
@@ -513,6 +516,7 @@ class _Handler(tls.LocalHandler):
             if token
             else [
                 *(["Negotiate"] if "ntlm" in self._endpoint.auth else []),
+                *(["CredSSP"] if "credssp" in self._endpoint.auth else []),
                 *(['Basic realm="WSMAN"'] if "basic" in self._endpoint.auth else []),
             ]
         )

@@ -3,7 +3,7 @@
 ========================================================  =================================================
 connection refused or reset, dropped, read timeout         TemporaryError
 HTTP 5xx, a WS-Management fault, an operation timeout      TemporaryError (the endpoint is busy or restarting)
-HTTP 401                                                   PermanentError ``Unauthorized``: the endpoint and
+HTTP 401, CredSSP refusing the credentials                PermanentError ``Unauthorized``: the endpoint and
                                                            the credential settings to check, never a password
 a fault saying access is denied (WinRM error 5)            PermanentError ``AccessDenied``
 a certificate the CA bundle does not trust                 PermanentError ``Certificate``
@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
+from requests_credssp import exceptions as credssp_errors
 from winrm import exceptions as winrm_errors
 
 from reconciler.core.errors import PermanentError, ReconcilerError, TemporaryError
@@ -83,7 +84,9 @@ def translate(exc: BaseException, *, endpoint: EndpointSettings, doing: str, red
     where = f"{endpoint.host}: {doing}"
     if isinstance(exc, ReconcilerError):
         return exc
-    if isinstance(exc, winrm_errors.InvalidCredentialsError):
+    if isinstance(exc, winrm_errors.InvalidCredentialsError | credssp_errors.AuthenticationException):
+        return unauthorized(endpoint)
+    if isinstance(exc, credssp_errors.NTStatusException):  # CredSSP's own refusal of the credentials
         return unauthorized(endpoint)
     if isinstance(exc, winrm_errors.WSManFaultError):
         reason = redact.text(str(exc.reason).strip())

@@ -123,10 +123,13 @@ class ShellPool:
                     self._changed.wait()
             finally:
                 self._waiting -= 1
+        protocol: Protocol | None = None
         try:
             protocol = self._factory(self.endpoint)
             shell_id = protocol.open_shell(codepage=CODEPAGE_UTF8, noprofile=True)
         except BaseException:
+            if protocol is not None:
+                protocol.transport.close_session()  # no half-authenticated connection left in a pool
             with self._changed:
                 self._busy -= 1
                 self._changed.notify()
