@@ -7,8 +7,9 @@ It serves HTTPS on 127.0.0.1 (certificate from a throwaway CA, ``tests/tls.py``)
   powershell.exe would, ``tests/winrm_powershell.py``), **Send** (stdin, in as many messages as it takes),
   **Receive** (the output in chunks of ``chunk_size`` bytes, with ``timeouts_between_chunks`` OperationTimeout
   faults between them, which pywinrm retries), **Signal** (terminate) and **Delete**.
-* Basic authentication, and real NTLM through pyspnego's acceptor (``NTLM_USER_FILE``; connection-based:
-  keep-alive, one context per connection); 401 for bad credentials.
+* Basic authentication, and real NTLM and CredSSP through pyspnego's acceptors (``NTLM_USER_FILE``;
+  connection-based: keep-alive, one context per connection); 401 for bad credentials. Message encryption
+  (NTLM over plain http) is not spoken: over http use Basic.
 * Windows' limits: a command line over 8,191 characters (cmd.exe) fails with "The command line is too
   long."; output is encoded with the shell's codepage, so 437 turns non-ASCII into '?'.
 * Faults on demand (:meth:`WinRMEndpoint.inject`): a SOAP fault as HTTP 500, access denied, a bare 503,

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from xml.sax.saxutils import unescape
 
 from winrm import exceptions as winrm_errors
 
-from reconciler.core.errors import PermanentError, TemporaryError
+from reconciler.core.errors import PermanentError, ReconcilerError, TemporaryError
 from reconciler.core.redact import Redactor, secret_env_values
 from reconciler.providers.winrm import contract, errors
 from reconciler.providers.winrm.scripts import Script, load
@@ -84,6 +86,8 @@ class Runner:
         started = self._clock()
         try:
             stdout, stderr, exit_code = self._execute(pool, call, target)
+        except ReconcilerError:
+            raise  # already ours (the command timeout)
         except Exception as exc:
             raise errors.translate(exc, endpoint=target, doing=doing, redact=redact) from exc
         log.debug(
@@ -222,9 +226,6 @@ class _Retry(Exception):
 
 def _clean_stderr(stderr: str) -> str:
     """stderr without PowerShell's CLIXML wrapping: the messages of its ``<S S="Error">`` lines."""
-    import re
-    from xml.sax.saxutils import unescape
-
     if "#< CLIXML" in stderr:
         parts = re.findall(r'<S S="Error">(.*?)</S>', stderr, re.DOTALL)
         text = "".join(unescape(p).replace("_x000D__x000A_", " ") for p in parts)
