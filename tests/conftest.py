@@ -1,5 +1,6 @@
-"""Shared test helpers: paths to the repository's example specs and fixtures, and the history store on
-both backends (``store_url``: SQLite, and PostgreSQL on a throwaway server, tests/pg.py)."""
+"""Shared test helpers: paths to the repository's example specs and fixtures, the history store on
+both backends (``store_url``: SQLite, and PostgreSQL on a throwaway server, tests/pg.py), and a local
+WinRM endpoint (``winrm_endpoint``, tests/winrm_endpoint.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from reconciler.store.db import Store, open_store
+
+if TYPE_CHECKING:
+    from tests.winrm_endpoint import WinRMEndpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,3 +87,20 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
     with pg.fresh_database(server, name) as url:
         monkeypatch.setenv("RECONCILER_DATABASE_URL", url)
         yield url
+
+
+@pytest.fixture
+def winrm_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WinRMEndpoint]:
+    """A WinRM endpoint over HTTPS on a free port of 127.0.0.1 (tests/winrm_endpoint.py), with a throwaway
+    CA (``ca_path``) and two users made now, ``reconciler`` and ``CONTOSO\\svc-vmm`` (passwords in
+    ``users``), for Basic and NTLM. Set ``handler`` to answer scripts. A handler that raised fails the test."""
+    from tests.winrm_endpoint import WinRMEndpoint
+
+    directory = tmp_path / "winrm-endpoint"
+    endpoint = WinRMEndpoint(directory)
+    endpoint.add_user("reconciler")
+    endpoint.add_user("CONTOSO\\svc-vmm")
+    monkeypatch.setenv("NTLM_USER_FILE", str(endpoint.ntlm_user_file(directory / "ntlm-users")))
+    with endpoint:
+        yield endpoint
+    assert not endpoint.handler_errors, f"the WinRM endpoint's handler failed: {endpoint.handler_errors!r}"
