@@ -20,12 +20,11 @@ which waits for DRS to move the VMs away, default 3600).
 from __future__ import annotations
 
 import os
-import stat
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from reconciler.providers.loginfile import Login, LoginFileError, read_login_file
 
 TRUE = {"1", "on", "true", "yes", "vsphere"}
 FALSE = {"", "0", "off", "false", "no", "embedded"}
@@ -36,10 +35,7 @@ class SettingsError(ValueError):
     """A RECONCILER_VSPHERE_* setting is wrong; the message names the variable (or file) and the fix."""
 
 
-@dataclass(frozen=True)
-class Credentials:
-    user: str
-    password: str = field(repr=False)  # never printed, logged or put in a message
+Credentials = Login  # a user and a password that is never printed
 
 
 @dataclass(frozen=True)
@@ -85,8 +81,16 @@ class VSphereSettings:
         login_file = e.get("RECONCILER_VSPHERE_LOGIN_FILE") or None
         addresses: dict[str, Endpoint] = {}
         if login_file is not None:
-            file_default, per_server, addresses = _read_login_file(Path(login_file))
-            default = file_default or default
+            try:
+                logins = read_login_file(Path(login_file), section="servers", variable="RECONCILER_VSPHERE_LOGIN_FILE")
+            except LoginFileError as exc:
+                raise SettingsError(str(exc)) from None
+            default = logins.default or default
+            per_server = dict(logins.logins)
+            addresses = {
+                name: _endpoint(name, text, f"{login_file} [servers.{name!r}]")
+                for name, text in logins.addresses.items()
+            }
         ca = e.get("RECONCILER_VSPHERE_CA_BUNDLE") or None
         if ca is not None and not Path(ca).is_file():
             raise SettingsError(f"RECONCILER_VSPHERE_CA_BUNDLE={ca!r}: no such file (a PEM bundle of CA certificates)")
@@ -177,46 +181,3 @@ def _seconds(e: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise SettingsError(f"{name}={text!r}: must be more than 0 seconds")
     return value
-
-
-def _read_login_file(path: Path) -> tuple[Credentials | None, dict[str, Credentials], dict[str, Endpoint]]:
-    """The [default] login, the per-server logins and addresses of a login file (refused when others can read it)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        raise SettingsError(f"RECONCILER_VSPHERE_LOGIN_FILE={str(path)!r}: no such file") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SettingsError(f"{path}: readable by other users; it holds passwords: chmod 600 {path}")
-    try:
-        document: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SettingsError(f"{path}: not a readable TOML file ({type(exc).__name__})") from None
-    default = _login(path, "[default]", document.get("default")) if "default" in document else None
-    servers: dict[str, Credentials] = {}
-    addresses: dict[str, Endpoint] = {}
-    tables = document.get("servers", {})
-    if not isinstance(tables, dict):
-        raise SettingsError(f'{path}: "servers" must be a table of [servers."NAME"] tables')
-    for name, table in tables.items():
-        where = f"[servers.{name!r}]"
-        creds = _login(path, where, table, optional=True)
-        if creds is not None:
-            servers[name] = creds
-        address = table.get("address") if isinstance(table, dict) else None
-        if address:
-            addresses[name] = _endpoint(name, str(address), f"{path} {where}")
-    unknown = sorted(set(document) - {"default", "servers"})
-    if unknown:
-        raise SettingsError(f'{path}: unknown table(s) {", ".join(unknown)}; use [default] and [servers."NAME"]')
-    return default, servers, addresses
-
-
-def _login(path: Path, where: str, table: object, *, optional: bool = False) -> Credentials | None:
-    if not isinstance(table, dict):
-        raise SettingsError(f"{path}: {where} must be a table with user and password")
-    user, password = table.get("user"), table.get("password")
-    if optional and user is None and password is None:
-        return None
-    if not isinstance(user, str) or not user or not isinstance(password, str) or not password:
-        raise SettingsError(f"{path}: {where} needs both user and password (strings)")
-    return Credentials(user, password)
