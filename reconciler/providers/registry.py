@@ -1,22 +1,29 @@
 """The backend table: which backends the environment configures, and the routes through which each serves
 its resources (``providers.routing``). With no endpoints configured the embedded estate serves every kind;
-a real backend, once configured (``RECONCILER_AZURE=on``), takes over what it serves and the embedded estate
-keeps the rest, so one plan can mix both."""
+a real backend, once configured (``RECONCILER_AZURE=on``, ``RECONCILER_WINRM=on``...), takes over what it
+serves and the embedded estate keeps the rest, so one plan can mix both.
+
+Each real backend is one entry of ``BACKENDS``: its package's ``backend.routes`` (``providers.backends``).
+Routes are tried in this order, the embedded estate last."""
 
 from __future__ import annotations
 
+import importlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.providers.azure.context import AzureContext
-from reconciler.providers.azure.settings import AzureSettings
+from reconciler.providers.backends import OpenContext
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.provider import EmbeddedProvider
 from reconciler.providers.embedded.store import EstateStore
 from reconciler.providers.routing import Route, Router
 from reconciler.spec.loader import SpecSet
-from reconciler.store.db import Store, open_store
+from reconciler.store.db import Store
+
+# The real backends, by package under reconciler.providers, in route order.
+BACKENDS: tuple[str, ...] = ("azure",)
 
 
 @dataclass
@@ -48,21 +55,23 @@ def open_backends(
     """Open the embedded estate (initialising it from the shipped estate file on first use), and the real
     backends the environment configures (they need the specs: which vault, which subscriptions).
     A bad setting raises ValueError naming the variable."""
-    azure = AzureSettings.from_env(env)
     db = seed.database_path(estate_db)
     initialized = False
     if not db.exists():
         seed.init_estate(db)
         initialized = True
-    embedded = EmbeddedProvider(EstateStore(db), faults or Faults.from_env())
+    context = OpenContext(specs=specs or SpecSet(), env=os.environ if env is None else env)
     routes: list[Route] = []
-    store: Store | None = None
-    if azure is not None:
-        from reconciler.providers.azure.provider import KINDS as AZURE_KINDS
-        from reconciler.providers.azure.provider import AzureProvider
-
-        store = open_store()
-        real = AzureProvider(azure, AzureContext.from_specs(specs or SpecSet()), store=store)
-        routes.append(Route("azure", real, AZURE_KINDS))
+    try:
+        for name in BACKENDS:
+            backend = importlib.import_module(f"reconciler.providers.{name}.backend")
+            routes.extend(backend.routes(context))
+    except BaseException:
+        for route in routes:
+            route.provider.close()
+        if context.opened_store is not None:
+            context.opened_store.close()
+        raise
+    embedded = EmbeddedProvider(EstateStore(db), faults or Faults.from_env())
     routes.append(Route("embedded", embedded, embedded.kinds))
-    return Backends(Router(routes), embedded, db, initialized, store)
+    return Backends(Router(routes), embedded, db, initialized, context.opened_store)
