@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.addresses import Address
-from reconciler.core.changes import Action, ActionReason, ResourceChange
+from reconciler.core.changes import Action, ResourceChange
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, ledger, normalize
@@ -34,7 +34,7 @@ from reconciler.providers.azure.ledger import Ledger
 from reconciler.providers.azure.normalize import Normalized
 from reconciler.providers.azure.session import Family, Found, Session, find
 from reconciler.providers.azure.topology import Topologies
-from reconciler.providers.base import Progress, absent_as_none
+from reconciler.providers.base import Progress, Step, absent_as_none
 from reconciler.store import ownership
 
 
@@ -46,22 +46,6 @@ class Services:
     jobs: Jobs
     ledger: Ledger
     topology: Topologies
-
-
-@dataclass(frozen=True)
-class Step:
-    """What a write needs to know of the planned change."""
-
-    change: ResourceChange
-
-    @property
-    def create(self) -> bool:
-        return self.change.action in (Action.CREATE, Action.REPLACE)
-
-    @property
-    def lifecycle_only(self) -> bool:
-        """An update that only rewrites the ownership marker: the object already matches the spec."""
-        return self.change.action_reason is ActionReason.LIFECYCLE
 
 
 def version(obj: Mapping[str, Any], n: Normalized) -> str:

@@ -14,10 +14,10 @@ from reconciler.core.addresses import Address
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import TenantRef, VaultRef
-from reconciler.providers.azure.handler import AsrHandler, Step
+from reconciler.providers.azure.handler import AsrHandler
 from reconciler.providers.azure.normalize import RECOVERY_FABRIC, Normalized
 from reconciler.providers.azure.session import Family, Found, list_all, plain
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 
 class NetworkMappingHandler(AsrHandler):

@@ -13,9 +13,9 @@ from reconciler.core.addresses import Address
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import VaultRef
-from reconciler.providers.azure.handler import Step, TaggedHandler, observed, vault_scope
+from reconciler.providers.azure.handler import TaggedHandler, observed, vault_scope
 from reconciler.providers.azure.session import Family, Found, find, get, list_all
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 
 class VaultHandler(TaggedHandler):

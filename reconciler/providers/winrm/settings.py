@@ -22,7 +22,12 @@ server or a Hyper-V host, named as the specs name it) and may be overridden for 
 ``RECONCILER_WINRM_READ_TIMEOUT_S``    HTTP read timeout, more than the operation timeout (default 30)
 ``RECONCILER_WINRM_COMMAND_TIMEOUT_S`` how long one script may run before it is stopped (default 3600)
 ``RECONCILER_WINRM_CONCURRENCY``       scripts in flight per endpoint, one shell each (1-64, default 4)
+``RECONCILER_WINRM_POLL_INTERVAL_S``   seconds between polls of a VMM job or a restarting host (default 10)
+``RECONCILER_WINRM_RESTART_TIMEOUT_S`` how long a host may take to come back from a reset (default 1800)
+``RECONCILER_JOB_TIMEOUT_S``           how long one step waits for a VMM job (default 1800; shared with Azure)
 =====================================  ===========================================================================
+
+The last three are the same for every endpoint (no ``__ENDPOINT`` form).
 
 Credentials are taken together from the most specific level (endpoint name, short name, default) that sets
 any of USER, PASSWORD or CREDENTIAL_FILE. Kerberos takes no password: get a ticket with ``kinit`` or point
@@ -65,6 +70,9 @@ _SETTING_NAMES = frozenset(
         *_CREDENTIAL_NAMES,
     }
 )
+# Settings of the provider as a whole, not of one endpoint.
+_PROVIDER_NAMES = frozenset({"POLL_INTERVAL_S", "RESTART_TIMEOUT_S"})
+JOB_TIMEOUT = "RECONCILER_JOB_TIMEOUT_S"
 _OVERRIDE = re.compile(rf"^{PREFIX}_(?P<name>[A-Z0-9_]+?)__(?P<key>[A-Z0-9_]+)$")
 
 
@@ -194,6 +202,9 @@ class WinRMSettings:
         default_factory=dict, repr=False, compare=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    poll_interval_s: float = 10.0  # between polls of a VMM job, and of a host coming back from a reset
+    restart_timeout_s: float = 1800.0  # how long a host may take to answer VMM again after a reset
+    job_timeout_s: float = 1800.0  # how long one step waits for one VMM job
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WinRMSettings | None:
@@ -214,10 +225,13 @@ class WinRMSettings:
                 continue
             match = _OVERRIDE.match(name)
             setting = match.group("name") if match else name.removeprefix(f"{PREFIX}_")
-            if setting not in _SETTING_NAMES:
-                known = ", ".join(sorted(f"{PREFIX}_{n}" for n in _SETTING_NAMES))
+            if match and setting in _PROVIDER_NAMES:
+                raise SettingsError(f"{name}: {PREFIX}_{setting} applies to every endpoint; drop the __ suffix")
+            if setting not in _SETTING_NAMES | _PROVIDER_NAMES:
+                known = ", ".join(sorted(f"{PREFIX}_{n}" for n in _SETTING_NAMES | _PROVIDER_NAMES))
                 raise SettingsError(f"{name}: unknown setting; the settings are {known} (each may end in __ENDPOINT)")
-        settings = cls(values)
+        poll, restart, job = _provider_timing(e)
+        settings = cls(values, poll_interval_s=poll, restart_timeout_s=restart, job_timeout_s=job)
         settings._resolve("", None, None)  # the defaults alone
         for key in sorted({m.group("key") for m in map(_OVERRIDE.match, values) if m}):
             settings._resolve(key, None, None, probe=True)
@@ -411,6 +425,19 @@ def read_credential_file(path: Path, *, var: str) -> tuple[str, Secret]:
     if missing:
         raise SettingsError(f"{var}={str(path)!r}: no {' and no '.join(missing)}= line")
     return fields["username"], Secret(fields["password"])
+
+
+def _provider_timing(env: Mapping[str, str]) -> tuple[float, float, float]:
+    """The provider-wide waits: (poll interval, host restart timeout, job timeout)."""
+    out = []
+    for var, low, default in (
+        (f"{PREFIX}_POLL_INTERVAL_S", 0.0, 10.0),
+        (f"{PREFIX}_RESTART_TIMEOUT_S", 1.0, 1800.0),
+        (JOB_TIMEOUT, 1.0, 1800.0),
+    ):
+        text = env.get(var, "").strip()
+        out.append(_float(_Value(text, var), low=low, what=f"seconds, at least {low:g}") if text else default)
+    return out[0], out[1], out[2]
 
 
 def _is_password(name: str) -> bool:
