@@ -16,10 +16,10 @@ import typer
 from reconciler.cli.plan_cmds import Estate, Excludes, Targets
 
 if TYPE_CHECKING:
-    from reconciler.cli.session import Session
     from reconciler.engine.drift import DriftReport
     from reconciler.engine.health import Watch
     from reconciler.reports.drift_common import TrendPoint
+    from reconciler.runs.session import ReadProgress, Session
     from reconciler.store.db import Store
     from reconciler.store.history import Applied
 
@@ -34,45 +34,29 @@ class Format(enum.StrEnum):
 TREND_RUNS = 20  # the past drift runs the Markdown and HTML trend shows
 
 
-def _store_failed(session: Session | None, what: str, exc: BaseException) -> typer.Exit:
-    """Print why the store is unusable (closing the backends, if still open) and return the exit 1."""
-    from rich.markup import escape
-
-    from reconciler.cli.session import err
-    from reconciler.store import db
-
-    if session is not None:
-        session.backends.close()
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    err.print(
-        f"[red]error:[/red] cannot {what} the history store {escape(db.shown_url())} "
-        f"(RECONCILER_DATABASE_URL): {escape(first)}. Drift needs what apply last applied; nothing was compared.",
-        highlight=False,
-    )
-    return typer.Exit(1)
-
-
-def _open_store(session: Session) -> Store:
+def _open_store() -> Store:
     from alembic.util.exc import CommandError
     from sqlalchemy.exc import SQLAlchemyError
 
+    from reconciler.runs.errors import DriftStoreFailed
     from reconciler.store import db
 
     try:
         return db.open_store(None)
     except (SQLAlchemyError, CommandError, OSError) as exc:
-        raise _store_failed(session, "open", exc) from exc
+        raise DriftStoreFailed("open", db.shown_url(), exc) from exc
 
 
 def _last_applied(store: Store, addresses: set[str]) -> dict[str, Applied]:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from reconciler.store import history
+    from reconciler.runs.errors import DriftStoreFailed
+    from reconciler.store import db, history
 
     try:
         return history.last_applied(addresses, store=store)
     except SQLAlchemyError as exc:
-        raise _store_failed(None, "read", exc) from exc  # the backends are closed already
+        raise DriftStoreFailed("read", db.shown_url(), exc) from exc
 
 
 def _watches(session: Session) -> list[Watch]:
@@ -87,12 +71,11 @@ def _with_host_reads(session: Session, watched: list[Watch]) -> Session:
     the provider that reads the site's VMM objects (the embedded estate until the VMM provider lands)."""
     import dataclasses
 
-    from reconciler.engine import health, refresh
+    from reconciler.engine import health
 
     if not watched:
         return session
-    by_kind = session.backends.by_kind
-    by_kind.setdefault(health.HOST_KIND, refresh.provider_for(by_kind, "vmm.host_switch"))
+    session.serve_like(health.HOST_KIND, "vmm.host_switch")
     return dataclasses.replace(session, resources=[*session.resources, *health.host_reads(watched)])
 
 
@@ -123,7 +106,7 @@ def _plain_text(report: DriftReport, *, show_in_sync: bool) -> str:
 
 
 def _write(text: str, out_file: Path | None) -> None:
-    from reconciler.cli.session import err
+    from reconciler.cli.consoles import err
 
     if out_file is None:
         typer.echo(text, nl=False)
@@ -141,7 +124,7 @@ def compute(
     *,
     targets: Sequence[str],
     excludes: Sequence[str],
-    progress: bool,
+    progress: ReadProgress | None,
     trend: bool,
 ) -> tuple[DriftReport, list[TrendPoint] | None]:
     """The drift report of the selected resources, with health findings (``reconciler drift`` and each
@@ -150,14 +133,14 @@ def compute(
     import datetime
 
     from reconciler.cli import logs
-    from reconciler.cli.session import read_live
     from reconciler.core.memory import no_cyclic_gc
     from reconciler.engine import drift as engine_drift
     from reconciler.engine import health, planner
+    from reconciler.runs.session import read_live
 
     with no_cyclic_gc():  # as plan does: tens of thousands of observed objects and entries, none cyclic
         watched = _watches(session)
-        store = _open_store(session)  # before the (long) read: an unusable store fails at once
+        store = _open_store()  # before the (long) read: an unusable store fails at once
         planned = planner.Pending(session.resources)  # each group compared as its read returns
         try:
             observed = read_live(_with_host_reads(session, watched), progress=progress, on_batch=planned.feed)
@@ -198,24 +181,26 @@ def drift(
 ) -> None:
     """Report drift: classify every resource as in-sync, drifted, missing, pending or unmanaged. Exit 0 when
     everything is in sync, 2 when anything is found, 1 on error. Reads only: no lock, no change."""
-    from reconciler.cli import logs, run_history
-    from reconciler.cli.session import load, out
+    from reconciler.cli import logs, progress, run_history
+    from reconciler.cli.consoles import out
+    from reconciler.cli.run_errors import exits_on_run_errors
     from reconciler.engine import drift as engine_drift
     from reconciler.reports import drift_html, drift_json, drift_markdown, drift_text, json_document
 
-    run = run_history.ReportRun("drift")
     targets, excludes = target or [], exclude or []
-    session = load([path], targets=targets, excludes=excludes, estate=estate)
-    try:
-        report, trend = compute(
-            session,
-            targets=targets,
-            excludes=excludes,
-            progress=output is Format.text,
-            trend=output in (Format.markdown, Format.html),
-        )
-    finally:
-        session.backends.close()
+    with exits_on_run_errors():
+        run = run_history.ReportRun("drift")
+        session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
+        try:
+            report, trend = compute(
+                session,
+                targets=targets,
+                excludes=excludes,
+                progress=progress.read_progress(output is Format.text),
+                trend=output in (Format.markdown, Format.html),
+            )
+        finally:
+            session.close()
     logs.drift_done(report)
     report = engine_drift.redacted(report, logs.redact)
     document = logs.redact(drift_json.to_dict(report, spec_paths=session.spec_paths))

@@ -8,29 +8,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Mapping
 
 DEBUG_ENV = "RECONCILER_DEBUG"
-
-
-def whole_number_setting(
-    name: str, *, low: int, high: int, default: int, environ: Mapping[str, str] | None = None
-) -> int:
-    """The whole number in environment variable ``name`` (``default`` when unset or blank); anything else
-    than a number from ``low`` to ``high`` ends the command with a one-line error naming the variable."""
-    raw = (os.environ if environ is None else environ).get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        import typer
-
-        typer.echo(f"error: {name}={raw!r}: use a whole number from {low} to {high} (default {default})", err=True)
-        raise typer.Exit(1)
-    return value
 
 
 def debugging() -> bool:

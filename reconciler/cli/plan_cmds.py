@@ -12,10 +12,10 @@ import typer
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from reconciler.cli.session import Session
     from reconciler.core.addresses import Address
     from reconciler.core.changes import Plan, ResourceChange
     from reconciler.engine import applier
+    from reconciler.runs.session import Session
     from reconciler.store.locks import LockSet
 
 Targets = Annotated[
@@ -70,17 +70,49 @@ def plan(
     estate: Estate = None,
 ) -> None:
     """Read the live estate and show what apply would change, field by field."""
-    from reconciler.cli import logs, run_history
-    from reconciler.cli.session import err, load, make_plan, out
+    from reconciler.cli.run_errors import exits_on_run_errors
+
+    with exits_on_run_errors():
+        _plan(
+            path,
+            as_json=as_json,
+            out_file=out_file,
+            targets=target or [],
+            excludes=exclude or [],
+            detailed_exitcode=detailed_exitcode,
+            show_unchanged=show_unchanged,
+            summary=summary,
+            prune=prune,
+            estate=estate,
+        )
+
+
+def _plan(
+    path: Path,
+    *,
+    as_json: bool,
+    out_file: Path | None,
+    targets: list[str],
+    excludes: list[str],
+    detailed_exitcode: bool,
+    show_unchanged: bool,
+    summary: bool,
+    prune: bool,
+    estate: Path | None,
+) -> None:
+    from reconciler.cli import logs, progress, run_history
+    from reconciler.cli.consoles import err, out
     from reconciler.reports import json_document, plan_json, plan_text
+    from reconciler.runs.session import make_plan
 
     run = run_history.ReportRun("plan")
-    targets, excludes = target or [], exclude or []
-    session = load([path], targets=targets, excludes=excludes, estate=estate)
+    session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
     try:
-        result = make_plan(session, targets=targets, excludes=excludes, progress=not as_json, prune=prune)
+        result = make_plan(
+            session, targets=targets, excludes=excludes, progress=progress.read_progress(not as_json), prune=prune
+        )
     finally:
-        session.backends.close()
+        session.close()
     session.release()  # before the report is built, so that it reuses their memory (1,000 tenants: ~100 MB)
     logs.plan_done(result)
     result = logs.redact_plan(result)  # shown and saved without a secret value (docs/logging.md)
@@ -120,8 +152,8 @@ def _progress() -> applier.Hooks:
     """Hooks that print each finished step (built lazily: the engine is imported only to apply)."""
     from rich.markup import escape
 
+    from reconciler.cli.consoles import err, out
     from reconciler.cli.logs import redactor
-    from reconciler.cli.session import err, out
     from reconciler.engine import applier
 
     class Progress(applier.Hooks):
@@ -155,7 +187,7 @@ def _progress() -> applier.Hooks:
 
 
 def _confirm(yes: bool) -> None:
-    from reconciler.cli.session import err
+    from reconciler.cli.consoles import err
 
     if yes:
         return
@@ -172,7 +204,7 @@ def _lock_scopes(session: Session, timeout_s: float) -> LockSet:
     from rich.markup import escape
     from sqlalchemy.exc import SQLAlchemyError
 
-    from reconciler.cli.session import err
+    from reconciler.cli.consoles import err
     from reconciler.store import db, locks
 
     scopes = {f"site/{r.site}" for r in session.resources if r.site}
@@ -180,7 +212,7 @@ def _lock_scopes(session: Session, timeout_s: float) -> LockSet:
     try:
         return locks.acquire(scopes, command="reconciler apply", timeout_s=timeout_s)
     except locks.LockHeld as exc:
-        session.backends.close()
+        session.close()
         scope = escape(exc.scope)
         waited = f" (still held after {timeout_s:g}s)" if timeout_s else ""
         err.print(
@@ -191,7 +223,7 @@ def _lock_scopes(session: Session, timeout_s: float) -> LockSet:
         )
         raise typer.Exit(1) from exc
     except SQLAlchemyError as exc:
-        session.backends.close()
+        session.close()
         err.print(f"[red]error:[/red] cannot take the apply locks in {escape(db.shown_url())}: {escape(str(exc))}")
         raise typer.Exit(1) from exc
 
@@ -230,10 +262,12 @@ def apply(
     """Show the plan, confirm, then converge the estate: dependency order, parallel, re-checked steps."""
     from rich.markup import escape
 
-    from reconciler.cli import logs, run_history
-    from reconciler.cli.session import err, load, make_plan, out
+    from reconciler.cli import logs, progress, run_history
+    from reconciler.cli.consoles import err, out
+    from reconciler.cli.run_errors import exits_on_run_errors
     from reconciler.engine import applier
     from reconciler.reports import plan_json, plan_text
+    from reconciler.runs.session import make_plan
 
     saved: Plan | None = None
     if _is_plan_file(path):
@@ -246,17 +280,20 @@ def apply(
             err.print("[red]--target/--exclude do not apply to a saved plan: it was targeted when made.[/red]")
             raise typer.Exit(1)
         targets, excludes = list(saved.targets), list(saved.excludes)
-        session = load(
-            [Path(p) for p in spec_paths] or [Path("specs")], targets=targets, excludes=excludes, estate=estate
-        )
+        paths = [Path(p) for p in spec_paths] or [Path("specs")]
     else:
         targets, excludes = target or [], exclude or []
-        session = load([path], targets=targets, excludes=excludes, estate=estate)
+        paths = [path]
+    with exits_on_run_errors():
+        session = progress.load(paths, targets=targets, excludes=excludes, estate=estate)
     held = _lock_scopes(session, lock_timeout)  # another apply holds a scope: exit 1, nothing read or changed
     try:
         # A saved plan that deletes was made with --prune: it was reviewed with its deletes.
         deletes = saved is not None and any(c.action.value == "delete" for c in saved.pending)
-        current = make_plan(session, targets=targets, excludes=excludes, prune=prune or deletes)
+        with exits_on_run_errors():
+            current = make_plan(
+                session, targets=targets, excludes=excludes, progress=progress.ReadBar(), prune=prune or deletes
+            )
         if saved is not None:
             from reconciler.engine import staleness
 
@@ -295,7 +332,7 @@ def apply(
             report = applier.apply_plan(
                 current,
                 resources,
-                session.backends.by_kind,
+                session.providers,
                 concurrency=concurrency,
                 hooks=history.hooks(run.hooks(_progress())),
                 allow_disruption=allow_disruption,
@@ -304,7 +341,7 @@ def apply(
             history.end(report)  # None: interrupted
     finally:
         held.release()
-        session.backends.close()
+        session.close()
     run.end(report)
     done = report.by_status(applier.StepStatus.DONE) + report.by_status(applier.StepStatus.ALREADY)
     failed = report.by_status(applier.StepStatus.FAILED)

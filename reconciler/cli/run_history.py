@@ -270,12 +270,10 @@ REPORTS_KEPT_ENV = "RECONCILER_HISTORY_REPORTS"
 def reports_kept_setting(environ: Mapping[str, str] | None = None) -> int:
     """How many plan and drift reports the history store keeps: ``RECONCILER_HISTORY_REPORTS`` (0 to
     1,000,000; 0 keeps none), default 200. The runs themselves (when, who, result, counts) are all kept."""
-    from reconciler.cli import failures
+    from reconciler.runs.settings import whole_number_setting
     from reconciler.store import history
 
-    return failures.whole_number_setting(
-        REPORTS_KEPT_ENV, low=0, high=1_000_000, default=history.REPORTS_KEPT, environ=environ
-    )
+    return whole_number_setting(REPORTS_KEPT_ENV, low=0, high=1_000_000, default=history.REPORTS_KEPT, environ=environ)
 
 
 class ReportRun:

@@ -27,9 +27,9 @@ from reconciler.cli.plan_cmds import Estate, Excludes, Targets
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
 
-    from reconciler.cli.session import Session
     from reconciler.engine import applier
     from reconciler.engine.drift import DriftReport
+    from reconciler.runs.session import Session
 
 ENV_WEBHOOK = "RECONCILER_WEBHOOK_URL"
 WEBHOOK_TIMEOUT_S = 10.0
@@ -251,7 +251,7 @@ def _drift(session: Session, options: Options) -> tuple[DriftReport, dict[Any, A
 
     run = run_history.ReportRun("drift")  # started now: the run's duration covers the read
     report, _ = drift_cmds.compute(
-        session, targets=options.targets, excludes=options.excludes, progress=False, trend=False
+        session, targets=options.targets, excludes=options.excludes, progress=None, trend=False
     )
     logs.drift_done(report)
     shown = engine_drift.redacted(report, logs.redact)
@@ -264,8 +264,8 @@ def _drift(session: Session, options: Options) -> tuple[DriftReport, dict[Any, A
 def _correct(session: Session, report: DriftReport, options: Options) -> Correction | None:
     """Re-apply what drifted (see the module docstring); None when nothing needs it."""
     from reconciler.cli import logs, run_history
-    from reconciler.cli.session import make_plan
     from reconciler.engine import applier, watch
+    from reconciler.runs.session import make_plan
     from reconciler.store import locks
 
     wanted = watch.corrections(report, apply_pending=options.apply_pending)
@@ -282,7 +282,7 @@ def _correct(session: Session, report: DriftReport, options: Options) -> Correct
     result: applier.ApplyReport | None = None
     try:
         # Read again under the locks, as apply does: another apply may have changed things since the drift read.
-        plan = make_plan(session, targets=options.targets, excludes=options.excludes, progress=False)
+        plan = make_plan(session, targets=options.targets, excludes=options.excludes)
         plan = watch.restrict(plan, wanted)
         if not plan.pending:
             correction.skipped = "nothing left to correct"
@@ -295,7 +295,7 @@ def _correct(session: Session, report: DriftReport, options: Options) -> Correct
             result = applier.apply_plan(
                 plan,
                 resources,
-                session.backends.by_kind,
+                session.providers,
                 concurrency=options.concurrency,
                 hooks=recorder.hooks(run.hooks(applier.Hooks())),
                 allow_disruption=False,  # a disruptive correction waits for its maintenance window
@@ -331,19 +331,23 @@ def _explain(exc: BaseException) -> str:
 
 def run_cycle(options: Options) -> Cycle:
     """One cycle: drift, then auto-correct if asked. Never raises for a failed cycle: ``error`` says why."""
-    from reconciler.cli import failures
-    from reconciler.cli.session import load
+    from reconciler.cli import failures, progress, run_errors
+    from reconciler.runs.errors import RunError
 
     started = time.monotonic()
     cycle = Cycle()
     try:
-        session = load([options.path], targets=options.targets, excludes=options.excludes, estate=options.estate)
+        session = progress.load(
+            [options.path], targets=options.targets, excludes=options.excludes, estate=options.estate
+        )
         try:
             cycle.report, _ = _drift(session, options)
             if options.auto_correct:
                 try:
                     cycle.correction = _correct(session, cycle.report, options)
-                except typer.Exit:
+                except (typer.Exit, RunError) as exc:
+                    if isinstance(exc, RunError):
+                        run_errors.render(exc)
                     cycle.correction = Correction(skipped="the audit log or history store is unusable", failed=1)
                 except Exception as exc:
                     if failures.debugging():
@@ -353,8 +357,11 @@ def run_cycle(options: Options) -> Cycle:
 
                     logs.log("watch.correct-failed", level="error", error=cycle.correction.skipped)
         finally:
-            session.backends.close()
-    except typer.Exit:  # load or the read printed why
+            session.close()
+    except RunError as exc:
+        run_errors.render(exc)
+        cycle.error = "the cycle failed (see the message above)"
+    except typer.Exit:  # the read printed why
         cycle.error = "the cycle failed (see the message above)"
     except Exception as exc:
         if failures.debugging():
@@ -450,7 +457,7 @@ def watch(
     import random
 
     from reconciler.cli import logs
-    from reconciler.cli.session import err
+    from reconciler.cli.consoles import err
     from reconciler.core.units import parse_duration_seconds
     from reconciler.engine import watch as engine_watch
 

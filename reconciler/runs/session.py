@@ -1,0 +1,163 @@
+"""What every run starts with: load and validate the specs, expand them into resources, select the targets,
+open the backends; then read the live state and plan.
+
+Nothing here prints: bad specs, an empty selection, a bad estate file or setting, a provider that cannot
+be read all raise a :class:`~reconciler.runs.errors.RunError` the caller renders, and the live read reports
+its progress through :class:`ReadProgress`. This module is the one place that opens the backends
+(``open_backends``), reads the live state (``refresh.read_all``) and looks up the providers by kind: the
+provider seams change behind these three calls."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.core.addresses import Address
+from reconciler.core.changes import Plan
+from reconciler.core.errors import ReconcilerError
+from reconciler.core.memory import no_cyclic_gc
+from reconciler.core.resources import Observed, Resource
+from reconciler.engine import expand, planner, refresh
+from reconciler.providers.base import Provider
+from reconciler.providers.embedded.seed import EstateFileError
+from reconciler.providers.registry import Backends, open_backends
+from reconciler.runs.errors import BadEnvironment, EstateInvalid, LiveReadFailed, NothingSelected, SpecsInvalid
+from reconciler.runs.settings import whole_number_setting
+from reconciler.spec.loader import SpecSet, load_paths
+
+READ_CONCURRENCY_ENV = "RECONCILER_READ_CONCURRENCY"
+
+
+@dataclass
+class Session:
+    resources: list[Resource]  # the selected ones (--target/--exclude)
+    all_resources: list[Resource]  # every resource of the specs: the digest and what counts as declared
+    backends: Backends
+    spec_paths: list[str]  # absolute, so that apply PLANFILE finds the specs from any working directory
+    specs: SpecSet  # the validated documents (drift's health watches read the power profiles)
+
+    @property
+    def providers(self) -> dict[str, Provider]:
+        """The provider serving each kind (what the live read and the applier are handed)."""
+        return self.backends.by_kind
+
+    @property
+    def created_estate(self) -> Path | None:
+        """The embedded estate this session created from the shipped estate file, if it did (worth a note)."""
+        return self.backends.estate_db if self.backends.initialized else None
+
+    def serve_like(self, kind: str, like: str) -> None:
+        """Read ``kind`` through the provider that serves ``like``, unless a provider serves it already."""
+        self.providers.setdefault(kind, refresh.provider_for(self.providers, like))
+
+    def close(self) -> None:
+        """Close the backends (connections, the ownership ledger)."""
+        self.backends.close()
+
+    def release(self) -> None:
+        """Let the resources and the spec documents go (a command that only reports what it planned no
+        longer needs them): what it builds next reuses their memory."""
+        self.resources, self.all_resources, self.specs = [], [], SpecSet()
+
+
+def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[str], estate: Path | None) -> Session:
+    """Validated specs -> resources (the selected ones), and the backends opened. Raises
+    :class:`SpecsInvalid`, :class:`NothingSelected`, :class:`EstateInvalid` or :class:`BadEnvironment`."""
+    result = load_paths(paths)
+    if not result.ok:
+        raise SpecsInvalid(result.diagnostics, files=len(result.specs.files), documents=len(result.specs))
+    with no_cyclic_gc():
+        resources = expand.expand(result.specs)
+    chosen = planner.select(resources, targets=targets, excludes=excludes)
+    if (targets or excludes) and not chosen:
+        raise NothingSelected()
+    try:
+        backends = open_backends(estate, specs=result.specs)
+    except EstateFileError as exc:
+        raise EstateInvalid(exc.diagnostics) from exc
+    except ValueError as exc:  # a bad RECONCILER_EMBEDDED_* or provider setting
+        raise BadEnvironment(str(exc)) from exc
+    return Session(chosen, resources, backends, [str(Path(p).resolve()) for p in paths], result.specs)
+
+
+class ReadProgress:
+    """How the live read reports its progress (the CLI draws a bar); this default shows nothing. ``begin``
+    and ``end`` bracket the read, ``end`` also when it fails."""
+
+    def begin(self) -> None:
+        pass
+
+    def total(self, groups: int) -> None:
+        """How many groups (one provider round trip each) the read has."""
+
+    def advance(self, group: tuple[str, str], objects: int) -> None:
+        """One group (kind, read scope) came back with ``objects`` objects."""
+
+    def end(self) -> None:
+        pass
+
+
+def read_concurrency_setting(environ: Mapping[str, str] | None = None) -> int:
+    """List calls in flight while reading the live state: ``RECONCILER_READ_CONCURRENCY`` (1-256), default
+    32. Lower it when an endpoint throttles (many subscriptions in one Azure AD tenant share its limits)."""
+    return whole_number_setting(
+        READ_CONCURRENCY_ENV, low=1, high=256, default=refresh.DEFAULT_CONCURRENCY, environ=environ
+    )
+
+
+def read_live(
+    session: Session,
+    *,
+    progress: ReadProgress | None = None,
+    on_batch: Callable[[Mapping[Address, Observed | None]], None] | None = None,
+    read_concurrency: int | None = None,
+) -> dict[Address, Observed | None]:
+    """Read the live state of the session's resources (bulk, parallel); a provider error raises
+    :class:`LiveReadFailed`, a bad ``RECONCILER_READ_CONCURRENCY`` :class:`BadSetting`."""
+    concurrency = read_concurrency or read_concurrency_setting()
+    shown = progress or ReadProgress()
+    shown.begin()
+    try:
+        return refresh.read_all(
+            session.resources,
+            session.providers,
+            on_group=shown.advance,
+            on_total=shown.total,
+            on_batch=on_batch,
+            concurrency=concurrency,
+        )
+    except ReconcilerError as exc:
+        raise LiveReadFailed(exc) from exc
+    finally:
+        shown.end()
+
+
+def make_plan(
+    session: Session,
+    *,
+    targets: Sequence[str],
+    excludes: Sequence[str],
+    progress: ReadProgress | None = None,
+    prune: bool = False,
+    read_concurrency: int | None = None,
+) -> Plan:
+    """Read the live state (bulk, parallel) and plan; the errors of :func:`read_live`."""
+    with no_cyclic_gc():  # tens of thousands of observed objects and changes, none of them cyclic garbage
+        planned = planner.Pending(session.resources)  # plan each group as its read returns
+        observed = read_live(session, progress=progress, on_batch=planned.feed, read_concurrency=read_concurrency)
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        # The digest covers every resource of the specs, not just the targeted ones: a saved plan is
+        # stale when any spec changed.
+        return planner.make_plan(
+            session.resources,
+            observed,
+            planned=planned,
+            created_at=now,
+            targets=targets,
+            excludes=excludes,
+            prune=prune,
+            digest=planner.spec_digest(session.all_resources),
+            declared=session.all_resources,  # what a --target leaves out is still declared: never pruned
+        )
