@@ -201,7 +201,7 @@ def test_webhook_retries_server_errors_but_not_client_errors() -> None:
 
 def test_webhook_payload_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECONCILER_TEST_PASSWORD", "hunter2-very-secret")
-    from reconciler.cli import logs
+    from reconciler.runs import logs
 
     logs.configure()  # the redactor reads the environment once per command
     sink = _Hook()

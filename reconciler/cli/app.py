@@ -13,8 +13,8 @@ import typer
 
 from reconciler import __version__
 from reconciler.cli import drift_cmds, estate_cmds, history_cmds, lock_cmds, plan_cmds, watch_cmds
-from reconciler.cli.logs import LogFormat, LogLevel
-from reconciler.cli.logs import configure as configure_logging
+from reconciler.runs.logs import LogFormat, LogLevel
+from reconciler.runs.logs import configure as configure_logging
 
 app = typer.Typer(
     name="reconciler",

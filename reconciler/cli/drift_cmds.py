@@ -132,10 +132,10 @@ def compute(
     backends stay open for the caller."""
     import datetime
 
-    from reconciler.cli import logs
     from reconciler.core.memory import no_cyclic_gc
     from reconciler.engine import drift as engine_drift
     from reconciler.engine import health, planner
+    from reconciler.runs import logs
     from reconciler.runs.session import read_live
 
     with no_cyclic_gc():  # as plan does: tens of thousands of observed objects and entries, none cyclic
@@ -181,11 +181,12 @@ def drift(
 ) -> None:
     """Report drift: classify every resource as in-sync, drifted, missing, pending or unmanaged. Exit 0 when
     everything is in sync, 2 when anything is found, 1 on error. Reads only: no lock, no change."""
-    from reconciler.cli import logs, progress, run_history
+    from reconciler.cli import progress, run_history
     from reconciler.cli.consoles import out
     from reconciler.cli.run_errors import exits_on_run_errors
     from reconciler.engine import drift as engine_drift
     from reconciler.reports import drift_html, drift_json, drift_markdown, drift_text, json_document
+    from reconciler.runs import audit, logs
 
     targets, excludes = target or [], exclude or []
     with exits_on_run_errors():
@@ -201,7 +202,7 @@ def drift(
             )
         finally:
             session.close()
-    logs.drift_done(report)
+    audit.drift_done(report)
     report = engine_drift.redacted(report, logs.redact)
     document = logs.redact(drift_json.to_dict(report, spec_paths=session.spec_paths))
     if output is Format.text and out_file is None:

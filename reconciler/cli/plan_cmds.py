@@ -100,9 +100,10 @@ def _plan(
     prune: bool,
     estate: Path | None,
 ) -> None:
-    from reconciler.cli import logs, progress, run_history
+    from reconciler.cli import progress, run_history
     from reconciler.cli.consoles import err, out
     from reconciler.reports import json_document, plan_json, plan_text
+    from reconciler.runs import audit, logs
     from reconciler.runs.session import make_plan
 
     run = run_history.ReportRun("plan")
@@ -114,8 +115,8 @@ def _plan(
     finally:
         session.close()
     session.release()  # before the report is built, so that it reuses their memory (1,000 tenants: ~100 MB)
-    logs.plan_done(result)
-    result = logs.redact_plan(result)  # shown and saved without a secret value (docs/logging.md)
+    audit.plan_done(result)
+    result = audit.redact_plan(result)  # shown and saved without a secret value (docs/logging.md)
     # The changes come from the redacted plan; the rest of the document is redacted here.
     document = {
         key: value if key == "changes" else logs.redact(value)
@@ -153,8 +154,8 @@ def _progress() -> applier.Hooks:
     from rich.markup import escape
 
     from reconciler.cli.consoles import err, out
-    from reconciler.cli.logs import redactor
     from reconciler.engine import applier
+    from reconciler.runs.logs import redactor
 
     class Progress(applier.Hooks):
         def post_apply(self, result: applier.StepResult) -> None:
@@ -262,11 +263,12 @@ def apply(
     """Show the plan, confirm, then converge the estate: dependency order, parallel, re-checked steps."""
     from rich.markup import escape
 
-    from reconciler.cli import logs, progress, run_history
+    from reconciler.cli import progress, run_history
     from reconciler.cli.consoles import err, out
     from reconciler.cli.run_errors import exits_on_run_errors
     from reconciler.engine import applier
     from reconciler.reports import plan_json, plan_text
+    from reconciler.runs import audit, logs
     from reconciler.runs.session import make_plan
 
     saved: Plan | None = None
@@ -305,7 +307,7 @@ def apply(
             wanted = {c.address for c in saved.pending}
             current = _only(current, wanted)
         if saved is None:  # errors are listed by name and message even in the summary: redacted both ways
-            shown = logs.redact_plan(current)
+            shown = audit.redact_plan(current)
             (plan_text.counts_view if summary else plan_text.render)(out, shown)
         else:  # reviewed already: say what will be applied, not the whole plan again
             out.print(f"Applying the saved plan {path} (made {saved.created_at}):", highlight=False)
@@ -317,12 +319,13 @@ def apply(
             run_history.record_nothing(current, session.spec_paths)  # a run with no steps
             raise typer.Exit(0)
         _confirm(yes)
-        run = logs.start_apply(  # the audit trail (docs/logging.md); exit 1 here if it cannot be written
-            current,
-            plan_file=str(path) if saved is not None else None,
-            concurrency=concurrency,
-            allow_disruption=allow_disruption,
-        )
+        with exits_on_run_errors():  # the audit trail (docs/logging.md): exit 1 here if it cannot be written
+            run = audit.start_apply(
+                current,
+                plan_file=str(path) if saved is not None else None,
+                concurrency=concurrency,
+                allow_disruption=allow_disruption,
+            )
         resources = applier.resources_by_address(session.resources)
         # The history store (runs, steps, last_applied): exit 1 here if it is unusable, before any change.
         history = run_history.begin(run.run_id, current, session.spec_paths, resources)

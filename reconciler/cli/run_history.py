@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from reconciler.cli import logs
+from reconciler.runs import audit, logs
 
 if TYPE_CHECKING:
     from reconciler.core.addresses import Address
@@ -215,7 +215,7 @@ def _ago(seconds: float) -> str:
 def _start(run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mapping[Address, Resource]) -> RunHistory:
     from reconciler.store import db, history
 
-    user, host = logs.who()
+    user, host = audit.who()
     store = db.open_store(None)
     try:
         history.record_run_start(
@@ -306,7 +306,7 @@ class ReportRun:
         when recorded, False (after a warning) when the store could not be written."""
         from reconciler.store import db, history
 
-        user, host = logs.who()
+        user, host = audit.who()
         commit = spec_commit(spec_paths)
         try:
             with db.open_store(None) as store:

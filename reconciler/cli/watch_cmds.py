@@ -200,7 +200,7 @@ def post_webhook(
 
     from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-    from reconciler.cli import logs
+    from reconciler.runs import logs
 
     body = json.dumps(logs.redact(payload), default=str).encode("utf-8")
 
@@ -245,15 +245,16 @@ def post_webhook(
 def _drift(session: Session, options: Options) -> tuple[DriftReport, dict[Any, Any]]:
     """The drift report, made exactly as ``reconciler drift`` makes it (health findings included), and
     recorded in the history store like a drift run (a store that cannot be written is only a warning)."""
-    from reconciler.cli import drift_cmds, logs, run_history
+    from reconciler.cli import drift_cmds, run_history
     from reconciler.engine import drift as engine_drift
     from reconciler.reports import drift_json
+    from reconciler.runs import audit, logs
 
     run = run_history.ReportRun("drift")  # started now: the run's duration covers the read
     report, _ = drift_cmds.compute(
         session, targets=options.targets, excludes=options.excludes, progress=None, trend=False
     )
-    logs.drift_done(report)
+    audit.drift_done(report)
     shown = engine_drift.redacted(report, logs.redact)
     document = logs.redact(drift_json.to_dict(shown, spec_paths=session.spec_paths))
     outcome, counts = run_history.drift_result(shown)
@@ -263,8 +264,9 @@ def _drift(session: Session, options: Options) -> tuple[DriftReport, dict[Any, A
 
 def _correct(session: Session, report: DriftReport, options: Options) -> Correction | None:
     """Re-apply what drifted (see the module docstring); None when nothing needs it."""
-    from reconciler.cli import logs, run_history
+    from reconciler.cli import run_history
     from reconciler.engine import applier, watch
+    from reconciler.runs import audit, logs
     from reconciler.runs.session import make_plan
     from reconciler.store import locks
 
@@ -287,7 +289,7 @@ def _correct(session: Session, report: DriftReport, options: Options) -> Correct
         if not plan.pending:
             correction.skipped = "nothing left to correct"
             return correction
-        run = logs.start_apply(plan, command=LOCK_COMMAND, concurrency=options.concurrency, allow_disruption=False)
+        run = audit.start_apply(plan, command=LOCK_COMMAND, concurrency=options.concurrency, allow_disruption=False)
         resources = applier.resources_by_address(session.resources)
         recorder = run_history.begin(run.run_id, plan, session.spec_paths, resources)
         recorder.confirm_in_sync(plan)
@@ -323,7 +325,8 @@ def _correct(session: Session, report: DriftReport, options: Options) -> Correct
 
 
 def _explain(exc: BaseException) -> str:
-    from reconciler.cli import failures, logs
+    from reconciler.cli import failures
+    from reconciler.runs import logs
 
     text: str = logs.redactor().text(failures.explain(exc))
     return text.splitlines()[0] if text else type(exc).__name__
@@ -353,7 +356,7 @@ def run_cycle(options: Options) -> Cycle:
                     if failures.debugging():
                         raise
                     cycle.correction = Correction(skipped=_explain(exc), failed=1)
-                    from reconciler.cli import logs
+                    from reconciler.runs import logs
 
                     logs.log("watch.correct-failed", level="error", error=cycle.correction.skipped)
         finally:
@@ -385,7 +388,7 @@ def _on_signals(stop: threading.Event) -> Callable[[], None]:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        from reconciler.cli import logs
+        from reconciler.runs import logs
 
         logs.log("watch.stopping", signal=signal.Signals(signum).name)
 
@@ -456,10 +459,10 @@ def watch(
     SIGTERM/Ctrl-C finish the current cycle, then exit 0."""
     import random
 
-    from reconciler.cli import logs
     from reconciler.cli.consoles import err
     from reconciler.core.units import parse_duration_seconds
     from reconciler.engine import watch as engine_watch
+    from reconciler.runs import audit, logs
 
     try:
         interval = parse_duration_seconds(every)
@@ -490,7 +493,7 @@ def watch(
         except OSError as exc:
             err.print(f"[red]error:[/red] cannot serve metrics on {metrics_addr}:{metrics_port}: {exc}")
             raise typer.Exit(1) from exc
-    _, host = logs.who()
+    _, host = audit.who()
     stop = threading.Event()
     restore = _on_signals(stop)
     rng = random.Random()
