@@ -23,10 +23,10 @@ from sqlalchemy import text as text_sql
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner, Result
 
-from reconciler.cli import run_history
 from reconciler.cli.app import app
 from reconciler.core.redact import MASK
 from reconciler.engine import applier
+from reconciler.runs import run_history
 from reconciler.store import db, history
 from reconciler.store.db import Store, open_store
 from reconciler.store.locks import locks_table

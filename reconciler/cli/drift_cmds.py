@@ -181,12 +181,12 @@ def drift(
 ) -> None:
     """Report drift: classify every resource as in-sync, drifted, missing, pending or unmanaged. Exit 0 when
     everything is in sync, 2 when anything is found, 1 on error. Reads only: no lock, no change."""
-    from reconciler.cli import progress, run_history
+    from reconciler.cli import progress
     from reconciler.cli.consoles import out
     from reconciler.cli.run_errors import exits_on_run_errors
     from reconciler.engine import drift as engine_drift
     from reconciler.reports import drift_html, drift_json, drift_markdown, drift_text, json_document
-    from reconciler.runs import audit, logs
+    from reconciler.runs import audit, logs, run_history
 
     targets, excludes = target or [], exclude or []
     with exits_on_run_errors():

@@ -102,7 +102,7 @@ def show(
     ] = ShowFormat.text,
 ) -> None:
     """Show one run: a plan or drift run's report (rendered again), an apply run's steps."""
-    from reconciler.cli import run_history
+    from reconciler.runs import run_history
     from reconciler.store import history as store_history
 
     run = store_history.get_run(run_id.strip())

@@ -100,10 +100,10 @@ def _plan(
     prune: bool,
     estate: Path | None,
 ) -> None:
-    from reconciler.cli import progress, run_history
+    from reconciler.cli import progress
     from reconciler.cli.consoles import err, out
     from reconciler.reports import json_document, plan_json, plan_text
-    from reconciler.runs import audit, logs
+    from reconciler.runs import audit, logs, run_history
     from reconciler.runs.session import make_plan
 
     run = run_history.ReportRun("plan")
@@ -263,12 +263,12 @@ def apply(
     """Show the plan, confirm, then converge the estate: dependency order, parallel, re-checked steps."""
     from rich.markup import escape
 
-    from reconciler.cli import progress, run_history
+    from reconciler.cli import progress
     from reconciler.cli.consoles import err, out
     from reconciler.cli.run_errors import exits_on_run_errors
     from reconciler.engine import applier
     from reconciler.reports import plan_json, plan_text
-    from reconciler.runs import audit, logs
+    from reconciler.runs import audit, logs, run_history
     from reconciler.runs.session import make_plan
 
     saved: Plan | None = None
@@ -328,7 +328,8 @@ def apply(
             )
         resources = applier.resources_by_address(session.resources)
         # The history store (runs, steps, last_applied): exit 1 here if it is unusable, before any change.
-        history = run_history.begin(run.run_id, current, session.spec_paths, resources)
+        with exits_on_run_errors():
+            history = run_history.begin(run.run_id, current, session.spec_paths, resources)
         history.confirm_in_sync(current)
         report: applier.ApplyReport | None = None
         try:

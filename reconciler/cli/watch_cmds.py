@@ -245,10 +245,10 @@ def post_webhook(
 def _drift(session: Session, options: Options) -> tuple[DriftReport, dict[Any, Any]]:
     """The drift report, made exactly as ``reconciler drift`` makes it (health findings included), and
     recorded in the history store like a drift run (a store that cannot be written is only a warning)."""
-    from reconciler.cli import drift_cmds, run_history
+    from reconciler.cli import drift_cmds
     from reconciler.engine import drift as engine_drift
     from reconciler.reports import drift_json
-    from reconciler.runs import audit, logs
+    from reconciler.runs import audit, logs, run_history
 
     run = run_history.ReportRun("drift")  # started now: the run's duration covers the read
     report, _ = drift_cmds.compute(
@@ -264,9 +264,8 @@ def _drift(session: Session, options: Options) -> tuple[DriftReport, dict[Any, A
 
 def _correct(session: Session, report: DriftReport, options: Options) -> Correction | None:
     """Re-apply what drifted (see the module docstring); None when nothing needs it."""
-    from reconciler.cli import run_history
     from reconciler.engine import applier, watch
-    from reconciler.runs import audit, logs
+    from reconciler.runs import audit, logs, run_history
     from reconciler.runs.session import make_plan
     from reconciler.store import locks
 

@@ -2,8 +2,9 @@
 per step result, and ``last_applied`` (the desired fields, redacted) for each step that ended done or
 already-converged. A plan or drift: its ``runs`` row and its report (:class:`ReportRun`).
 
-For an apply the store must be usable before anything is applied (``begin`` exits 1 otherwise, like the
-locks); once changes have started, a failing write only logs ``history.write-failed`` (a warning) and the apply goes on.
+For an apply the store must be usable before anything is applied (``begin`` raises
+:class:`~reconciler.runs.errors.HistoryUnusable` otherwise, like the locks); once changes have started, a
+failing write only logs ``history.write-failed`` (a warning) and the apply goes on.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 from reconciler.runs import audit, logs
+from reconciler.runs.errors import HistoryUnusable
 
 if TYPE_CHECKING:
     from reconciler.core.addresses import Address
@@ -234,16 +234,14 @@ def _start(run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mappin
 
 
 def begin(run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mapping[Address, Resource]) -> RunHistory:
-    """Open the store and record the run's start; exit 1 when the store is unusable (nothing applied yet)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
+    """Open the store and record the run's start; :class:`HistoryUnusable` when the store cannot be used
+    (nothing applied yet)."""
     from reconciler.store import db
 
     try:
         return _start(run_id, plan, spec_paths, resources)
-    except SQLAlchemyError as exc:
-        typer.echo(f"error: cannot record the run in the history store {db.shown_url()}: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    except db.StoreError as exc:
+        raise HistoryUnusable(db.shown_url(), exc) from exc
 
 
 def record_nothing(plan: Plan, spec_paths: Sequence[str]) -> None:
@@ -251,13 +249,12 @@ def record_nothing(plan: Plan, spec_paths: Sequence[str]) -> None:
     is only a warning: nothing was going to be applied anyway."""
     import uuid
 
-    from sqlalchemy.exc import SQLAlchemyError
-
     from reconciler.engine import applier
+    from reconciler.store import db
 
     try:
         run = _start(uuid.uuid4().hex[:12], plan, spec_paths, {})
-    except SQLAlchemyError as exc:
+    except db.StoreError as exc:
         logs.log("history.write-failed", level="warning", write="run start", error=_first_line(exc))
         return
     run.confirm_in_sync(plan)
