@@ -102,26 +102,16 @@ def _plan(
 ) -> None:
     from reconciler.cli import progress
     from reconciler.cli.consoles import err, out
-    from reconciler.reports import json_document, plan_json, plan_text
-    from reconciler.runs import audit, logs, run_history
-    from reconciler.runs.session import make_plan
+    from reconciler.reports import json_document, plan_text
+    from reconciler.runs import plan as run_plan
+    from reconciler.runs import run_history
 
     run = run_history.ReportRun("plan")
     session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
-    try:
-        result = make_plan(
-            session, targets=targets, excludes=excludes, progress=progress.read_progress(not as_json), prune=prune
-        )
-    finally:
-        session.close()
-    session.release()  # before the report is built, so that it reuses their memory (1,000 tenants: ~100 MB)
-    audit.plan_done(result)
-    result = audit.redact_plan(result)  # shown and saved without a secret value (docs/logging.md)
-    # The changes come from the redacted plan; the rest of the document is redacted here.
-    document = {
-        key: value if key == "changes" else logs.redact(value)
-        for key, value in plan_json.to_dict(result, spec_paths=session.spec_paths).items()
-    }
+    found = run_plan.plan(
+        session, targets=targets, excludes=excludes, prune=prune, progress=progress.read_progress(not as_json)
+    )
+    result, document = found.plan, found.document  # shown and saved without a secret value (docs/logging.md)
     if as_json:
         json_document.write(document, sys.stdout)  # line by line: a 1,000-tenant plan is 35 MB of JSON
     elif summary:
@@ -135,10 +125,7 @@ def _plan(
             json_document.write(document, saved)
         partial.replace(out_file)
         err.print(f"Saved the plan to {out_file}; apply exactly it with: reconciler apply {out_file}")
-    outcome, counts = run_history.plan_result(result)
-    run.record(
-        document, result=outcome, counts=counts, spec_paths=session.spec_paths, spec_digest=result.spec_digest
-    )  # a store that cannot be written is only a warning: a plan changes nothing
+    run_plan.record(run, found)  # a store that cannot be written is only a warning: a plan changes nothing
     if result.errors:
         raise typer.Exit(1)
     if detailed_exitcode and result.pending:

@@ -242,24 +242,16 @@ def post_webhook(
 # --------------------------------------------------------------------------------------------- one cycle
 
 
-def _drift(session: Session, options: Options) -> tuple[DriftReport, dict[Any, Any]]:
+def _drift(session: Session, options: Options) -> DriftReport:
     """The drift report, made exactly as ``reconciler drift`` makes it (health findings included), and
     recorded in the history store like a drift run (a store that cannot be written is only a warning)."""
-    from reconciler.cli import drift_cmds
-    from reconciler.engine import drift as engine_drift
-    from reconciler.reports import drift_json
-    from reconciler.runs import audit, logs, run_history
+    from reconciler.runs import drift as run_drift
+    from reconciler.runs import run_history
 
     run = run_history.ReportRun("drift")  # started now: the run's duration covers the read
-    report, _ = drift_cmds.compute(
-        session, targets=options.targets, excludes=options.excludes, progress=None, trend=False
-    )
-    audit.drift_done(report)
-    shown = engine_drift.redacted(report, logs.redact)
-    document = logs.redact(drift_json.to_dict(shown, spec_paths=session.spec_paths))
-    outcome, counts = run_history.drift_result(shown)
-    run.record(document, result=outcome, counts=counts, spec_paths=session.spec_paths, spec_digest=report.spec_digest)
-    return report, {}
+    found = run_drift.drift(session, targets=options.targets, excludes=options.excludes)
+    run_drift.record(run, found)
+    return found.report
 
 
 def _correct(session: Session, report: DriftReport, options: Options) -> Correction | None:
@@ -343,7 +335,7 @@ def run_cycle(options: Options) -> Cycle:
             [options.path], targets=options.targets, excludes=options.excludes, estate=options.estate
         )
         try:
-            cycle.report, _ = _drift(session, options)
+            cycle.report = _drift(session, options)
             if options.auto_correct:
                 try:
                     cycle.correction = _correct(session, cycle.report, options)

@@ -35,8 +35,8 @@ cannot migrate). Callers outside the store catch this name: only the store impor
 
 
 def migration_errors() -> tuple[type[Exception], ...]:
-    """The errors opening a store can raise besides :data:`StoreError`: Alembic's, when a migration cannot run.
-    A function, so that Alembic is imported only when an ``except`` clause evaluates it (an error happened)."""
+    """:data:`StoreError` and what else opening a store raises when it cannot be used: Alembic's error, when a
+    migration cannot run. A function, so that Alembic is imported only when a caller asks (an error happened)."""
     from alembic.util.exc import CommandError
 
     return (StoreError, CommandError)
