@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import drift_cmds, estate_cmds, history_cmds, lock_cmds, plan_cmds, watch_cmds
+from reconciler.cli import apply_cmd, drift_cmds, estate_cmds, history_cmds, lock_cmds, plan_cmds, watch_cmds
 from reconciler.runs.logs import LogFormat, LogLevel
 from reconciler.runs.logs import configure as configure_logging
 
@@ -102,7 +102,7 @@ def schema(
 
 # plan/apply/estate live in their own modules, which import the engine only when a command runs.
 app.command("plan")(plan_cmds.plan)
-app.command("apply")(plan_cmds.apply)
+app.command("apply")(apply_cmd.apply)
 app.add_typer(estate_cmds.estate_app, name="estate")
 app.command("locks")(lock_cmds.locks)
 app.command("force-unlock")(lock_cmds.force_unlock)

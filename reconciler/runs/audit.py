@@ -187,8 +187,8 @@ class ApplyAudit:
         self.changes = {c.address: c for c in plan.changes}
 
     def hooks(self, inner: applier.Hooks) -> applier.Hooks:
-        """``inner`` (the progress printer) plus an audit event after each step; ``inner`` sees the result
-        with secrets masked."""
+        """``inner`` (the progress printer) plus an audit event after each step; ``inner`` sees step results
+        and progress messages with secrets masked."""
         from reconciler.engine import applier
 
         audit_run = self
@@ -197,12 +197,15 @@ class ApplyAudit:
             def __init__(self) -> None:
                 # Every other hook the engine offers goes straight to the inner hooks.
                 for name in dir(applier.Hooks):
-                    if not name.startswith("_") and name != "post_apply":
+                    if not name.startswith("_") and name not in ("post_apply", "progress"):
                         setattr(self, name, getattr(inner, name))
 
             def post_apply(self, result: applier.StepResult) -> None:
                 inner.post_apply(dataclasses.replace(result, message=redactor().text(result.message)))
                 audit_run.step(result)
+
+            def progress(self, change: ResourceChange, message: str) -> None:
+                inner.progress(change, redactor().text(message))
 
         return Audited()
 
