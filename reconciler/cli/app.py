@@ -127,7 +127,7 @@ def main() -> None:
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # never a traceback for a user; RECONCILER_DEBUG=1 shows it
-        from reconciler.cli import failures
+        from reconciler.runs import failures
 
         if failures.debugging():
             raise

@@ -1,4 +1,5 @@
-"""The last line of defence: an error nobody anticipated still ends with a message, not a traceback.
+"""The last line of defence: an error nobody anticipated still ends with a message, not a traceback (the
+CLI's ``main`` shows it and exits 1; a watch cycle logs it and carries on).
 
 Known environmental failures (a database that cannot be opened, a missing driver) get a message that
 names the setting to fix; anything else is an internal error with a hint to report it.
@@ -13,6 +14,7 @@ DEBUG_ENV = "RECONCILER_DEBUG"
 
 
 def debugging() -> bool:
+    """``RECONCILER_DEBUG`` is set: let the error through, with its traceback."""
     return os.environ.get(DEBUG_ENV, "").strip() not in ("", "0", "false", "no")
 
 
