@@ -24,7 +24,7 @@ from reconciler.core.redact import MASK, Redactor, looks_secret, secret_env_valu
 from reconciler.providers.embedded import seed
 from reconciler.runs import audit, logs
 from reconciler.spec import secrets as spec_secrets
-from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, isolate
+from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, WEEKDAY_NOON, isolate, pin_clock
 from tests.helpers import run as _run
 
 SHIPPED_ESTATE = ROOT / "reconciler" / "providers" / "embedded" / "estates" / "contoso-west.yaml"
@@ -261,7 +261,9 @@ def test_no_secret_in_any_output_plan_file_log_or_audit_event(
     assert [e["event"] for e in logged] == [e["event"] for e in events]
     assert all({"timestamp", "level", "event"} <= set(e) for e in logged)
 
-    # apply from the specs shows the whole plan first; the BIOS change is held (no --allow-disruption).
+    # apply from the specs shows the whole plan first; the BIOS change is held (no --allow-disruption, and
+    # on a weekday, outside the power profile's weekend maintenance window).
+    pin_clock(monkeypatch, WEEKDAY_NOON)
     assert _run("estate", "init", "--from", tmp_path / "canary-estate.yaml", "--estate", canary_estate).exit_code == 0
     direct = _run("apply", SPECS, "--yes", "--target", "bmc.bios", "--estate", canary_estate)
     assert direct.exit_code == 0, direct.output

@@ -175,8 +175,10 @@ def apply(
     from reconciler.cli.consoles import err
     from reconciler.cli.run_errors import exits_on_run_errors
     from reconciler.runs import apply as run_apply
+    from reconciler.runs import clock
 
     with exits_on_run_errors():
+        now = clock.from_environ()
         saved = run_apply.read_saved(path) if _is_plan_file(path) else None
         if saved is not None and (target or exclude):
             err.print("[red]--target/--exclude do not apply to a saved plan: it was targeted when made.[/red]")
@@ -194,7 +196,7 @@ def apply(
         session = progress.load(paths, targets=request.targets, excludes=request.excludes, estate=estate)
         try:
             observer = _observer(yes=yes, summary=summary, saved=saved)
-            outcome = run_apply.apply_run(session, request, observer=observer)
+            outcome = run_apply.apply_run(session, request, observer=observer, clock=now)
         finally:
             session.close()
     _finish(outcome)

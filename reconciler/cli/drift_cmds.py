@@ -68,12 +68,13 @@ def drift(
     from reconciler.cli.consoles import out
     from reconciler.cli.run_errors import exits_on_run_errors
     from reconciler.reports import drift_html, drift_markdown, drift_text, json_document
+    from reconciler.runs import clock, run_history
     from reconciler.runs import drift as run_drift
-    from reconciler.runs import run_history
 
     targets, excludes = target or [], exclude or []
     with exits_on_run_errors():
-        run = run_history.ReportRun("drift")
+        now = clock.from_environ()
+        run = run_history.ReportRun("drift", clock=now)
         session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
         try:
             found = run_drift.drift(
@@ -82,6 +83,7 @@ def drift(
                 excludes=excludes,
                 progress=progress.read_progress(output is Format.text),
                 trend=output in (Format.markdown, Format.html),
+                clock=now,
             )
         finally:
             session.close()

@@ -95,13 +95,19 @@ def _plan(
     from reconciler.cli import progress
     from reconciler.cli.consoles import err, out
     from reconciler.reports import json_document, plan_text
+    from reconciler.runs import clock, run_history
     from reconciler.runs import plan as run_plan
-    from reconciler.runs import run_history
 
-    run = run_history.ReportRun("plan")
+    now = clock.from_environ()
+    run = run_history.ReportRun("plan", clock=now)
     session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
     found = run_plan.plan(
-        session, targets=targets, excludes=excludes, prune=prune, progress=progress.read_progress(not as_json)
+        session,
+        targets=targets,
+        excludes=excludes,
+        prune=prune,
+        progress=progress.read_progress(not as_json),
+        clock=now,
     )
     result, document = found.plan, found.document  # shown and saved without a secret value (docs/logging.md)
     if as_json:

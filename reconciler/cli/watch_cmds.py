@@ -121,11 +121,15 @@ def watch(
     """Run drift on an interval: log, export metrics, notify a webhook, and optionally re-apply drift.
     SIGTERM/Ctrl-C finish the current cycle, then exit 0."""
     from reconciler.cli.consoles import err
+    from reconciler.cli.run_errors import exits_on_run_errors
     from reconciler.core.units import parse_duration_seconds
     from reconciler.engine import watch as engine_watch
+    from reconciler.runs import clock
     from reconciler.runs import watch as run_watch
     from reconciler.runs.metrics import Metrics
 
+    with exits_on_run_errors():
+        now = clock.from_environ()
     try:
         interval = parse_duration_seconds(every)
         fraction = engine_watch.parse_jitter(jitter)
@@ -162,7 +166,7 @@ def watch(
     stop = threading.Event()
     restore = _on_signals(stop)
     try:
-        cycle = run_watch.watch(options, stop=stop, metrics=metrics, observer=_observer())
+        cycle = run_watch.watch(options, stop=stop, metrics=metrics, observer=_observer(), clock=now)
     finally:
         restore()
         stop_server()

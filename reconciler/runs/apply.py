@@ -35,6 +35,7 @@ from reconciler.core.resources import Resource
 from reconciler.engine import applier, staleness, watch
 from reconciler.reports import plan_json
 from reconciler.runs import audit, run_history
+from reconciler.runs.clock import SYSTEM, Clock
 from reconciler.runs.errors import LockStoreFailed, PlanStale, SavedPlanUnreadable, ScopeLocked
 from reconciler.runs.session import ReadProgress, Session, make_plan
 
@@ -141,7 +142,7 @@ def _lock(session: Session, request: ApplyRequest) -> LockSet:
         raise LockStoreFailed(db.shown_url(), exc) from exc
 
 
-def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserver) -> Plan:
+def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserver, clock: Clock) -> Plan:
     """The plan read under the locks, checked against a saved plan and cut to what the run applies."""
     saved = request.saved
     current = make_plan(
@@ -150,6 +151,7 @@ def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserv
         excludes=request.excludes,
         progress=observer.read_progress(),
         prune=request.prune or (saved is not None and saved.deletes),
+        clock=clock,
     )
     if saved is not None:
         if saved.plan.spec_digest != current.spec_digest:
@@ -174,7 +176,7 @@ def _audit_fields(request: ApplyRequest) -> dict[str, Any]:
 
 
 def _why_not(
-    session: Session, plan: Plan, *, shown: Plan, request: ApplyRequest, observer: ApplyObserver
+    session: Session, plan: Plan, *, shown: Plan, request: ApplyRequest, observer: ApplyObserver, clock: Clock
 ) -> ApplyStatus | None:
     """Why the run stops before changing anything (steps 4 and 5 of the module docstring), or None.
     ``shown``: the plan redacted."""
@@ -183,28 +185,31 @@ def _why_not(
         return ApplyStatus.PLAN_HAS_ERRORS
     if not plan.pending:
         if not correction:
-            run_history.record_nothing(plan, session.spec_paths)  # a run with no steps
+            run_history.record_nothing(plan, session.spec_paths, clock=clock)  # a run with no steps
         return ApplyStatus.NOTHING_TO_DO
     return None if observer.confirm(shown) else ApplyStatus.DECLINED
 
 
-def apply_run(session: Session, request: ApplyRequest, *, observer: ApplyObserver | None = None) -> ApplyOutcome:
+def apply_run(
+    session: Session, request: ApplyRequest, *, observer: ApplyObserver | None = None, clock: Clock = SYSTEM
+) -> ApplyOutcome:
     """Apply what ``request`` asks on ``session``, safely: see the module docstring for the steps and why.
+    ``clock`` says when the plan was made, whether a maintenance window is open, and times what is recorded.
     Raises :class:`ScopeLocked`, :class:`LockStoreFailed`, :class:`PlanStale`, the live read's errors, and
     :class:`AuditUnwritable` or :class:`HistoryUnusable`: all before any change."""
     watcher = observer or ApplyObserver()
     held = _lock(session, request)
     report: applier.ApplyReport | None = None
     try:
-        plan = _current_plan(session, request, watcher)
+        plan = _current_plan(session, request, watcher, clock)
         shown = audit.redact_plan(plan)
         watcher.planned(shown)
-        stopped = _why_not(session, plan, shown=shown, request=request, observer=watcher)
+        stopped = _why_not(session, plan, shown=shown, request=request, observer=watcher, clock=clock)
         if stopped is not None:
             return ApplyOutcome(stopped, plan)
-        run = audit.start_apply(plan, **_audit_fields(request))
+        run = audit.start_apply(plan, clock=clock, **_audit_fields(request))
         resources = applier.resources_by_address(session.resources)
-        recorder = run_history.begin(run.run_id, plan, session.spec_paths, resources)
+        recorder = run_history.begin(run.run_id, plan, session.spec_paths, resources, clock=clock)
         recorder.confirm_in_sync(plan)
         try:
             report = applier.apply_plan(
@@ -214,6 +219,7 @@ def apply_run(session: Session, request: ApplyRequest, *, observer: ApplyObserve
                 concurrency=request.concurrency,
                 hooks=recorder.hooks(run.hooks(watcher.step_hooks())),
                 allow_disruption=request.allow_disruption,
+                now=clock.now(),  # whether a maintenance window is open
             )
         finally:
             recorder.end(report)  # None: interrupted

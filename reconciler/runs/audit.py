@@ -10,7 +10,6 @@ fails is reported once and the run goes on. ``redact_plan`` masks the secrets of
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import json
 import os
 import threading
@@ -19,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from reconciler.runs.clock import SYSTEM, Clock
 from reconciler.runs.errors import AuditUnwritable
 from reconciler.runs.logs import log, quiet_level, redact, redactor
 
@@ -76,14 +76,14 @@ def close_audit() -> None:
         _file.stream, _file.path = None, None
 
 
-def audit(event: str, /, level: str = "info", *, strict: bool = False, **fields: Any) -> None:
+def audit(event: str, /, level: str = "info", *, strict: bool = False, clock: Clock = SYSTEM, **fields: Any) -> None:
     """Log the event and append it to the audit file. With ``strict``, an audit file that cannot be written
     raises :class:`AuditUnwritable` (before anything is changed); otherwise it is reported once and the run
     goes on."""
     path = audit_path()
     if path is not None:
         record = {
-            "timestamp": datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z"),
+            "timestamp": clock.now().isoformat().replace("+00:00", "Z"),
             "level": level,
             "event": event,
             **fields,
@@ -179,10 +179,11 @@ def who() -> tuple[str, str]:
 class ApplyAudit:
     """One apply run's audit events: ``apply.start``, one ``apply.step`` per change, ``apply.end``."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, *, clock: Clock = SYSTEM) -> None:
         import uuid
 
         self.run_id = uuid.uuid4().hex[:12]
+        self.clock = clock  # the events' timestamps
         self.started = time.monotonic()
         self.changes = {c.address: c for c in plan.changes}
 
@@ -216,6 +217,7 @@ class ApplyAudit:
         audit(
             "apply.step",
             level=level,
+            clock=self.clock,
             run_id=self.run_id,
             address=str(result.address),
             kind=result.address.kind,
@@ -237,6 +239,7 @@ class ApplyAudit:
         audit(
             "apply.end",
             level=quiet_level() if report.ok else "error",
+            clock=self.clock,
             run_id=self.run_id,
             ok=report.ok,
             steps=len(report.results),
@@ -246,10 +249,10 @@ class ApplyAudit:
         close_audit()
 
 
-def start_apply(plan: Plan, **context: Any) -> ApplyAudit:
+def start_apply(plan: Plan, *, clock: Clock = SYSTEM, **context: Any) -> ApplyAudit:
     """``apply.start`` (pending counts, targets, who, and ``context`` such as the plan file); the audit file
-    must be writable, or nothing is applied."""
-    run = ApplyAudit(plan)
+    must be writable, or nothing is applied. The run's events are timed by ``clock``."""
+    run = ApplyAudit(plan, clock=clock)
     counts: dict[str, int] = {}
     for c in plan.pending:
         counts[c.action.value] = counts.get(c.action.value, 0) + 1
@@ -258,6 +261,7 @@ def start_apply(plan: Plan, **context: Any) -> ApplyAudit:
         "apply.start",
         level=quiet_level(),
         strict=True,
+        clock=clock,
         run_id=run.run_id,
         pending=len(plan.pending),
         counts=counts,

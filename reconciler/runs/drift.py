@@ -9,7 +9,6 @@ The history store is opened before the (long) live read, so that an unusable sto
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +17,7 @@ from reconciler.engine import drift as engine_drift
 from reconciler.engine import health, planner
 from reconciler.reports import drift_json
 from reconciler.runs import audit, logs
+from reconciler.runs.clock import SYSTEM, Clock
 from reconciler.runs.errors import DriftStoreFailed
 from reconciler.runs.session import ReadProgress, Session, read_live
 
@@ -87,9 +87,10 @@ def compute(
     excludes: Sequence[str],
     progress: ReadProgress | None = None,
     trend: bool = False,
+    clock: Clock = SYSTEM,
 ) -> tuple[DriftReport, list[TrendPoint] | None]:
-    """The drift report of the selected resources, with health findings, and the trend of past drift runs
-    when asked; not redacted. The session's backends stay open for the caller."""
+    """The drift report of the selected resources (made at ``clock``'s now), with health findings, and the
+    trend of past drift runs when asked; not redacted. The session's backends stay open for the caller."""
     with no_cyclic_gc():  # as plan does: tens of thousands of observed objects and entries, none cyclic
         watched = health.watches(session.specs, session.resources)  # hosts whose CPU ready a profile watches
         store = _open_store()  # before the (long) read: an unusable store fails at once
@@ -108,7 +109,7 @@ def compute(
             session.resources,
             observed,
             applied,
-            created_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            created_at=clock.now().isoformat(timespec="seconds"),
             declared=session.all_resources,  # what a --target leaves out is still declared: never unmanaged
             targets=targets,
             excludes=excludes,
@@ -127,10 +128,11 @@ def drift(
     excludes: Sequence[str],
     progress: ReadProgress | None = None,
     trend: bool = False,
+    clock: Clock = SYSTEM,
 ) -> DriftResult:
     """The drift run on ``session`` (see the module docstring): ``drift.done`` logged, the report and its
     document redacted. The session's backends stay open for the caller."""
-    report, points = compute(session, targets=targets, excludes=excludes, progress=progress, trend=trend)
+    report, points = compute(session, targets=targets, excludes=excludes, progress=progress, trend=trend, clock=clock)
     audit.drift_done(report)
     shown = engine_drift.redacted(report, logs.redact)
     document = logs.redact(drift_json.to_dict(shown, spec_paths=session.spec_paths))

@@ -9,7 +9,6 @@ provider seams change behind these three calls."""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from reconciler.engine import expand, planner, refresh
 from reconciler.providers.base import Provider
 from reconciler.providers.embedded.seed import EstateFileError
 from reconciler.providers.registry import Backends, open_backends
+from reconciler.runs.clock import SYSTEM, Clock
 from reconciler.runs.errors import BadEnvironment, EstateInvalid, LiveReadFailed, NothingSelected, SpecsInvalid
 from reconciler.runs.settings import whole_number_setting
 from reconciler.spec.loader import SpecSet, load_paths
@@ -142,12 +142,13 @@ def make_plan(
     progress: ReadProgress | None = None,
     prune: bool = False,
     read_concurrency: int | None = None,
+    clock: Clock = SYSTEM,
 ) -> Plan:
-    """Read the live state (bulk, parallel) and plan; the errors of :func:`read_live`."""
+    """Read the live state (bulk, parallel) and plan, made at ``clock``'s now; the errors of :func:`read_live`."""
     with no_cyclic_gc():  # tens of thousands of observed objects and changes, none of them cyclic garbage
         planned = planner.Pending(session.resources)  # plan each group as its read returns
         observed = read_live(session, progress=progress, on_batch=planned.feed, read_concurrency=read_concurrency)
-        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        now = clock.now().isoformat(timespec="seconds")
         # The digest covers every resource of the specs, not just the targeted ones: a saved plan is
         # stale when any spec changed.
         return planner.make_plan(

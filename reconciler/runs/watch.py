@@ -22,6 +22,7 @@ from reconciler.engine import applier
 from reconciler.engine import watch as engine_watch
 from reconciler.runs import audit, failures, logs
 from reconciler.runs.apply import ApplyRequest, apply_run
+from reconciler.runs.clock import SYSTEM, Clock
 from reconciler.runs.errors import AuditUnwritable, HistoryUnusable, LockStoreFailed, RunError, ScopeLocked
 from reconciler.runs.session import Session, load
 
@@ -80,19 +81,19 @@ class WatchObserver:
         """A cycle, or its correction, stopped for ``error`` (then logged as "see the message above")."""
 
 
-def _drift(session: Session, options: Options) -> DriftReport:
+def _drift(session: Session, options: Options, clock: Clock) -> DriftReport:
     """The drift report (redacted), made and recorded as ``reconciler drift`` makes and records it (a store
     that cannot be written is only a warning)."""
     from reconciler.runs import drift as run_drift
     from reconciler.runs import run_history
 
-    run = run_history.ReportRun("drift")  # started now: the run's duration covers the read
-    found = run_drift.drift(session, targets=options.targets, excludes=options.excludes)
+    run = run_history.ReportRun("drift", clock=clock)  # started now: the run's duration covers the read
+    found = run_drift.drift(session, targets=options.targets, excludes=options.excludes, clock=clock)
     run_drift.record(run, found)
     return found.report
 
 
-def correct(session: Session, report: DriftReport, options: Options) -> Correction | None:
+def correct(session: Session, report: DriftReport, options: Options, *, clock: Clock = SYSTEM) -> Correction | None:
     """Re-apply what drifted (see the module docstring); None when nothing needs it. The errors of
     :func:`~reconciler.runs.apply.apply_run`, except a lock another apply holds: then it is skipped."""
     wanted = engine_watch.corrections(report, apply_pending=options.apply_pending)
@@ -108,7 +109,7 @@ def correct(session: Session, report: DriftReport, options: Options) -> Correcti
     )
     try:
         # Read again under the locks, as apply does: another apply may have changed things since the drift read.
-        outcome = apply_run(session, request)
+        outcome = apply_run(session, request, clock=clock)
     except ScopeLocked as exc:
         correction.skipped = str(exc)
         logs.log("watch.correct-skipped", level="warning", reason=correction.skipped, addresses=len(wanted))
@@ -145,11 +146,11 @@ def _failed_correction(exc: BaseException) -> Correction:
 
 
 def _correct_safely(
-    session: Session, report: DriftReport, options: Options, observer: WatchObserver
+    session: Session, report: DriftReport, options: Options, observer: WatchObserver, clock: Clock
 ) -> Correction | None:
     """:func:`correct`, where anything that stops it makes a failed correction (the watch goes on)."""
     try:
-        return correct(session, report, options)
+        return correct(session, report, options, clock=clock)
     except LockStoreFailed as exc:  # the store's own error says what to check
         return _failed_correction(exc.cause)
     except RunError as exc:
@@ -163,7 +164,7 @@ def _correct_safely(
         return _failed_correction(exc)
 
 
-def run_cycle(options: Options, *, observer: WatchObserver | None = None) -> Cycle:
+def run_cycle(options: Options, *, observer: WatchObserver | None = None, clock: Clock = SYSTEM) -> Cycle:
     """One cycle: drift, then auto-correct if asked. Never raises for a failed cycle: ``error`` says why."""
     shown = observer or WatchObserver()
     started = time.monotonic()
@@ -172,9 +173,9 @@ def run_cycle(options: Options, *, observer: WatchObserver | None = None) -> Cyc
         session = load([options.path], targets=options.targets, excludes=options.excludes, estate=options.estate)
         shown.loaded(session)
         try:
-            cycle.report = _drift(session, options)
+            cycle.report = _drift(session, options, clock)
             if options.auto_correct:
-                cycle.correction = _correct_safely(session, cycle.report, options, shown)
+                cycle.correction = _correct_safely(session, cycle.report, options, shown, clock)
         finally:
             session.close()
     except RunError as exc:
@@ -209,6 +210,7 @@ def watch(
     metrics: Metrics,
     observer: WatchObserver | None = None,
     rng: random.Random | None = None,
+    clock: Clock = SYSTEM,
 ) -> Cycle:
     """Cycles until ``stop`` is set (the cycle in progress finishes) or, with ``options.once``, one; the
     last cycle. Between cycles it waits ``every_s`` plus the jitter, counted from the cycle's start."""
@@ -229,8 +231,8 @@ def watch(
     )
     while True:
         started = time.monotonic()
-        cycle = run_cycle(options, observer=observer)
-        metrics.record(cycle, now=time.time())
+        cycle = run_cycle(options, observer=observer, clock=clock)
+        metrics.record(cycle, now=clock.now().timestamp())
         _log_cycle(cycle)
         if cycle.report is not None:
             current = frozenset(str(e.address) for e in engine_watch.drifted(cycle.report))
