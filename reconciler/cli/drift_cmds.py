@@ -1,8 +1,10 @@
 """``reconciler drift``: refresh only. Read the live state, compare it with the specs and with what apply last
 applied (the history store), and classify every resource and live object (docs/drift.md). Takes no lock
 and changes nothing; the run and its report are recorded in the history store (``reconciler show RUN``).
+The run is :mod:`reconciler.runs.drift`'s; this command loads the session, calls it, renders the report in
+the chosen format and exits 2 when anything was found.
 
-Only typer is imported at module level; the engine, the store and the renderers load when the command runs."""
+Only typer is imported at module level; the runs layer and the renderers load when the command runs."""
 
 from __future__ import annotations
 

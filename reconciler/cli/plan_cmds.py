@@ -62,53 +62,26 @@ def plan(
     estate: Estate = None,
 ) -> None:
     """Read the live estate and show what apply would change, field by field."""
-    from reconciler.cli.run_errors import exits_on_run_errors
-
-    with exits_on_run_errors():
-        _plan(
-            path,
-            as_json=as_json,
-            out_file=out_file,
-            targets=target or [],
-            excludes=exclude or [],
-            detailed_exitcode=detailed_exitcode,
-            show_unchanged=show_unchanged,
-            summary=summary,
-            prune=prune,
-            estate=estate,
-        )
-
-
-def _plan(
-    path: Path,
-    *,
-    as_json: bool,
-    out_file: Path | None,
-    targets: list[str],
-    excludes: list[str],
-    detailed_exitcode: bool,
-    show_unchanged: bool,
-    summary: bool,
-    prune: bool,
-    estate: Path | None,
-) -> None:
     from reconciler.cli import progress
     from reconciler.cli.consoles import err, out
+    from reconciler.cli.run_errors import exits_on_run_errors
     from reconciler.reports import json_document, plan_text
     from reconciler.runs import clock, run_history
     from reconciler.runs import plan as run_plan
 
-    now = clock.from_environ()
-    run = run_history.ReportRun("plan", clock=now)
-    session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
-    found = run_plan.plan(
-        session,
-        targets=targets,
-        excludes=excludes,
-        prune=prune,
-        progress=progress.read_progress(not as_json),
-        clock=now,
-    )
+    targets, excludes = target or [], exclude or []
+    with exits_on_run_errors():
+        now = clock.from_environ()
+        run = run_history.ReportRun("plan", clock=now)
+        session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
+        found = run_plan.plan(
+            session,
+            targets=targets,
+            excludes=excludes,
+            prune=prune,
+            progress=progress.read_progress(not as_json),
+            clock=now,
+        )
     result, document = found.plan, found.document  # shown and saved without a secret value (docs/logging.md)
     if as_json:
         json_document.write(document, sys.stdout)  # line by line: a 1,000-tenant plan is 35 MB of JSON

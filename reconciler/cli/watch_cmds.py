@@ -18,6 +18,7 @@ import typer
 from reconciler.cli.plan_cmds import Estate, Excludes, Targets
 
 if TYPE_CHECKING:
+    from reconciler.runs.metrics import Metrics
     from reconciler.runs.watch import WatchObserver
 
 ENV_WEBHOOK = "RECONCILER_WEBHOOK_URL"
@@ -63,6 +64,32 @@ def _observer() -> WatchObserver:
             run_errors.render(error)
 
     return Shown()
+
+
+def _schedule(every: str, jitter: str) -> tuple[float, float]:
+    """``--every`` in seconds and ``--jitter`` as a fraction; a bad value exits 1 saying why."""
+    from reconciler.cli.consoles import err
+    from reconciler.core.units import parse_duration_seconds
+    from reconciler.engine import watch as engine_watch
+
+    try:
+        return parse_duration_seconds(every), engine_watch.parse_jitter(jitter)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+
+
+def _serve(metrics: Metrics, port: int | None, addr: str) -> Callable[[], None]:
+    """Serve the metrics on ``addr:port`` when a port is given; what stops it. A port in use exits 1."""
+    from reconciler.cli.consoles import err
+
+    if port is None:
+        return lambda: None
+    try:
+        return metrics.serve(port, addr)
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot serve metrics on {addr}:{port}: {exc}")
+        raise typer.Exit(1) from exc
 
 
 def watch(
@@ -122,20 +149,13 @@ def watch(
     SIGTERM/Ctrl-C finish the current cycle, then exit 0."""
     from reconciler.cli.consoles import err
     from reconciler.cli.run_errors import exits_on_run_errors
-    from reconciler.core.units import parse_duration_seconds
-    from reconciler.engine import watch as engine_watch
     from reconciler.runs import clock
     from reconciler.runs import watch as run_watch
     from reconciler.runs.metrics import Metrics
 
     with exits_on_run_errors():
         now = clock.from_environ()
-    try:
-        interval = parse_duration_seconds(every)
-        fraction = engine_watch.parse_jitter(jitter)
-    except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(1) from exc
+    interval, fraction = _schedule(every, jitter)
     if apply_pending and not auto_correct:
         err.print("[red]error:[/red] --apply-pending needs --auto-correct", highlight=False)
         raise typer.Exit(1)
@@ -156,13 +176,7 @@ def watch(
         once=once,
     )
     metrics = Metrics()
-    stop_server: Callable[[], None] = lambda: None  # noqa: E731
-    if metrics_port is not None:
-        try:
-            stop_server = metrics.serve(metrics_port, metrics_addr)
-        except OSError as exc:
-            err.print(f"[red]error:[/red] cannot serve metrics on {metrics_addr}:{metrics_port}: {exc}")
-            raise typer.Exit(1) from exc
+    stop_server = _serve(metrics, metrics_port, metrics_addr)
     stop = threading.Event()
     restore = _on_signals(stop)
     try:
@@ -170,7 +184,7 @@ def watch(
     finally:
         restore()
         stop_server()
-    if once:
+    if once:  # 1: the cycle or its correction failed; 2: it found drift; else 0
         failed = cycle.correction is not None and cycle.correction.failed
         if cycle.error or failed:
             raise typer.Exit(1)
