@@ -14,17 +14,19 @@ from typing import Any
 
 import pytest
 
+from reconciler.core.addresses import Address
 from reconciler.core.changes import Plan
 from reconciler.engine import applier
 from reconciler.providers.embedded import seed
+from reconciler.providers.embedded.store import EstateStore, Row
 from reconciler.runs import clock, errors
 from reconciler.runs.apply import ApplyObserver, ApplyOutcome, ApplyRequest, ApplyStatus, apply_run
 from reconciler.runs.metrics import Metrics
 from reconciler.runs.session import Session, load
-from reconciler.runs.watch import Options, watch
+from reconciler.runs.watch import Options, run_cycle, watch
 from reconciler.store import history, locks
 from reconciler.store.db import Store, open_store
-from tests.helpers import EMBEDDED_ENV, SPECS, WEEKDAY_NOON, WEEKEND_3AM, init_estate, isolate
+from tests.helpers import EMBEDDED_ENV, SPECS, WEEKDAY_NOON, WEEKEND_3AM, edit_row, init_estate, isolate
 from tests.helpers import estate_snapshot as _snapshot
 from tests.helpers import run as _run
 
@@ -168,6 +170,38 @@ def test_a_watch_cycle_takes_its_time_from_the_clock(estate: Path, store: Store)
     assert metrics.registry.get_sample_value("reconciler_last_success_timestamp_seconds") == noon
     (drift, *_) = history.list_runs(kind="drift", store=store)
     assert drift.started_at == "2026-12-09T12:00:00.000000+00:00"
+
+
+def test_a_disruptive_correction_waits_for_the_maintenance_window(estate: Path) -> None:
+    assert _run("apply", SPECS, "--yes", "--allow-disruption", "--estate", estate).exit_code == 0
+    hv01 = Address("bmc.bios", "contoso-west", "HV01.contoso.int")
+
+    def power_saving(row: Row) -> None:
+        row.data["attributes"] = {**row.data["attributes"], "SysProfile": "PerfPerWattOptimizedDapc"}
+
+    edit_row(estate, hv01, power_saving)
+    options = Options(path=SPECS, targets=[], excludes=[], estate=estate, auto_correct=True)
+
+    weekday = run_cycle(options, clock=WEDNESDAY)
+    assert weekday.result == "drift" and weekday.correction is not None
+    assert weekday.correction.counts == {"held": 1} and weekday.correction.failed == 0
+    assert _bios(estate, hv01) == "PerfPerWattOptimizedDapc"
+
+    weekend = run_cycle(options, clock=SATURDAY)  # inside the power profile's window: no leave needed
+    assert weekend.correction is not None and weekend.correction.counts == {"done": 1}
+    assert _bios(estate, hv01) == "PerfOptimized"
+    assert run_cycle(options, clock=SATURDAY).result == "ok"
+
+
+def _bios(estate: Path, address: Address) -> str:
+    store = EstateStore(estate)
+    try:
+        row = store.get(address)
+        assert row is not None
+        profile: str = row.data["attributes"]["SysProfile"]
+        return profile
+    finally:
+        store.close()
 
 
 def test_the_test_clock_variable() -> None:

@@ -155,9 +155,9 @@ def _correct_safely(
         return _failed_correction(exc.cause)
     except RunError as exc:
         observer.failed(exc)
-        unusable = isinstance(exc, AuditUnwritable | HistoryUnusable)
-        why = "the audit log or history store is unusable" if unusable else "the correction failed (see above)"
-        return Correction(skipped=why, failed=1)
+        if isinstance(exc, AuditUnwritable | HistoryUnusable):
+            return Correction(skipped="the audit log or history store is unusable", failed=1)
+        return Correction(skipped="the correction failed (see the message above)", failed=1)
     except Exception as exc:
         if failures.debugging():
             raise
