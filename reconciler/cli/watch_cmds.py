@@ -23,6 +23,36 @@ if TYPE_CHECKING:
 
 ENV_WEBHOOK = "RECONCILER_WEBHOOK_URL"
 
+Jitter = Annotated[
+    str,
+    typer.Option(
+        "--jitter", metavar="FRACTION", help="Add a random delay of up to this fraction of the interval (10%, 0.1, 0)."
+    ),
+]
+AutoCorrect = Annotated[
+    bool,
+    typer.Option(
+        "--auto-correct",
+        help="Re-apply drifted and missing resources (never pending spec changes, never disruptive "
+        "changes outside their maintenance window).",
+    ),
+]
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port", min=0, max=65535, metavar="PORT", help="Serve Prometheus metrics on this port (/metrics)."
+    ),
+]
+Webhook = Annotated[
+    str | None,
+    typer.Option(
+        "--webhook",
+        envvar=ENV_WEBHOOK,
+        metavar="URL",
+        help="POST a JSON summary here when drift appears, changes or clears (Slack, Teams).",
+    ),
+]
+
 
 def _on_signals(stop: threading.Event) -> Callable[[], None]:
     """SIGTERM and SIGINT set ``stop`` (the cycle in progress finishes); a second one stops at once.
@@ -97,43 +127,16 @@ def watch(
     every: Annotated[
         str, typer.Option("--every", metavar="DURATION", help="Time between cycles: 30s, 15m, 1h.")
     ] = "15m",
-    jitter: Annotated[
-        str,
-        typer.Option(
-            "--jitter",
-            metavar="FRACTION",
-            help="Add a random delay of up to this fraction of the interval (10%, 0.1, 0).",
-        ),
-    ] = "10%",
-    auto_correct: Annotated[
-        bool,
-        typer.Option(
-            "--auto-correct",
-            help="Re-apply drifted and missing resources (never pending spec changes, never disruptive "
-            "changes outside their maintenance window).",
-        ),
-    ] = False,
+    jitter: Jitter = "10%",
+    auto_correct: AutoCorrect = False,
     apply_pending: Annotated[
         bool, typer.Option("--apply-pending", help="With --auto-correct, apply pending spec changes too.")
     ] = False,
-    metrics_port: Annotated[
-        int | None,
-        typer.Option(
-            "--metrics-port", min=0, max=65535, metavar="PORT", help="Serve Prometheus metrics on this port (/metrics)."
-        ),
-    ] = None,
+    metrics_port: MetricsPort = None,
     metrics_addr: Annotated[
         str, typer.Option("--metrics-addr", metavar="ADDRESS", help="Address the metrics listen on.")
     ] = "127.0.0.1",
-    webhook: Annotated[
-        str | None,
-        typer.Option(
-            "--webhook",
-            envvar=ENV_WEBHOOK,
-            metavar="URL",
-            help="POST a JSON summary here when drift appears, changes or clears (Slack, Teams).",
-        ),
-    ] = None,
+    webhook: Webhook = None,
     once: Annotated[
         bool, typer.Option("--once", help="Run one cycle and exit: 0 in sync, 2 anything found, 1 error.")
     ] = False,
