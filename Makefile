@@ -4,7 +4,9 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint postgresql schemas bench clean
+GOVMOMI = /usr/share/gocode/src/github.com/vmware/govmomi
+
+.PHONY: install run test lint postgresql golang schemas bench clean
 
 install: $(STAMP)
 
@@ -30,19 +32,30 @@ run: install
 	@echo "== 6/6 drift: what changed outside the specs since the apply (nothing yet)"
 	$(BIN)/reconciler drift specs/
 
-## Lint, then the whole test suite. The store tests run against SQLite and a throwaway PostgreSQL server
-## (tests/pg.py), whose binaries come from Debian's postgresql package: installed here when missing (as root,
-## e.g. CI, where the PostgreSQL leg is then required); elsewhere without them that leg is skipped, with the reason.
+## Lint, then the whole test suite. Real peers the tests start themselves, each installed here when missing
+## (as root with apt-get, e.g. CI, where its tests are then required; elsewhere they are skipped, with the reason):
+## - a throwaway PostgreSQL server for the store tests (tests/pg.py): Debian's postgresql package;
+## - vcsim, govmomi's vCenter simulator, for the vSphere client (tests/vcsim_server.py): Debian's golang-go and
+##   golang-github-vmware-govmomi-dev, built once into ~/.cache/reconciler/vcsim;
+## - sushy-tools' Redfish emulator for the BMC client (tests/redfish_server.py): a Python test dependency, so
+##   always required.
 test: install
 	$(MAKE) --no-print-directory lint
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium (Debian's, for the HTML report test)"
-	@$(MAKE) --no-print-directory postgresql; \
+	@$(MAKE) --no-print-directory postgresql
+	@$(MAKE) --no-print-directory golang
+	@require="RECONCILER_REQUIRE_REDFISH=1"; \
 	if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1; then \
-		RECONCILER_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q; \
+		require="$$require RECONCILER_REQUIRE_POSTGRES=1"; \
 	else \
 		echo "note: no PostgreSQL binaries (not root, no apt-get): the store tests' PostgreSQL leg is skipped"; \
-		$(BIN)/python -m pytest -q; \
-	fi
+	fi; \
+	if command -v go >/dev/null 2>&1 && [ -d $(GOVMOMI)/simulator ]; then \
+		require="$$require RECONCILER_REQUIRE_VCSIM=1"; \
+	else \
+		echo "note: no Go or govmomi sources (not root, no apt-get): the vSphere client tests against vcsim are skipped"; \
+	fi; \
+	env $$require $(BIN)/python -m pytest -q
 
 ## PostgreSQL binaries for the store tests (Debian's postgresql package), when missing and we can install them.
 postgresql:
@@ -52,6 +65,16 @@ postgresql:
 		echo "== installing PostgreSQL (apt-get install postgresql) for the store tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
 			|| echo "warning: apt-get install postgresql failed"; \
+	fi
+
+## Go and govmomi's sources (Debian's golang-go, golang-github-vmware-govmomi-dev) for the vcsim tests.
+golang:
+	@if command -v go >/dev/null 2>&1 && [ -d $(GOVMOMI)/simulator ]; then \
+		exit 0; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "== installing Go and govmomi (apt-get install golang-go golang-github-vmware-govmomi-dev) for vcsim"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go \
+			golang-github-vmware-govmomi-dev >/dev/null || echo "warning: apt-get install golang-go failed"; \
 	fi
 
 lint: install

@@ -69,11 +69,11 @@ from reconciler.core.changes import Action, Plan
 from reconciler.core.memory import no_cyclic_gc
 from reconciler.core.resources import Observed, Resource
 from reconciler.engine import applier, expand, planner, refresh
-from reconciler.providers.base import Provider
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
 from reconciler.providers.registry import open_backends
+from reconciler.providers.routing import Router
 from reconciler.spec.loader import load_paths
 
 SIZES = (10, 100, 1_000)
@@ -227,7 +227,7 @@ def estate_objects(resources: Sequence[Resource]) -> tuple[list[dict[str, Any]],
     """The estate objects for ``resources`` plus the site's hosts, and the plan's expected action counts."""
     objects: list[dict[str, Any]] = [
         {
-            "kind": "vmm.host",
+            "kind": "host.state",
             "scope": SITE,
             "name": _host(i),
             "data": {"name": _host(i), "platform": "hyperv", "hostGroup": HOST_GROUP},
@@ -323,13 +323,11 @@ def _cpu_s() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
-def _read_one_by_one(
-    resources: Sequence[Resource], providers: Mapping[str, Provider]
-) -> dict[Address, Observed | None]:
+def _read_one_by_one(resources: Sequence[Resource], router: Router) -> dict[Address, Observed | None]:
     """Terraform's refresh: one read per resource, ``BASELINE_PARALLELISM`` at a time."""
 
     def read(r: Resource) -> Observed | None:
-        return providers[r.kind].read([r]).get(r.address)
+        return router.provider(r).read([r]).get(r.address)
 
     with ThreadPoolExecutor(max_workers=BASELINE_PARALLELISM) as pool:
         return dict(zip((r.address for r in resources), pool.map(read, resources), strict=True))
@@ -355,11 +353,11 @@ def plan_worker(specs: Path, db: Path, *, one_by_one: bool, profile: bool) -> di
     with no_cyclic_gc():  # as a run does (runs/session.py): read and plan with the cyclic collector paused
         planned = planner.Pending(resources)  # as the CLI does: plan each group as its read returns
         if one_by_one:
-            observed = _read_one_by_one(resources, backends.by_kind)
+            observed = _read_one_by_one(resources, backends.router)
         else:
             observed = refresh.read_all(
                 resources,
-                backends.by_kind,
+                backends.router,
                 concurrency=READ_CONCURRENCY,
                 on_total=groups.append,
                 on_batch=planned.feed,
@@ -425,18 +423,18 @@ def apply_worker(root: Path) -> dict[str, Any]:
     resources = apply_resources(APPLY_CREATES)
     faults = Faults(latency_s=LATENCY_S)
     backends = open_backends(db, faults)
-    observed = refresh.read_all(resources, backends.by_kind, concurrency=READ_CONCURRENCY)
+    observed = refresh.read_all(resources, backends.router, concurrency=READ_CONCURRENCY)
     plan = planner.make_plan(resources, observed, created_at="2026-01-01T00:00:00+00:00")
     before = _counts(plan)
     trips0 = faults.round_trips
     wall0, cpu0 = time.perf_counter(), time.process_time()
     report = applier.apply_plan(
-        plan, applier.resources_by_address(resources), backends.by_kind, concurrency=APPLY_CONCURRENCY
+        plan, applier.resources_by_address(resources), backends.router, concurrency=APPLY_CONCURRENCY
     )
     wall1, cpu1 = time.perf_counter(), time.process_time()
     trips = faults.round_trips - trips0
     statuses = Counter(r.status for r in report.results)
-    after = planner.make_plan(resources, refresh.read_all(resources, backends.by_kind), created_at="")
+    after = planner.make_plan(resources, refresh.read_all(resources, backends.router), created_at="")
     backends.close()
     return {
         "planned": before,

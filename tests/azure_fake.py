@@ -30,10 +30,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import ipaddress
 import json
 import re
-import socket
 import ssl
 import sys
 import threading
@@ -43,15 +41,11 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from tests import tls
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential, TokenRequestOptions
@@ -186,81 +180,8 @@ def _write_certificates(directory: Path) -> tuple[Path, Path, Path]:
     """A throwaway CA and a server certificate (SAN IP:127.0.0.1, DNS:localhost) signed by it.
 
     Returns (CA PEM, server certificate chain PEM, server key PEM)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "FakeAzure test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(server_key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_path = directory / "fake-azure-ca.pem"
-    chain_path = directory / "fake-azure-server.pem"
-    key_path = directory / "fake-azure-server.key"
-    ca_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
-    ca_path.write_bytes(ca_pem)
-    chain_path.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM) + ca_pem)
-    key_path.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return ca_path, chain_path, key_path
+    certs = tls.write_certificates(directory, label="fake-azure")
+    return certs.ca, certs.chain, certs.key
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -268,53 +189,17 @@ def _write_certificates(directory: Path) -> tuple[Path, Path, Path]:
 # --------------------------------------------------------------------------------------------------------------
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(tls.LocalServer):
     def __init__(self, fake: FakeAzure, context: ssl.SSLContext) -> None:
         self.fake = fake
-        self.context = context
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        sock, address = self.socket.accept()
-        # The TLS handshake happens in the handler thread (see _Handler.setup), not in the accept loop.
-        return self.context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients closing keep-alive connections, failed handshakes: not interesting in tests.
-        return
+        super().__init__(_Handler, context)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 60
+class _Handler(tls.LocalHandler):
     server: _Server
 
-    def setup(self) -> None:
-        self.request.settimeout(self.timeout)
-        # small header and body writes: without TCP_NODELAY, Nagle + delayed ACK cost ~40 ms a request
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.request.do_handshake()
-        super().setup()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
     def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline().strip():
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        return self.read_body()
 
     def _dispatch(self) -> None:
         raw = self._read_body()

@@ -1,5 +1,8 @@
-"""Shared test helpers: paths to the repository's example specs and fixtures, and the history store on
-both backends (``store_url``: SQLite, and PostgreSQL on a throwaway server, tests/pg.py)."""
+"""Shared test helpers: paths to the repository's example specs and fixtures, the history store on
+both backends (``store_url``: SQLite, and PostgreSQL on a throwaway server, tests/pg.py), and the real
+peers the provider client layers run against: ``vcsim`` (govmomi's vCenter simulator, tests/vcsim_server.py),
+``redfish_bmc`` (sushy-tools' Redfish emulator with a Dell/HPE BIOS model, tests/redfish_server.py) and
+``winrm_endpoint`` (a local WS-Management endpoint, tests/winrm_endpoint.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +10,16 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from reconciler.store.db import Store, open_store
+
+if TYPE_CHECKING:
+    from tests.redfish_server import Bmc, BmcFactory
+    from tests.vcsim_server import Vcsim
+    from tests.winrm_endpoint import WinRMEndpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -82,3 +91,70 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
     with pg.fresh_database(server, name) as url:
         monkeypatch.setenv("RECONCILER_DATABASE_URL", url)
         yield url
+
+
+@pytest.fixture
+def winrm_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WinRMEndpoint]:
+    """A WinRM endpoint over HTTPS on a free port of 127.0.0.1 (tests/winrm_endpoint.py), with a throwaway
+    CA (``ca_path``) and two users made now, ``reconciler`` and ``CONTOSO\\svc-vmm`` (passwords in
+    ``users``), for Basic and NTLM. Set ``handler`` to answer scripts. A handler that raised fails the test."""
+    from tests.winrm_endpoint import WinRMEndpoint
+
+    directory = tmp_path / "winrm-endpoint"
+    endpoint = WinRMEndpoint(directory)
+    endpoint.add_user("reconciler")
+    endpoint.add_user("CONTOSO\\svc-vmm")
+    monkeypatch.setenv("NTLM_USER_FILE", str(endpoint.ntlm_user_file(directory / "ntlm-users")))
+    with endpoint:
+        yield endpoint
+    assert not endpoint.handler_errors, f"the WinRM endpoint's handler failed: {endpoint.handler_errors!r}"
+
+
+def _require_or_skip(variable: str, reason: str) -> None:
+    """Skip with the reason, or fail when ``variable``=1 says the peer must be there (make test, CI)."""
+    if os.environ.get(variable, "").strip() == "1":
+        pytest.fail(f"{reason} ({variable}=1 requires it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def vcsim_binary() -> Path:
+    """The vCenter simulator built from tests/vcsim (cached between runs). Skipped without Go, unless
+    $RECONCILER_REQUIRE_VCSIM=1 (make test, where it could install Go): then it fails."""
+    from tests import vcsim_server
+
+    try:
+        return vcsim_server.build()
+    except vcsim_server.Unavailable as exc:
+        _require_or_skip(vcsim_server.ENV_REQUIRE, f"vcsim tests skipped: {exc}")
+        raise
+
+
+@pytest.fixture(scope="session")
+def vcsim(vcsim_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vcsim]:
+    """One running vCenter simulator for the session (3 hosts in cluster DC0_C0, 2 VMs each): its URL,
+    generated login, CA. Tests that change it (power policy, maintenance) put it back."""
+    from tests import vcsim_server
+
+    with vcsim_server.start(vcsim_binary, tmp_path_factory.mktemp("vcsim")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redfish_bmcs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BmcFactory]:
+    """Starts Redfish BMC emulators on demand (one process per BMC, as each real BMC has its own address),
+    all stopped at the end of the session. Skipped without sushy-tools, unless $RECONCILER_REQUIRE_REDFISH=1."""
+    from tests import redfish_server
+
+    try:
+        redfish_server.check_available()
+    except redfish_server.Unavailable as exc:
+        _require_or_skip(redfish_server.ENV_REQUIRE, f"Redfish tests skipped: {exc}")
+    with redfish_server.BmcFactory(tmp_path_factory.mktemp("redfish")) as factory:
+        yield factory
+
+
+@pytest.fixture
+def redfish_bmc(redfish_bmcs: BmcFactory) -> Bmc:
+    """A fresh Dell iDRAC-like BMC (its own process and state) for one test."""
+    return redfish_bmcs.start(vendor="dell")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
 
-from reconciler.core.errors import PermanentError, TemporaryError
+from reconciler.core.errors import NotFoundError, PermanentError, TemporaryError
 from reconciler.providers.azure import arm
 from reconciler.providers.azure.settings import AzureSettings, SettingsError
 
@@ -120,11 +120,28 @@ def test_throttling_and_server_errors_are_temporary(
 def test_other_client_errors_are_permanent_with_the_arm_code() -> None:
     body = '{"error": {"code": "InvalidParameter", "message": "replicationInterval must be 30, 300 or 900"}}'
     error = arm.translate(_http_error(400, body), "create replication policy P")
-    assert isinstance(error, PermanentError) and not isinstance(error, TemporaryError)
+    assert isinstance(error, PermanentError) and not isinstance(error, (TemporaryError, NotFoundError))
     assert error.code == "InvalidParameter"
     assert str(error) == (
         "create replication policy P: 400 InvalidParameter: replicationInterval must be 30, 300 or 900"
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (404, "ResourceGroupNotFound"),  # a parent the call goes through
+        (404, "ResourceNotFound"),
+        (404, ""),  # a 404 without an ARM error body
+        (400, "ProtectableItemNotFound"),  # ASR answers some missing objects with 400 and a *NotFound code
+    ],
+)
+def test_missing_objects_are_not_found(status: int, code: str) -> None:
+    body = f'{{"error": {{"code": "{code}", "message": "it is not there"}}}}' if code else "{}"
+    error = arm.translate(_http_error(status, body), "get vault V")
+    assert isinstance(error, NotFoundError)
+    assert error.code == (code or "404")
+    assert str(error).startswith("get vault V: ")
 
 
 def test_authentication_and_connection_failures() -> None:

@@ -113,22 +113,22 @@ def test_health_alone_exits_2_and_a_critical_replication_is_a_finding(estate: Pa
 
 def test_cpu_ready_causes() -> None:
     w = Watch(SITE, "HV01.contoso.int", "max-performance", 5.0)
-    host = Address("vmm.host", SITE, w.host)
+    host = Address("host.state", SITE, w.host)
 
     def seen(kind: str, data: dict[str, Any], **status: Any) -> Observed:
         return Observed(Address(kind, SITE, w.host), data, status=status)
 
-    hot = seen("vmm.host", {}, cpuReadyPercent=5.4)
+    hot = seen("host.state", {}, cpuReadyPercent=5.4)
     os_bios = seen("bmc.bios", {"attributes": {"SysProfile": "PerfPerWattOptimizedOs"}})
     balanced = seen("host.power_policy", {"powerPlan": "Balanced"})
     found = health.cpu_ready(w, hot, os_bios, balanced)
     assert found is not None and found.address == host and found.severity == "warning"
     assert "OS control" in found.cause and "Balanced" in found.cause and found.fix == health.FIX_POWER
     fast = seen("bmc.bios", {"attributes": {"SysProfile": "PerfOptimized"}})
-    found = health.cpu_ready(w, seen("vmm.host", {}, cpuReadyPercent=9), fast, balanced)
+    found = health.cpu_ready(w, seen("host.state", {}, cpuReadyPercent=9), fast, balanced)
     assert found is not None and found.fix == health.FIX_OTHER  # power management is set for performance
-    assert health.cpu_ready(w, seen("vmm.host", {}, cpuReadyPercent=5.0), None, None) is None  # at, not over
-    assert health.cpu_ready(w, seen("vmm.host", {}), None, None) is None  # no metric
+    assert health.cpu_ready(w, seen("host.state", {}, cpuReadyPercent=5.0), None, None) is None  # at, not over
+    assert health.cpu_ready(w, seen("host.state", {}), None, None) is None  # no metric
 
 
 def test_the_embedded_cpu_ready_model() -> None:
@@ -161,7 +161,7 @@ def _report(*, actual: Any = 300, entries: int = 1) -> DriftReport:
     )
     in_sync = DriftEntry(Address("vmm.logical_network", SITE, "Provider Address"), DriftClass.IN_SYNC, SITE, None)
     finding = HealthFinding(
-        address=Address("vmm.host", SITE, "HV01.contoso.int"),
+        address=Address("host.state", SITE, "HV01.contoso.int"),
         site=SITE,
         tenant=None,
         check="cpu-ready",

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.core.changes import PLAN_FORMAT_VERSION
 from reconciler.providers.embedded import seed
 from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, copy_specs, init_estate, isolate
 from tests.helpers import edit_text as _edit
@@ -92,7 +93,7 @@ def test_plan_json_and_the_saved_plan_file(db: Path, tmp_path: Path) -> None:
     result = _run("plan", SPECS, "--json", "-o", saved, "--estate", db)
     assert result.exit_code == 0, _out(result)
     document = _json(result)
-    assert document["formatVersion"] == 1
+    assert document["formatVersion"] == PLAN_FORMAT_VERSION
     assert document["specDigest"]
     assert document["specPaths"] == [str(SPECS)]
     changes = document["changes"]
@@ -105,8 +106,10 @@ def test_plan_json_and_the_saved_plan_file(db: Path, tmp_path: Path) -> None:
     assert summary["error"] == 0
     by_address = {c["address"]: c for c in changes}
     assert by_address["vmm.logical_network:contoso-west/Provider Address"]["action"] == "create"
+    assert by_address["vmm.logical_network:contoso-west/Provider Address"]["actionReason"] == "create"
     cloud = by_address["vmm.cloud:acmecorp/AcmeCorp Cloud"]
     assert cloud["action"] == "update"
+    assert cloud["actionReason"] == "update"
     assert {"path": "logicalNetworks", "old": [], "new": ["Provider Address"], "immutable": False} in cloud["fields"]
     assert by_address["asr.vault:contoso-west/WAPRecoveryVault"]["action"] == "noop"
     # -o writes the same document the same command printed.

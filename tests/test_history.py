@@ -34,7 +34,7 @@ from tests.helpers import COLOUR as ANSI
 from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, WEEKDAY_NOON, isolate, pin_clock
 from tests.helpers import run as _run
 
-TABLES = {"alembic_version", "locks", "runs", "steps", "last_applied", "reports", "ownership"}
+TABLES = {"alembic_version", "locks", "runs", "steps", "last_applied", "reports", "ownership", "procedures"}
 
 
 @pytest.fixture(autouse=True)
@@ -57,15 +57,15 @@ def _version(store: Store) -> str | None:
 def test_migrations_upgrade_a_fresh_store_and_are_idempotent(store_url: str) -> None:
     url = store_url
     head = ScriptDirectory.from_config(db.alembic_config()).get_heads()
-    assert head == ["0005"] == [db.HEAD_REVISION]  # one line of revisions, its head known without Alembic
+    assert head == ["0006"] == [db.HEAD_REVISION]  # one line of revisions, its head known without Alembic
     with open_store(url) as opened:
         assert set(inspect(opened.engine).get_table_names()) == TABLES
-        assert _version(opened) == "0005"
+        assert _version(opened) == "0006"
         assert {ix["name"] for ix in inspect(opened.engine).get_indexes("runs")} == {"ix_runs_kind"}
         history.record_run_start("r1", kind="apply", user="u", host="h", store=opened)
         db.upgrade(opened.engine)  # again: nothing to do, nothing lost
         db.upgrade(opened.engine)
-        assert _version(opened) == "0005"
+        assert _version(opened) == "0006"
         assert [r.id for r in history.list_runs(store=opened)] == ["r1"]
     with open_store(url) as again:
         assert set(inspect(again.engine).get_table_names()) == TABLES
@@ -103,7 +103,7 @@ def test_a_store_made_before_migrations_is_adopted(store_url: str) -> None:
         )
     engine.dispose()
     with open_store(url) as opened:
-        assert _version(opened) == "0005"
+        assert _version(opened) == "0006"
         assert set(inspect(opened.engine).get_table_names()) == TABLES
         with opened.engine.connect() as conn:
             assert conn.execute(locks_table.select()).mappings().one()["scope"] == "site/x"
@@ -132,7 +132,7 @@ def test_the_migrations_ship_in_the_package() -> None:
     assert '"reconciler.store.migrations" = ["*.py", "versions/*.py"]' in config
     assert db.MIGRATIONS.is_relative_to(ROOT / "reconciler")
     assert (db.MIGRATIONS / "env.py").is_file()
-    assert len(list((db.MIGRATIONS / "versions").glob("r0*.py"))) == 5
+    assert len(list((db.MIGRATIONS / "versions").glob("r0*.py"))) == 6
 
 
 # --------------------------------------------------------------------------------------------- the store API

@@ -13,6 +13,7 @@ from reconciler.cli.consoles import err
 from reconciler.runs import session as run_session
 
 if TYPE_CHECKING:
+    from reconciler.engine.refresh import Group
     from reconciler.runs.session import Session
 
 
@@ -39,9 +40,9 @@ class ReadBar(run_session.ReadProgress):
         if self._task is not None:
             self._bar.update(self._task, total=groups)
 
-    def advance(self, group: tuple[str, str], objects: int) -> None:
+    def advance(self, group: Group, objects: int) -> None:
         if self._task is not None:
-            self._bar.update(self._task, advance=1, description=f"{group[0]} {group[1]}")
+            self._bar.update(self._task, advance=1, description=f"{group.kind} {group.scope}")
 
     def end(self) -> None:
         self._bar.stop()
@@ -53,13 +54,16 @@ def read_progress(shown: bool) -> run_session.ReadProgress | None:
 
 
 def noted(session: Session) -> Session:
-    """``session``, after a note on stderr when it created the embedded estate."""
+    """``session``, after notes on stderr when it created the embedded estate, or could not read the
+    procedure journal (plan and drift then say nothing about procedures earlier applies left half done)."""
     created = session.created_estate
     if created is not None:
         err.print(
             f"[dim]No embedded estate yet: created {created} from the shipped estate "
             "(reconciler estate init resets it).[/dim]"
         )
+    if session.journal_unread:
+        err.print(f"[yellow]warning:[/yellow] the procedure journal could not be read ({session.journal_unread}).")
     return session
 
 

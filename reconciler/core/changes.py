@@ -12,7 +12,7 @@ from typing import Any
 from reconciler.core.addresses import Address
 from reconciler.core.diagnostics import Diagnostic
 
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2
 
 
 class Action(enum.StrEnum):
@@ -22,6 +22,18 @@ class Action(enum.StrEnum):
     DELETE = "delete"
     NOOP = "noop"
     READ = "read"
+
+
+class ActionReason(enum.StrEnum):
+    """Why a change acts: decided once by the pure planner, never re-inferred from field paths downstream.
+    Providers and renderers read it; like Terraform's ActionReason it explains, the action drives."""
+
+    CREATE = "create"  # the object does not exist
+    UPDATE = "update"  # fields differ and can change in place
+    REPLACE = "replace"  # an immutable field differs: delete, then create
+    RESUME = "resume"  # in sync, but an interrupted apply left a procedure half done (a VM it stopped)
+    LIFECYCLE = "lifecycle"  # in sync; only the ownership marker's prune/protect changes
+    PRUNE = "prune"  # not declared any more, created by the tool and marked prunable: --prune deletes it
 
 
 class NoopReason(enum.StrEnum):
@@ -53,8 +65,10 @@ class ResourceChange:
     fields: tuple[FieldChange, ...] = ()
     reason: str = ""
     noop_reason: NoopReason | None = None
+    action_reason: ActionReason | None = None  # None exactly when nothing is done (NOOP, READ)
     disruptive: str = ""  # why the change disrupts (VM must be off, host must reboot); empty if not
     error: str = ""  # the change cannot be planned (e.g. the VM does not exist)
+    unfinished: str = ""  # what an interrupted or failed apply left half done here (a host in maintenance)
     depends_on: tuple[Address, ...] = ()
     site: str = ""
     tenant: str | None = None

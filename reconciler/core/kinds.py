@@ -54,6 +54,18 @@ class KindInfo:
     # Objects carry ownership tags (Azure resources): one that exists without them was made by someone
     # else and is reported, never changed or deleted, until an operator tags it (adopts it).
     owner_tags: bool = False
+    # What a missing object of a configure-only kind is called in messages ("VM does not exist").
+    noun: str = ""
+    # A configure-only kind whose live objects no spec declares are still reported (a tenant's VMs):
+    # read in every managed scope, listed as not declared, never deleted.
+    report_undeclared: bool = False
+    # Inventory, not configuration: read for health and host procedures, never declared in specs or planned.
+    inventory: bool = False
+    # Fields held in MB that reports show with units, as operators write them in specs.
+    memory_fields: frozenset[str] = frozenset()
+    # The engine procedure a change of this kind runs instead of a plain provider call ("host-reboot":
+    # maintenance, stage, reset, confirm, leave; see engine/procedures).
+    procedure: str = ""
 
     def canonical(self, name: str, value: Any) -> Any:
         """``value`` of field ``name`` under its canonical spelling (e.g. vault sku RS0 -> Standard)."""
@@ -74,6 +86,7 @@ _SITE_KINDS = {
     "vmm.host_switch",
     "bmc.bios",
     "host.power_policy",
+    "host.state",
 }
 
 
@@ -88,7 +101,7 @@ def _k(kind: str, title: str, **kw: Any) -> KindInfo:
         kw.setdefault("scopes", frozenset({"site", "tenant"}))
     elif kind in _SITE_KINDS:
         kw.setdefault("scopes", frozenset({"site"}))
-    for key in ("immutable", "case_insensitive", "unordered"):
+    for key in ("immutable", "case_insensitive", "unordered", "memory_fields"):
         if key in kw:
             kw[key] = frozenset(kw[key])
     return KindInfo(kind, title, **kw)
@@ -203,11 +216,36 @@ KINDS: dict[str, KindInfo] = {
                 "targetResourceGroup",
             },
         ),
-        _k("hyperv.vm_memory", "VM memory", creatable=False, disruption=_memory_disruption),
-        _k("bmc.bios", "BIOS settings", creatable=False, disruption=_bios_disruption),
-        _k("host.power_policy", "host power policy", creatable=False, case_insensitive={"powerPlan", "policy"}),
+        _k(
+            "hyperv.vm_memory",
+            "VM memory",
+            creatable=False,
+            disruption=_memory_disruption,
+            noun="VM",
+            report_undeclared=True,
+            memory_fields={"startup", "minimum", "maximum"},
+        ),
+        _k(
+            "bmc.bios",
+            "BIOS settings",
+            creatable=False,
+            disruption=_bios_disruption,
+            noun="host",
+            procedure="host-reboot",
+        ),
+        _k(
+            "host.power_policy",
+            "host power policy",
+            creatable=False,
+            case_insensitive={"powerPlan", "policy"},
+            noun="host",
+        ),
+        # A host as its hypervisor manager sees it (VMM, vCenter): maintenance, connection, CPU ready.
+        _k("host.state", "host", creatable=False, inventory=True, noun="host"),
     )
 }
+
+HOST_KIND = "host.state"
 
 # Apply order when two changes have no dependency between them: the order VMM and ASR need.
 ORDER = list(KINDS)

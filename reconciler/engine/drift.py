@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from reconciler.core.addresses import Address
-from reconciler.core.changes import Action, NoopReason, ResourceChange
+from reconciler.core.changes import Action, ActionReason, NoopReason, ResourceChange
 from reconciler.core.resources import Mode, Observed, Resource
 from reconciler.engine import planner
 from reconciler.engine.health import HealthFinding
@@ -184,9 +184,13 @@ def classify_one(
         return entry(DriftClass.DRIFTED, "differs from the spec (observe-only: reported, never changed)", fields=fields)
     if change.noop_reason is NoopReason.UNOWNED:
         return entry(DriftClass.DRIFTED, change.reason, fields=fields)
-    if not change.fields:  # a procedure an interrupted apply left half done (plan_one's resume)
+    if change.action_reason is ActionReason.RESUME:  # a procedure an interrupted apply left half done
         return entry(DriftClass.PENDING, change.reason)
-    if all(f.path.startswith("lifecycle.") for f in change.fields):
+    if change.unfinished:  # the same, with the change itself still to make (a BIOS change, its host out)
+        return entry(
+            DriftClass.PENDING, f"an interrupted apply left this unfinished: {change.unfinished}", fields=fields
+        )
+    if change.action_reason is ActionReason.LIFECYCLE:
         # The ownership marker records the lifecycle the object was applied with; last_applied does not,
         # so a spec that changed prune/protect cannot be told from a marker edited by hand.
         return entry(

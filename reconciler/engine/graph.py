@@ -21,10 +21,6 @@ class Graph:
             for d in deps:
                 self.dependents[d].add(a)
 
-    def ready(self, done: set[Address]) -> list[Address]:
-        """Nodes not yet done whose dependencies are all done."""
-        return [a for a, deps in self.waits_for.items() if a not in done and deps <= done]
-
     def downstream(self, roots: Iterable[Address]) -> set[Address]:
         """Everything that depends, directly or not, on ``roots`` (roots excluded)."""
         out: set[Address] = set()
@@ -37,12 +33,14 @@ class Graph:
         return out
 
     def cycle(self) -> list[Address] | None:
-        """A dependency cycle if there is one (specs should never produce one)."""
-        done: set[Address] = set()
-        while True:
-            ready = self.ready(done)
-            if not ready:
-                break
-            done.update(ready)
-        rest = [a for a in self.nodes if a not in done]
-        return rest or None
+        """The changes that can never start because they wait, directly or not, on a dependency cycle (the
+        cycle's members among them), in address order; None when every change can be ordered. Linear."""
+        waiting = {a: len(deps) for a, deps in self.waits_for.items()}
+        ready = [a for a, n in waiting.items() if n == 0]
+        while ready:
+            for d in self.dependents[ready.pop()]:
+                waiting[d] -= 1
+                if waiting[d] == 0:
+                    ready.append(d)
+        stuck = sorted(a for a, n in waiting.items() if n > 0)
+        return stuck or None

@@ -2,13 +2,13 @@
 
 - **protection**: a protected item (``asr.protected_item``) whose ``protectionState`` is not ``Protected`` or
   whose ``replicationHealth`` is not ``Normal`` (Warning: a warning; Critical, or not protected: critical);
-- **cpu-ready**: a host of a power profile whose live ``cpuReadyPercent`` (``vmm.host`` status) exceeds the
+- **cpu-ready**: a host of a power profile whose live ``cpuReadyPercent`` (``host.state`` status) exceeds the
   profile's ``cpuReadyAlertPercent``, naming the host's current BIOS profile and power policy as the
   suspected cause and the fix. The seed's lesson: Dell demand-based power management (DBPM) raised CPU
   ready above 20% on hosts at half load; BIOS Maximum Performance fixed it, OS Control hands the policy
   to the hypervisor (then its power plan matters). Twice the threshold or more is critical.
 
-Which hosts to watch comes from the specs (:func:`watches`); reading ``vmm.host`` is one bulk read per
+Which hosts to watch comes from the specs (:func:`watches`); reading ``host.state`` is one bulk read per
 site (:func:`host_reads`). See docs/drift.md."""
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.core import kinds
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Observed, Resource
 from reconciler.spec import resolve
 from reconciler.spec.loader import SpecSet
 
-HOST_KIND = "vmm.host"
+HOST_KIND = kinds.HOST_KIND
 
 # Vendor BIOS values -> the vendor-neutral name people know them by.
 BIOS_NAMES: dict[str, str] = {
@@ -133,7 +134,7 @@ def watches(specs: SpecSet, resources: Sequence[Resource] | None = None) -> list
 
 
 def host_reads(items: Iterable[Watch]) -> list[Resource]:
-    """What to read for ``items``: their ``vmm.host`` objects (one bulk read per site)."""
+    """What to read for ``items``: their ``host.state`` objects (one bulk read per site)."""
     return [Resource(Address(HOST_KIND, w.site, w.host), {}, site=w.site) for w in items]
 
 
@@ -228,7 +229,7 @@ def findings(
     hosts: Mapping[Address, Observed | None],
 ) -> tuple[HealthFinding, ...]:
     """Every health finding: protected items among ``resources`` (read in ``observed``), then the watched
-    hosts (``hosts``: their ``vmm.host`` objects; BIOS and power policy from ``observed``)."""
+    hosts (``hosts``: their ``host.state`` objects; BIOS and power policy from ``observed``)."""
     by_key = {(a.kind, a.scope, a.name.casefold()): o for a, o in {**observed, **hosts}.items()}
 
     def seen(kind: str, scope: str, name: str) -> Observed | None:

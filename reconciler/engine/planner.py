@@ -13,14 +13,17 @@ from typing import Any
 
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
-from reconciler.core.changes import Action, FieldChange, NoopReason, Plan, ResourceChange
+from reconciler.core.changes import Action, ActionReason, FieldChange, NoopReason, Plan, ResourceChange
 from reconciler.core.diagnostics import Diagnostic
 from reconciler.core.resources import Mode, Observed, Resource
 from reconciler.engine.diff import field_changes
+from reconciler.engine.graph import Graph
 
 
-def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
-    """The change one resource needs, given its live object (None: it does not exist)."""
+def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str = "") -> ResourceChange:
+    """The change one resource needs, given its live object (None: it does not exist). ``unfinished``
+    describes a procedure an earlier apply left half done on it (from the journal): an object otherwise in
+    sync is then still a change (resume), and the reason says what was left."""
     info = kinds.info(resource.kind)
     base: dict[str, Any] = {
         "address": resource.address,
@@ -32,7 +35,7 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
     observe = resource.policy.mode is Mode.OBSERVE
     if observed is None:
         if not resource.policy.creatable:
-            what = "VM" if resource.kind == "hyperv.vm_memory" else "host"
+            what = info.noun or info.title
             return ResourceChange(
                 action=Action.NOOP,
                 before=None,
@@ -50,20 +53,27 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
                 reason="missing, but observe-only: not created",
                 **base,
             )
-        return ResourceChange(action=Action.CREATE, before=None, reason="does not exist", **base)
+        return ResourceChange(
+            action=Action.CREATE, action_reason=ActionReason.CREATE, before=None, reason="does not exist", **base
+        )
     fields = field_changes(info, resource.desired, observed.data, resource.policy.ignore_fields)
     before = dict(observed.data)
     common = {**base, "before": before, "observed_version": observed.version}
-    resume = observed.status.get("resume")
+    resume = unfinished or str(observed.status.get("resume") or "")
+    if resume and not observe:
+        common["unfinished"] = resume
     if not fields and resume and not observe:
         # An interrupted apply left a procedure half done (a VM it stopped, a host it put in maintenance).
         return ResourceChange(
             action=Action.UPDATE,
+            action_reason=ActionReason.RESUME,
             reason=f"an interrupted apply left this unfinished: {resume}",
             **common,
         )
+    lifecycle_only = False
     if not fields and not observe:
         fields = _lifecycle_drift(resource, observed)
+        lifecycle_only = bool(fields)
     if not fields:
         ignored = resource.policy.ignore_fields and field_changes(info, resource.desired, observed.data)
         return ResourceChange(
@@ -101,6 +111,7 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
         )
         return ResourceChange(
             action=Action.REPLACE,
+            action_reason=ActionReason.REPLACE,
             fields=fields,
             reason=f"{', '.join(immutable)} cannot change in place",
             disruptive=disruptive,
@@ -109,6 +120,7 @@ def plan_one(resource: Resource, observed: Observed | None) -> ResourceChange:
         )
     return ResourceChange(
         action=Action.UPDATE,
+        action_reason=ActionReason.LIFECYCLE if lifecycle_only else ActionReason.UPDATE,
         fields=fields,
         reason=", ".join(f.path for f in fields),
         disruptive=disruptive,
@@ -189,7 +201,8 @@ def orphans(
             continue
         if address.kind not in kinds.KINDS:
             continue
-        if not kinds.info(address.kind).creatable and address.kind != "hyperv.vm_memory":
+        info = kinds.info(address.kind)
+        if not info.creatable and not info.report_undeclared:
             continue  # hosts' BIOS and power settings: configured only for hosts a profile selects
         why = _kept_because(address, seen, prune=prune)
         tenant = address.scope if address.scope in site_of else None
@@ -208,7 +221,14 @@ def orphans(
                 )
             )
         else:
-            out.append(ResourceChange(action=Action.DELETE, reason="not declared in the specs; --prune", **common))
+            out.append(
+                ResourceChange(
+                    action=Action.DELETE,
+                    action_reason=ActionReason.PRUNE,
+                    reason="not declared in the specs; --prune",
+                    **common,
+                )
+            )
     order = {kind: i for i, kind in enumerate(kinds.KINDS)}
     deletes = [c for c in out if c.action is Action.DELETE]
 
@@ -228,8 +248,9 @@ def orphans(
 
 def _kept_because(address: Address, seen: Observed, *, prune: bool) -> str:
     """Why an object the specs do not declare stays (empty: it is deleted)."""
-    if not kinds.info(address.kind).creatable:
-        return "a VM no spec names; VMs are never deleted"
+    info = kinds.info(address.kind)
+    if not info.creatable:
+        return f"a {info.noun} no spec names; {info.noun}s are never deleted"
     marker = seen.status.get("marker") if isinstance(seen.status.get("marker"), dict) else None
     if not seen.owned or marker is None:
         return "not created by reconciler (no ownership marker): never deleted"
@@ -240,6 +261,21 @@ def _kept_because(address: Address, seen: Observed, *, prune: bool) -> str:
     if not prune:
         return "would be deleted with --prune"
     return ""
+
+
+def _refuse_cycles(changes: dict[Address, ResourceChange]) -> None:
+    """Mark every pending change on a dependency cycle as an error, naming the cycle (specs never mean one;
+    without this check apply would never start those changes)."""
+    pending = [c for c in changes.values() if c.is_change and not c.error]
+    stuck = Graph(pending).cycle()
+    if not stuck:
+        return
+    shown = " -> ".join(str(a) for a in stuck[:4]) + (" ..." if len(stuck) > 4 else "")
+    for address in stuck:
+        changes[address] = dataclasses.replace(
+            changes[address],
+            error=f"dependency cycle: {shown}; fix the specs' references so they do not wait on each other",
+        )
 
 
 def _blocks(change: ResourceChange) -> bool:
@@ -257,15 +293,17 @@ class Pending:
     """Plans resources as their live objects arrive (``feed``), so planning overlaps the reads still
     in flight; :func:`make_plan` then only assembles. Pure like the rest of the planner."""
 
-    def __init__(self, resources: Sequence[Resource]) -> None:
+    def __init__(self, resources: Sequence[Resource], *, unfinished: Mapping[Address, str] | None = None) -> None:
         self._by_address = {r.address: r for r in resources}
+        self._unfinished = unfinished or {}
         self.changes: dict[Address, ResourceChange] = {}
 
     def feed(self, observed: Mapping[Address, Observed | None]) -> None:
+        notes = self._unfinished
         for address, seen in observed.items():
             resource = self._by_address.get(address)
             if resource is not None:
-                self.changes[address] = plan_one(resource, seen)
+                self.changes[address] = plan_one(resource, seen, unfinished=notes.get(address, "") if notes else "")
 
 
 def make_plan(
@@ -280,9 +318,13 @@ def make_plan(
     prune: bool = False,
     digest: str | None = None,
     declared: Sequence[Resource] | None = None,
+    unfinished: Mapping[Address, str] | None = None,
 ) -> Plan:
     """Plan every resource; a resource whose dependency cannot be planned is blocked, not guessed.
-    Live objects the specs do not declare (in the scopes they manage) are planned by :func:`orphans`."""
+    Live objects the specs do not declare (in the scopes they manage) are planned by :func:`orphans`.
+    ``unfinished``: notes on procedures earlier applies left half done (see :func:`plan_one`). Changes that
+    wait for each other in a cycle are errors (apply could never order them)."""
+    notes = unfinished or {}
     changes: dict[Address, ResourceChange] = {}
     blocking: set[Address] = set()  # errors and blocked changes: what their dependents cannot get past
     for r in resources:  # expand yields dependencies before dependents, so blocks propagate in one pass
@@ -302,10 +344,13 @@ def make_plan(
             blocking.add(r.address)
             continue
         early = planned.changes.get(r.address) if planned is not None else None
-        change = early if early is not None else plan_one(r, observed.get(r.address))
+        change = (
+            early if early is not None else plan_one(r, observed.get(r.address), unfinished=notes.get(r.address, ""))
+        )
         changes[r.address] = change
         if _blocks(change):
             blocking.add(r.address)
+    _refuse_cycles(changes)
     return Plan(
         changes=tuple(changes[r.address] for r in resources)
         + tuple(

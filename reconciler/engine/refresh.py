@@ -11,23 +11,32 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import NamedTuple
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
-from reconciler.core.errors import PermanentError, TemporaryError
+from reconciler.core.errors import TemporaryError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.base import Provider
+from reconciler.providers.routing import Router
 
-Group = tuple[str, str]
+
+class Group(NamedTuple):
+    """One bulk read: the resources of one kind that one provider lists with one call."""
+
+    kind: str
+    scope: str  # the provider's read scope (a VMM server, a vault, a subscription)
+    provider: Provider
 
 
-def groups(resources: Sequence[Resource], providers: Mapping[str, Provider]) -> dict[Group, list[Resource]]:
-    """Resources by (kind, read scope): each group is one provider round trip."""
+def groups(resources: Sequence[Resource], router: Router) -> dict[Group, list[Resource]]:
+    """Resources by (kind, provider, read scope): each group is one provider round trip."""
     out: dict[Group, list[Resource]] = {}
     for r in resources:
-        out.setdefault((r.address.kind, provider_for(providers, r.kind).read_scope(r)), []).append(r)
+        provider = router.provider(r)
+        out.setdefault(Group(r.address.kind, provider.read_scope(r), provider), []).append(r)
     return out
 
 
@@ -41,8 +50,8 @@ def _probes(resources: Sequence[Resource]) -> list[Resource]:
     present = {(r.address.kind, r.address.scope) for r in resources}
     out: list[Resource] = []
     for kind, info in kinds.KINDS.items():
-        # Creatable kinds, and VMs: an undeclared VM in a tenant's scope is reported (never deleted).
-        if not info.creatable and kind != UNDECLARED_VM_KIND:
+        # Creatable kinds, and kinds whose undeclared objects are reported (a tenant's VMs, never deleted).
+        if not info.creatable and not info.report_undeclared:
             continue
         scopes: list[tuple[str, str, str | None]] = []
         if "site" in info.scopes:
@@ -59,16 +68,7 @@ def _probes(resources: Sequence[Resource]) -> list[Resource]:
 # tenant), so 32 in flight stays far below any one endpoint's throttling limits.
 DEFAULT_CONCURRENCY = 32
 
-UNDECLARED_VM_KIND = "hyperv.vm_memory"
-
 PROBE = "\u2205 probe"  # never a real object's name
-
-
-def provider_for(providers: Mapping[str, Provider], kind: str) -> Provider:
-    try:
-        return providers[kind]
-    except KeyError:
-        raise PermanentError(f"no provider is configured for {kind}") from None
 
 
 def retry_wait(state: RetryCallState) -> float:
@@ -83,7 +83,7 @@ def retry_wait(state: RetryCallState) -> float:
 
 def read_all(
     resources: Sequence[Resource],
-    providers: Mapping[str, Provider],
+    router: Router,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     attempts: int = 6,
@@ -97,13 +97,12 @@ def read_all(
     propose creating what merely could not be read. ``on_batch`` gets each group's answer as it
     arrives, on the calling thread, so planning can overlap the reads still in flight."""
     probes = _probes(resources)
-    work = groups([*resources, *probes], providers)
+    work = groups([*resources, *probes], router)
     if on_total is not None:
         on_total(len(work))
     out: dict[Address, Observed | None] = {}
 
     def read(group: Group, members: list[Resource]) -> Mapping[Address, Observed | None]:
-        provider = provider_for(providers, group[0])
         retrying = Retrying(
             retry=retry_if_exception_type(TemporaryError),
             stop=stop_after_attempt(max(1, attempts)),
@@ -111,7 +110,7 @@ def read_all(
             sleep=sleep,
             reraise=True,
         )
-        return retrying(provider.read, members)
+        return retrying(group.provider.read, members)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = {pool.submit(read, g, m): g for g, m in work.items()}

@@ -2,18 +2,35 @@
 
 ``read`` is bulk: the engine hands it the resources of ONE kind and read scope (``read_scope``: the
 VMM server, the vault, the subscription a list call covers), and the provider answers with one API
-round trip (one PowerShell script, one Azure list call). ``apply`` acts on one change and
-must be idempotent: it is only called after the engine re-read the object and re-planned it, but a
-retried call may still find its work done."""
+round trip (one PowerShell script, one Azure list call). ``apply`` acts on one change and must be
+idempotent: it is only called after the engine re-read the object and re-planned it, but a retried call
+may still find its work done. ``read_one`` is the re-read before each step: by default the bulk read of
+just that resource, overridden where one GET is cheaper than a scope-wide list.
+
+Foreign errors are mapped at each provider's boundary into ``core.errors``: temporary (retried, honouring
+retry-after), permanent, and ``NotFoundError`` for an object that does not exist, which a read turns
+into None (:func:`absent_as_none`). Which provider serves which resource is ``providers.routing``'s job.
+
+Inside a backend, kinds come in families that share API calls (Azure's vault-wide ASR lists, a VMM server's
+PowerShell scripts). A backend is a thin dispatcher over one ``KindHandler`` per family or kind: each handler
+owns its kinds' bulk read, single read and apply, and a ``HandlerTable`` sends every call to the one handler
+of the resource's kind (docs/adding-a-provider.md).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, runtime_checkable
+import abc
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, suppress
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
 
 from reconciler.core.addresses import Address
 from reconciler.core.changes import ResourceChange
+from reconciler.core.errors import NotFoundError, PermanentError
 from reconciler.core.resources import Observed, Resource
+
+Progress = Callable[[str], None]
 
 
 @runtime_checkable
@@ -32,9 +49,11 @@ class Provider(Protocol):
         resources' own scopes: the engine uses them to find what the specs no longer declare."""
         ...
 
-    def apply(
-        self, change: ResourceChange, resource: Resource, progress: Callable[[str], None] | None = None
-    ) -> Observed | None:
+    def read_one(self, resource: Resource) -> Observed | None:
+        """The live object right before a step changes it (None: absent)."""
+        ...
+
+    def apply(self, change: ResourceChange, resource: Resource, progress: Progress | None = None) -> Observed | None:
         """Carry out ``change``; the object as it now is (None after a delete). Long-running jobs are
         waited on here (bounded by the provider's job timeout), reporting through ``progress``."""
         ...
@@ -42,6 +61,85 @@ class Provider(Protocol):
     def close(self) -> None: ...
 
 
-# Optional: ``read_one(resource) -> Observed | None``. The engine re-reads each object right before it
-# changes it; a provider whose bulk read is costly for one object (a vault-wide list) offers a single-object
-# read, and the applier uses it when present (see ``engine/applier._read_one``).
+class BaseProvider(abc.ABC):
+    """What every backend shares: a context-manager lifecycle and a ``read_one`` that re-reads one
+    resource through the bulk read. Subclasses set ``name`` and ``kinds`` and implement the rest."""
+
+    name: str = ""
+    kinds: frozenset[str] = frozenset()
+
+    @abc.abstractmethod
+    def read_scope(self, resource: Resource) -> str: ...
+
+    @abc.abstractmethod
+    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]: ...
+
+    @abc.abstractmethod
+    def apply(
+        self, change: ResourceChange, resource: Resource, progress: Progress | None = None
+    ) -> Observed | None: ...
+
+    def read_one(self, resource: Resource) -> Observed | None:
+        """The bulk read of just ``resource``: override where a single GET is cheaper than the list."""
+        with absent_as_none():
+            return self.read([resource]).get(resource.address)
+        return None
+
+    def close(self) -> None:  # noqa: B027 (a hook: most backends have nothing to release)
+        """Release connections and sessions; the default has none."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def absent_as_none() -> AbstractContextManager[None]:
+    """Inside a read: a ``NotFoundError`` (the object or its parent is missing) ends the block quietly, and
+    the caller's default (None, an empty list) stands. The one place where "absent" is decided."""
+    return suppress(NotFoundError)
+
+
+class KindHandler(Protocol):
+    """What a backend's dispatcher hands a resource to: the provider protocol for the handler's ``kinds``, with
+    ``progress`` always given (the dispatcher supplies a silent one)."""
+
+    kinds: frozenset[str]
+
+    def read_scope(self, resource: Resource) -> str: ...
+
+    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]: ...
+
+    def read_one(self, resource: Resource) -> Observed | None: ...
+
+    def apply(self, change: ResourceChange, resource: Resource, progress: Progress) -> Observed | None: ...
+
+
+class HandlerTable:
+    """Kind -> the one handler serving it: a backend's dispatch table. Two handlers claiming one kind is a
+    programming error, refused when the table is built."""
+
+    def __init__(self, backend: str, handlers: Iterable[KindHandler]) -> None:
+        self.backend = backend
+        self.handlers: tuple[KindHandler, ...] = tuple(handlers)
+        self._by_kind: dict[str, KindHandler] = {}
+        for handler in self.handlers:
+            for kind in handler.kinds:
+                other = self._by_kind.setdefault(kind, handler)
+                if other is not handler:
+                    raise ValueError(
+                        f"{backend}: {kind} has two handlers, {type(other).__name__} and {type(handler).__name__}"
+                    )
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self._by_kind)
+
+    def __getitem__(self, kind: str) -> KindHandler:
+        handler = self._by_kind.get(kind)
+        if handler is None:
+            raise PermanentError(f"the {self.backend} backend has no handler for {kind}", code="NoHandler")
+        return handler

@@ -1,44 +1,41 @@
-"""Which backend serves which kind. With no endpoints configured the embedded estate serves every kind;
-a real provider, once configured (``RECONCILER_AZURE=on``), takes over its kinds and the embedded estate
-keeps the rest."""
+"""The backend table: which backends the environment configures, and the routes through which each serves
+its resources (``providers.routing``). With no endpoints configured the embedded estate serves every kind;
+a real backend, once configured (``RECONCILER_AZURE=on``), takes over what it serves and the embedded estate
+keeps the rest, so one plan can mix both."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.core import kinds
 from reconciler.providers.azure.context import AzureContext
 from reconciler.providers.azure.settings import AzureSettings
-from reconciler.providers.base import Provider
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.provider import EmbeddedProvider
 from reconciler.providers.embedded.store import EstateStore
+from reconciler.providers.routing import Route, Router
 from reconciler.spec.loader import SpecSet
 from reconciler.store.db import Store, open_store
 
 
 @dataclass
 class Backends:
-    by_kind: dict[str, Provider]
+    router: Router
     embedded: EmbeddedProvider
     estate_db: Path
     initialized: bool  # True when this call created the estate from the shipped file
     store: Store | None = None  # opened for a real provider's ownership ledger
 
     def close(self) -> None:
-        for provider in {id(p): p for p in [*self.by_kind.values(), self.embedded]}.values():
+        for provider in self.router.providers():
             provider.close()
         if self.store is not None:
             self.store.close()
 
     def served_by(self) -> dict[str, list[str]]:
         """Kinds per backend name, for messages."""
-        out: dict[str, list[str]] = {}
-        for kind, provider in self.by_kind.items():
-            out.setdefault(provider.name, []).append(kind)
-        return out
+        return self.router.served_by()
 
 
 def open_backends(
@@ -49,7 +46,7 @@ def open_backends(
     env: dict[str, str] | None = None,
 ) -> Backends:
     """Open the embedded estate (initialising it from the shipped estate file on first use), and the real
-    providers the environment configures (they need the specs: which vault, which subscriptions).
+    backends the environment configures (they need the specs: which vault, which subscriptions).
     A bad setting raises ValueError naming the variable."""
     azure = AzureSettings.from_env(env)
     db = seed.database_path(estate_db)
@@ -57,13 +54,15 @@ def open_backends(
     if not db.exists():
         seed.init_estate(db)
         initialized = True
-    provider = EmbeddedProvider(EstateStore(db), faults or Faults.from_env())
-    backends = Backends(dict.fromkeys(kinds.KINDS, provider), provider, db, initialized)
+    embedded = EmbeddedProvider(EstateStore(db), faults or Faults.from_env())
+    routes: list[Route] = []
+    store: Store | None = None
     if azure is not None:
         from reconciler.providers.azure.provider import KINDS as AZURE_KINDS
         from reconciler.providers.azure.provider import AzureProvider
 
-        backends.store = open_store()
-        real = AzureProvider(azure, AzureContext.from_specs(specs or SpecSet()), store=backends.store)
-        backends.by_kind.update(dict.fromkeys(AZURE_KINDS, real))
-    return backends
+        store = open_store()
+        real = AzureProvider(azure, AzureContext.from_specs(specs or SpecSet()), store=store)
+        routes.append(Route("azure", real, AZURE_KINDS))
+    routes.append(Route("embedded", embedded, embedded.kinds))
+    return Backends(Router(routes), embedded, db, initialized, store)

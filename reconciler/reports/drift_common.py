@@ -3,15 +3,13 @@ runs), the order findings are listed in, and how a value is shown. Pure."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core import kinds
-from reconciler.core.units import format_memory_mb
 from reconciler.engine.drift import DriftClass, DriftEntry, DriftReport, ScopeCounts
-from reconciler.reports.plan_text import MEMORY_FIELDS
+from reconciler.reports import values
 
 # Findings first, in this order; the classes a trend stacks.
 ORDER = (DriftClass.DRIFTED, DriftClass.MISSING, DriftClass.PENDING, DriftClass.UNMANAGED)
@@ -46,11 +44,7 @@ def title(kind: str) -> str:
 
 
 def value(v: Any, *, kind: str, path: str) -> str:
-    if (kind, path) in MEMORY_FIELDS and isinstance(v, int) and not isinstance(v, bool):
-        return format_memory_mb(v)
-    if isinstance(v, str):
-        return v
-    return json.dumps(v, sort_keys=True, default=str, ensure_ascii=False)
+    return values.show(v, kind=kind, path=path, ascii_only=False)
 
 
 def scope_name(scope: ScopeCounts) -> str:

@@ -3,16 +3,13 @@ fields that differ (expected, actual), counts per scope, and a summary."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from rich.console import Console
 from rich.markup import escape
 
 from reconciler.core import kinds
-from reconciler.core.units import format_memory_mb
 from reconciler.engine.drift import DriftClass, DriftEntry, DriftReport, ScopeCounts
-from reconciler.reports.plan_text import MEMORY_FIELDS, emit
+from reconciler.reports import values
+from reconciler.reports.plan_text import emit
 
 SYMBOLS: dict[DriftClass, tuple[str, str]] = {
     DriftClass.IN_SYNC: ("=", "dim"),
@@ -23,14 +20,6 @@ SYMBOLS: dict[DriftClass, tuple[str, str]] = {
 }
 # The order findings are listed and counted in.
 ORDER = (DriftClass.DRIFTED, DriftClass.MISSING, DriftClass.PENDING, DriftClass.UNMANAGED, DriftClass.IN_SYNC)
-
-
-def _value(v: Any, *, kind: str, path: str) -> str:
-    if (kind, path) in MEMORY_FIELDS and isinstance(v, int) and not isinstance(v, bool):
-        return format_memory_mb(v)
-    if isinstance(v, str):
-        return v
-    return json.dumps(v, sort_keys=True, default=str)
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -59,8 +48,8 @@ def _entry(e: DriftEntry) -> list[str]:
     for f in e.fields:
         out.append(
             f"        [yellow]~[/yellow] {escape(f.path)}: expected [green]"
-            f"{escape(_value(f.expected, kind=kind, path=f.path))}[/green], actual [red]"
-            f"{escape(_value(f.actual, kind=kind, path=f.path))}[/red]"
+            f"{escape(values.show(f.expected, kind=kind, path=f.path))}[/green], actual [red]"
+            f"{escape(values.show(f.actual, kind=kind, path=f.path))}[/red]"
         )
     if e.error:
         out.append(f"        [red]error:[/red] {escape(e.error)}")

@@ -8,7 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.core.addresses import Address
-from reconciler.core.changes import PLAN_FORMAT_VERSION, Action, FieldChange, NoopReason, Plan, ResourceChange
+from reconciler.core.changes import (
+    PLAN_FORMAT_VERSION,
+    Action,
+    ActionReason,
+    FieldChange,
+    NoopReason,
+    Plan,
+    ResourceChange,
+)
 
 
 class PlanFormatError(ValueError):
@@ -25,9 +33,11 @@ def change_to_dict(c: ResourceChange) -> dict[str, Any]:
         "tenant": c.tenant,
         "action": c.action.value,
         "reason": c.reason,
+        "actionReason": c.action_reason.value if c.action_reason else None,
         "noopReason": c.noop_reason.value if c.noop_reason else None,
         "disruptive": c.disruptive or None,
         "error": c.error or None,
+        "unfinished": c.unfinished or None,
         "dependsOn": [str(d) for d in c.depends_on],
         "fields": [{"path": f.path, "old": f.old, "new": f.new, "immutable": f.immutable} for f in c.fields],
         "before": c.before,
@@ -62,8 +72,10 @@ def _change(d: dict[str, Any]) -> ResourceChange:
         ),
         reason=d.get("reason") or "",
         noop_reason=NoopReason(d["noopReason"]) if d.get("noopReason") else None,
+        action_reason=ActionReason(d["actionReason"]) if d.get("actionReason") else None,
         disruptive=d.get("disruptive") or "",
         error=d.get("error") or "",
+        unfinished=d.get("unfinished") or "",
         depends_on=tuple(Address.parse(a) for a in d.get("dependsOn", [])),
         site=d.get("site") or "",
         tenant=d.get("tenant"),
@@ -75,7 +87,8 @@ def from_dict(data: Any) -> tuple[Plan, list[str]]:
     """The plan and the spec paths it was made from."""
     if not isinstance(data, dict) or "formatVersion" not in data or "changes" not in data:
         raise PlanFormatError("not a reconciler plan file (no formatVersion/changes); make one with plan -o FILE")
-    if data["formatVersion"] != PLAN_FORMAT_VERSION:
+    # Version 1 lacked actionReason only: its plans still read (the applier re-plans each step anyway).
+    if data["formatVersion"] not in (1, PLAN_FORMAT_VERSION):
         raise PlanFormatError(
             f"plan format version {data['formatVersion']} is not {PLAN_FORMAT_VERSION}; re-run plan with this version"
         )

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
-from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from reconciler.core import kinds
-from reconciler.core.changes import Action, NoopReason, Plan, ResourceChange
-from reconciler.core.units import format_memory_mb
+from reconciler.core.changes import Action, ActionReason, NoopReason, Plan, ResourceChange
+from reconciler.reports import values
 
 SYMBOLS: dict[Action, tuple[str, str]] = {
     Action.CREATE: ("+", "green"),
@@ -22,18 +20,6 @@ SYMBOLS: dict[Action, tuple[str, str]] = {
     Action.NOOP: ("=", "dim"),
     Action.READ: ("<=", "cyan"),
 }
-
-
-# Fields held in MB, shown with units as operators write them in specs.
-MEMORY_FIELDS = {("hyperv.vm_memory", name) for name in ("startup", "minimum", "maximum")}
-
-
-def _value(v: Any, *, kind: str = "", path: str = "") -> str:
-    if (kind, path) in MEMORY_FIELDS and isinstance(v, int) and not isinstance(v, bool):
-        return format_memory_mb(v)
-    if isinstance(v, str):
-        return v
-    return json.dumps(v, sort_keys=True, default=str)
 
 
 def _group_key(c: ResourceChange) -> tuple[int, str, str]:
@@ -150,7 +136,7 @@ def _change(c: ResourceChange) -> list[str]:
     title = kinds.info(c.address.kind).title if c.address.kind in kinds.KINDS else c.address.kind
     # A no-op says why nothing happens; a change without field changes (finishing an interrupted
     # procedure) says why it is a change at all.
-    why = c.action is Action.NOOP or (c.action is Action.UPDATE and not c.fields)
+    why = c.action is Action.NOOP or c.action_reason is ActionReason.RESUME
     note = f"  [dim]({escape(c.reason)})[/dim]" if why and c.reason else ""
     out.append(
         f"  [{colour}]{symbol:>3}[/{colour}] {escape(title)} [bold]{escape(c.address.name)}[/bold]{note}"
@@ -162,17 +148,20 @@ def _change(c: ResourceChange) -> list[str]:
     if c.action is Action.CREATE and c.after:
         for k, v in c.after.items():
             if v not in (None, "", [], {}):
-                shown = _value(v, kind=c.address.kind, path=k)
+                shown = values.show(v, kind=c.address.kind, path=k)
                 out.append(f"        [green]+[/green] {escape(k)}: {escape(shown)}")
     kind = c.address.kind
     for f in c.fields:
         lock = " [magenta](forces replacement)[/magenta]" if f.immutable else ""
         out.append(
-            f"        [yellow]~[/yellow] {escape(f.path)}: [red]{escape(_value(f.old, kind=kind, path=f.path))}[/red]"
-            f" → [green]{escape(_value(f.new, kind=kind, path=f.path))}[/green]{lock}",
+            f"        [yellow]~[/yellow] {escape(f.path)}: "
+            f"[red]{escape(values.show(f.old, kind=kind, path=f.path))}[/red]"
+            f" → [green]{escape(values.show(f.new, kind=kind, path=f.path))}[/green]{lock}",
         )
     if c.disruptive:
         out.append(f"        [bold yellow]⚠ disruptive:[/bold yellow] {escape(c.disruptive)}")
+    if c.unfinished and c.action_reason is not ActionReason.RESUME:  # a resume says it in its title line
+        out.append(f"        [bold yellow]⏸ unfinished:[/bold yellow] {escape(c.unfinished)}")
     return out
 
 

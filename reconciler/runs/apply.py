@@ -38,6 +38,7 @@ from reconciler.runs import audit, run_history
 from reconciler.runs.clock import SYSTEM, Clock
 from reconciler.runs.errors import LockStoreFailed, PlanStale, SavedPlanUnreadable, ScopeLocked
 from reconciler.runs.session import ReadProgress, Session, make_plan
+from reconciler.store import journal
 
 if TYPE_CHECKING:
     from reconciler.store.locks import LockSet
@@ -215,11 +216,13 @@ def apply_run(
             report = applier.apply_plan(
                 plan,
                 resources,
-                session.providers,
+                session.router,
                 concurrency=request.concurrency,
                 hooks=recorder.hooks(run.hooks(watcher.step_hooks())),
                 allow_disruption=request.allow_disruption,
                 now=clock.now(),  # whether a maintenance window is open
+                journal=journal.StoreJournal(recorder.store),  # host procedures, written ahead of each step
+                run_id=run.run_id,
             )
         finally:
             recorder.end(report)  # None: interrupted

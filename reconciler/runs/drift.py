@@ -72,11 +72,10 @@ def _trend(store: Store) -> list[TrendPoint]:
 
 
 def _with_host_reads(session: Session, watched: list[health.Watch]) -> Session:
-    """The session reading the watched hosts' ``vmm.host`` objects too: one more bulk read per site, from
-    the provider that reads the site's VMM objects (the embedded estate until the VMM provider lands)."""
+    """The session reading the watched hosts' ``host.state`` objects too: one more bulk read per site, from
+    the backend the routing table gives each host."""
     if not watched:
         return session
-    session.serve_like(health.HOST_KIND, "vmm.host_switch")
     return dataclasses.replace(session, resources=[*session.resources, *health.host_reads(watched)])
 
 
@@ -94,7 +93,7 @@ def compute(
     with no_cyclic_gc():  # as plan does: tens of thousands of observed objects and entries, none cyclic
         watched = health.watches(session.specs, session.resources)  # hosts whose CPU ready a profile watches
         store = _open_store()  # before the (long) read: an unusable store fails at once
-        planned = planner.Pending(session.resources)  # each group compared as its read returns
+        planned = planner.Pending(session.resources, unfinished=session.unfinished)  # compared as reads return
         try:
             observed = read_live(_with_host_reads(session, watched), progress=progress, on_batch=planned.feed)
             hosts = {a: seen for a, seen in observed.items() if a.kind == health.HOST_KIND}

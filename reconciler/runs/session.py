@@ -4,13 +4,13 @@ open the backends; then read the live state and plan.
 Nothing here prints: bad specs, an empty selection, a bad estate file or setting, a provider that cannot
 be read all raise a :class:`~reconciler.runs.errors.RunError` the caller renders, and the live read reports
 its progress through :class:`ReadProgress`. This module is the one place that opens the backends
-(``open_backends``), reads the live state (``refresh.read_all``) and looks up the providers by kind: the
-provider seams change behind these three calls."""
+(``open_backends``) and reads the live state (``refresh.read_all``), and the session hands out the routing
+table (``Session.router``): the provider seams change behind these calls."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.core.addresses import Address
@@ -19,9 +19,9 @@ from reconciler.core.errors import ReconcilerError
 from reconciler.core.memory import no_cyclic_gc
 from reconciler.core.resources import Observed, Resource
 from reconciler.engine import expand, planner, refresh
-from reconciler.providers.base import Provider
 from reconciler.providers.embedded.seed import EstateFileError
 from reconciler.providers.registry import Backends, open_backends
+from reconciler.providers.routing import Router
 from reconciler.runs.clock import SYSTEM, Clock
 from reconciler.runs.errors import BadEnvironment, EstateInvalid, LiveReadFailed, NothingSelected, SpecsInvalid
 from reconciler.runs.settings import whole_number_setting
@@ -37,20 +37,19 @@ class Session:
     backends: Backends
     spec_paths: list[str]  # absolute, so that apply PLANFILE finds the specs from any working directory
     specs: SpecSet  # the validated documents (drift's health watches read the power profiles)
+    # Procedures earlier applies left half done (a host in maintenance), by the address they carry out.
+    unfinished: dict[Address, str] = field(default_factory=dict)
+    journal_unread: str = ""  # why the procedure journal could not be read (the error's type), if it could not
 
     @property
-    def providers(self) -> dict[str, Provider]:
-        """The provider serving each kind (what the live read and the applier are handed)."""
-        return self.backends.by_kind
+    def router(self) -> Router:
+        """Which backend serves each resource (what the live read and the applier are handed)."""
+        return self.backends.router
 
     @property
     def created_estate(self) -> Path | None:
         """The embedded estate this session created from the shipped estate file, if it did (worth a note)."""
         return self.backends.estate_db if self.backends.initialized else None
-
-    def serve_like(self, kind: str, like: str) -> None:
-        """Read ``kind`` through the provider that serves ``like``, unless a provider serves it already."""
-        self.providers.setdefault(kind, refresh.provider_for(self.providers, like))
 
     def close(self) -> None:
         """Close the backends (connections, the ownership ledger)."""
@@ -79,7 +78,22 @@ def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[st
         raise EstateInvalid(exc.diagnostics) from exc
     except ValueError as exc:  # a bad RECONCILER_EMBEDDED_* or provider setting
         raise BadEnvironment(str(exc)) from exc
-    return Session(chosen, resources, backends, [str(Path(p).resolve()) for p in paths], result.specs)
+    session = Session(chosen, resources, backends, [str(Path(p).resolve()) for p in paths], result.specs)
+    session.unfinished, session.journal_unread = _unfinished_procedures()
+    return session
+
+
+def _unfinished_procedures() -> tuple[dict[Address, str], str]:
+    """What the procedure journal (in the history store) says earlier applies left half done, as the notes
+    plan and drift show, and why it could not be read if it could not (plan still works without them)."""
+    from reconciler.store import db, journal
+
+    try:
+        with db.open_store(None) as store:
+            records = journal.StoreJournal(store).unfinished()
+    except (db.StoreError, OSError) as exc:
+        return {}, type(exc).__name__
+    return {r.address: r.note() for r in records}, ""
 
 
 class ReadProgress:
@@ -92,8 +106,8 @@ class ReadProgress:
     def total(self, groups: int) -> None:
         """How many groups (one provider round trip each) the read has."""
 
-    def advance(self, group: tuple[str, str], objects: int) -> None:
-        """One group (kind, read scope) came back with ``objects`` objects."""
+    def advance(self, group: refresh.Group, objects: int) -> None:
+        """One group (a kind, a read scope, its provider) came back with ``objects`` objects."""
 
     def end(self) -> None:
         pass
@@ -122,7 +136,7 @@ def read_live(
     try:
         return refresh.read_all(
             session.resources,
-            session.providers,
+            session.router,
             on_group=shown.advance,
             on_total=shown.total,
             on_batch=on_batch,
@@ -146,7 +160,7 @@ def make_plan(
 ) -> Plan:
     """Read the live state (bulk, parallel) and plan, made at ``clock``'s now; the errors of :func:`read_live`."""
     with no_cyclic_gc():  # tens of thousands of observed objects and changes, none of them cyclic garbage
-        planned = planner.Pending(session.resources)  # plan each group as its read returns
+        planned = planner.Pending(session.resources, unfinished=session.unfinished)  # each group as it returns
         observed = read_live(session, progress=progress, on_batch=planned.feed, read_concurrency=read_concurrency)
         now = clock.now().isoformat(timespec="seconds")
         # The digest covers every resource of the specs, not just the targeted ones: a saved plan is
@@ -161,4 +175,5 @@ def make_plan(
             prune=prune,
             digest=planner.spec_digest(session.all_resources),
             declared=session.all_resources,  # what a --target leaves out is still declared: never pruned
+            unfinished=session.unfinished,
         )

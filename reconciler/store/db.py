@@ -58,7 +58,12 @@ metadata = MetaData(
 )
 
 # Every module that defines tables on ``metadata`` (a new table also needs a migration: see the docstring).
-TABLE_MODULES: tuple[str, ...] = ("reconciler.store.locks", "reconciler.store.history", "reconciler.store.ownership")
+TABLE_MODULES: tuple[str, ...] = (
+    "reconciler.store.locks",
+    "reconciler.store.history",
+    "reconciler.store.ownership",
+    "reconciler.store.journal",
+)
 
 
 def load_tables() -> MetaData:
@@ -132,7 +137,7 @@ class Store:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 """The newest migration's revision (a test holds it to the migrations): a store already there opens
 without importing Alembic, a third of a second of every command that records or locks."""
 

@@ -1,6 +1,10 @@
-"""ARM ids (case-insensitive, parsed and built) and the error boundary: Azure SDK exceptions become the
-engine's TemporaryError (throttling, 5xx, a dropped connection: retried, honouring Retry-After) or
-PermanentError (any other 4xx, shown with the ARM error code and message)."""
+"""ARM ids (case-insensitive, parsed and built) and the error boundary, the one place Azure SDK exceptions
+become the engine's (``core.errors``): TemporaryError (throttling, 5xx, a dropped connection: retried,
+honouring Retry-After), NotFoundError (404, or an ARM code naming something not found: a read turns it into
+"absent") or PermanentError (any other 4xx, shown with the ARM error code and message).
+
+Every SDK call of the provider runs inside :func:`boundary`; nothing else in the package looks at an SDK
+exception."""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from reconciler.core.errors import PermanentError, TemporaryError
+from reconciler.core.errors import NotFoundError, PermanentError, TemporaryError
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,27 @@ def storage_account_id(subscription: str, resource_group: str, name: str) -> str
 
 def virtual_network_id(subscription: str, resource_group: str, name: str) -> str:
     return f"{resource_group_id(subscription, resource_group)}/providers/Microsoft.Network/virtualNetworks/{name}"
+
+
+def policy_id(vault_id: str, policy: str) -> str:
+    return f"{vault_id}/replicationPolicies/{policy}"
+
+
+def container_id(vault_id: str, fabric: str, container: str) -> str:
+    """A protection container (a VMM cloud as ASR knows it) in the vault's fabric."""
+    return f"{vault_id}/replicationFabrics/{fabric}/replicationProtectionContainers/{container}"
+
+
+def container_mapping_id(vault_id: str, fabric: str, container: str, mapping: str) -> str:
+    return f"{container_id(vault_id, fabric, container)}/replicationProtectionContainerMappings/{mapping}"
+
+
+def protected_item_id(vault_id: str, fabric: str, container: str, item: str) -> str:
+    return f"{container_id(vault_id, fabric, container)}/replicationProtectedItems/{item}"
+
+
+def network_mapping_id(vault_id: str, fabric: str, network: str, mapping: str) -> str:
+    return f"{vault_id}/replicationFabrics/{fabric}/replicationNetworks/{network}/replicationNetworkMappings/{mapping}"
 
 
 def same(a: str | None, b: str | None) -> bool:
@@ -112,6 +137,9 @@ def translate(exc: BaseException, what: str) -> Exception:
         text = f"{what}: {shown}{code}: {message}" if code else f"{what}: {shown}{message}"
         if status in {408, 429} or status >= 500:
             return TemporaryError(text, retry_after=retry_after(exc.response))
+        if isinstance(exc, azure_errors.ResourceNotFoundError) or status == 404 or code.endswith("NotFound"):
+            # The object, or a parent the call goes through (resource group, vault), does not exist.
+            return NotFoundError(text, code=code or str(status))
         return PermanentError(text, code=code or str(status))
     if isinstance(exc, (azure_errors.ServiceRequestError, azure_errors.ServiceResponseError)):
         return TemporaryError(f"{what}: the Azure endpoint did not answer ({exc})")

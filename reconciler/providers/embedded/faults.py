@@ -6,13 +6,16 @@ Configured in code or by environment:
 ``RECONCILER_EMBEDDED_LATENCY_MS`` (per round trip), ``RECONCILER_EMBEDDED_FAULT_RATE`` (0-1, temporary
 faults), ``RECONCILER_EMBEDDED_FAULT_ADDRESSES`` (comma-separated addresses or kinds that fail
 permanently), ``RECONCILER_EMBEDDED_FAULT_SEED`` (repeatable randomness), ``RECONCILER_EMBEDDED_JOB_POLLS`` (polls
-before a long-running job finishes), ``RECONCILER_JOB_TIMEOUT_S`` (how long apply waits for one job)."""
+before a long-running job finishes), ``RECONCILER_JOB_TIMEOUT_S`` (how long apply waits for one job),
+``RECONCILER_EMBEDDED_CRASH_AFTER`` (the process kills itself with SIGKILL at that round trip: an interrupted
+apply at a chosen, repeatable moment)."""
 
 from __future__ import annotations
 
 import math
 import os
 import random
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -30,6 +33,7 @@ class Faults:
     seed: int | None = None
     job_polls: int = 2  # polls before a long-running job (enable protection, a host reboot) finishes
     job_timeout_s: float = 600.0
+    crash_after: int = 0  # > 0: SIGKILL this process at that round trip
     round_trips: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -68,6 +72,7 @@ class Faults:
             seed=seed,
             job_polls=int(num("RECONCILER_EMBEDDED_JOB_POLLS", 2, 0, 10_000)),
             job_timeout_s=num("RECONCILER_JOB_TIMEOUT_S", 600.0, 0.0),
+            crash_after=int(num("RECONCILER_EMBEDDED_CRASH_AFTER", 0, 0, 10**9)),
         )
 
     def round_trip(self, what: str, address: Address | None = None) -> None:
@@ -75,6 +80,8 @@ class Faults:
         with self._lock:
             self.round_trips += 1
             unlucky = self.rate > 0 and self._rng.random() < self.rate
+            if self.crash_after and self.round_trips >= self.crash_after:
+                os.kill(os.getpid(), signal.SIGKILL)
         if self.latency_s:
             time.sleep(self.latency_s)
         if address is not None and self.permanent and any(address.matches(p) for p in self.permanent):

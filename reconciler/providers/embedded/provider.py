@@ -13,6 +13,7 @@ from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, ResourceChange
 from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.core.resources import Observed, Resource
+from reconciler.providers.base import BaseProvider, Progress
 from reconciler.providers.embedded import rules
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
@@ -64,13 +65,20 @@ def cpu_ready_percent(bios: Row | None, policy: Row | None) -> float:
 _PROTECTED = {"protectionState": "Protected", "replicationHealth": "Normal"}
 
 
-class EmbeddedProvider:
+class EmbeddedProvider(BaseProvider):
     name = "embedded"
     kinds = frozenset(kinds.KINDS)
+
+    # A host comes back after ``faults.job_polls`` reads of its state: their latency is the wait.
+    poll_interval_s = 0.0
 
     def __init__(self, store: EstateStore, faults: Faults | None = None) -> None:
         self.store = store
         self.faults = faults or Faults()
+
+    @property
+    def restart_timeout_s(self) -> float:
+        return self.faults.job_timeout_s
 
     def close(self) -> None:
         self.store.close()
@@ -96,8 +104,8 @@ class EmbeddedProvider:
             self.faults.round_trip(f"list {kind}")
             scopes = sorted({r.address.scope for r in members})
             rows = self.store.list_many(kind, scopes)
-            if kind == "vmm.host":
-                rows = self._with_cpu_ready(rows, scopes)
+            if kind == kinds.HOST_KIND:
+                rows = self._with_cpu_ready(self._booted(rows), scopes)
             for row in rows:
                 out[row.address] = observed(row)
             found = {(a.scope, a.name.casefold()): a for a in out if a.kind == kind}
@@ -135,8 +143,8 @@ class EmbeddedProvider:
             return None
         if resource.kind == "hyperv.vm_memory":
             return self._vm_memory(change, resource)
-        if resource.kind == "bmc.bios":
-            return self._bios(change, resource, report)
+        if resource.kind == "bmc.bios":  # settings apply at reset: the engine's host procedure drives it
+            raise PermanentError(f"{a}: BIOS settings are applied through the host procedure", code="Procedure")
         self.faults.round_trip(str(change.action), a)
         with self.store.transaction():
             current = self.store.get(a)
@@ -249,45 +257,64 @@ class EmbeddedProvider:
                 row = self._restore("Start-VM", a, powerState="Running", resume=None)
         return observed(row)
 
-    def _bios(self, change: ResourceChange, resource: Resource, report: Callable[[str], None]) -> Observed:
-        """Redfish PATCH of BIOS settings (pending until reset), then maintenance mode, reboot, and back."""
-        a = change.address
-        host = Address("vmm.host", a.scope, a.name)
+    # --- host primitives (providers.hosts): the engine's host procedure drives them ----------------------
+
+    def enter_maintenance(self, host: Resource, progress: Progress) -> None:
+        """Disable-SCVMHost with live migration: idempotent."""
+        if self._existing(host.address).status.get("maintenance"):
+            return
+        self.faults.round_trip("Enter maintenance mode", host.address)
+        self._set_status(host.address, maintenance=True)
+        progress("Enter maintenance mode: done")
+
+    def exit_maintenance(self, host: Resource, progress: Progress) -> None:
+        """Enable-SCVMHost: idempotent."""
+        if not self._existing(host.address).status.get("maintenance"):
+            return
+        self.faults.round_trip("Exit maintenance mode", host.address)
+        self._set_status(host.address, maintenance=False)
+        progress("Exit maintenance mode: done")
+
+    def stage(self, change: ResourceChange, resource: Resource, progress: Progress) -> None:
+        """Redfish PATCH of Bios/Settings: pending until the next reset."""
         wanted = dict(resource.desired.get("attributes", {}))
-        if not change.fields:
-            # Only finishing an interrupted run (the settings are in): wait for the host it rebooted and
-            # leave the maintenance mode it entered. Never a second reboot: that would take a host down
-            # without --allow-disruption, outside its window and its rollout slot.
-            if self._existing(a).status.get("resume") and self._existing(host).status.get("maintenance"):
-                self._job("host restart", host, report)
-                self._restore("Exit maintenance mode", host, maintenance=False)
-            return observed(self._set_status(a, resume=None))
-        self.faults.round_trip("PATCH Bios/Settings", a)
-        self._set_status(a, pending=wanted)
-        # Ours to leave: maintenance this step enters, or that an interrupted run entered (the BIOS row
-        # then still says ``resume``); a host an operator put in maintenance stays there.
-        ours = self._existing(a).status.get("resume") == "Exit maintenance mode"
-        if not self._existing(host).status.get("maintenance"):
-            self._set_status(a, resume="Exit maintenance mode")
-            try:
-                self.faults.round_trip("Enter maintenance mode", host)
-            except BaseException:
-                self._set_status(a, resume=None)  # never entered: nothing to finish
-                raise
-            self._set_status(host, maintenance=True)
-            ours = True
-        try:
-            self.faults.round_trip("ComputerSystem.Reset", a)
+        self.faults.round_trip("PATCH Bios/Settings", change.address)
+        self._set_status(change.address, pending=wanted)
+        progress("BIOS settings staged for the next reset")
+
+    def restart(self, resource: Resource, progress: Progress) -> None:
+        """ComputerSystem.Reset: refused outside maintenance mode. The host answers its manager again, with
+        the staged settings applied, after ``job_polls`` reads of its state."""
+        host = Address(kinds.HOST_KIND, resource.address.scope, resource.address.name)
+        self.faults.round_trip("ComputerSystem.Reset", resource.address)
+        with self.store.transaction():
+            rules.require_maintenance(self._existing(host).status, host.name)
+            row = self._existing(host)
+            row.status = {**row.status, "responding": False, "bootPolls": self.faults.job_polls}
+            self.store.put(row)
+        progress("ComputerSystem.Reset: accepted")
+
+    def _booted(self, rows: list[Row]) -> list[Row]:
+        """Hosts rebooting come back one read at a time: the last read applies their BIOS's pending settings
+        (as firmware does at POST) and shows them responding."""
+        for row in rows:
+            left = row.status.get("bootPolls")
+            if not isinstance(left, int):
+                continue
             with self.store.transaction():
-                rules.require_maintenance(self._existing(host).status, a.name)
-                row = self._existing(a)
-                pending = dict(row.status.get("pending", {}))
-                row.data = {**row.data, "attributes": {**row.data.get("attributes", {}), **pending}}
-                row.status = {**row.status, "pending": {}}
-                row = self.store.put(row)
-            self._job("host restart", host, report)  # wait for the host to come back before leaving maintenance
-        finally:
-            if ours:
-                self._restore("Exit maintenance mode", host, maintenance=False)
-                row = self._set_status(a, resume=None)
-        return observed(row)
+                if left > 0:
+                    row.status = {**row.status, "bootPolls": left - 1}
+                else:
+                    row.status = {k: v for k, v in row.status.items() if k != "bootPolls"} | {"responding": True}
+                    self._apply_pending(Address("bmc.bios", row.address.scope, row.address.name))
+                self.store.put(row)
+        return rows
+
+    def _apply_pending(self, address: Address) -> None:
+        bios = self.store.get(address)
+        if bios is None:
+            return
+        pending = dict(bios.status.get("pending") or {})
+        bios.data = {**bios.data, "attributes": {**bios.data.get("attributes", {}), **pending}}
+        bios.status = {k: v for k, v in bios.status.items() if k != "pending"}
+        self.store.put(bios)

@@ -55,7 +55,7 @@ def _switch(store: EstateStore, r: Resource) -> None:
 
 
 def _host_switch(store: EstateStore, r: Resource) -> None:
-    _need(store, _site(r, "vmm.host", r.desired["host"]), "Set-SCVMHost")
+    _need(store, _site(r, "host.state", r.desired["host"]), "Set-SCVMHost")
     _need(store, _site(r, "vmm.logical_switch", r.desired["logicalSwitch"]), "New-SCVirtualNetwork")
 
 

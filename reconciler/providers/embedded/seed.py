@@ -4,7 +4,7 @@
     kind: Estate
     metadata: {name: contoso-west}
     objects:
-      - kind: hyperv.vm_memory          # a resource kind, or an inventory kind such as vmm.host
+      - kind: hyperv.vm_memory          # a resource kind, or an inventory kind such as host.state
         scope: acmecorp                 # a tenant or site name, as in resource addresses
         name: VM01
         data: {...}                     # the object in the normalized shape the tool reads back

@@ -1,0 +1,182 @@
+"""The schedule of an apply: which change may start when. Linear in changes + edges: each change counts
+the dependencies it still waits for, and a finished change releases its dependents.
+
+- A change whose dependency could not be planned (an error) is skipped; one the applier holds is held, and
+  so is everything downstream of it; a failure skips everything downstream of it.
+- A rollout group (a power profile's hosts) has at most ``max_unavailable`` disruptive steps out at once,
+  counting the hosts earlier runs left in maintenance (``out_of_service``); a step over the limit is not
+  even submitted (waiting inside a worker would hold a thread and a provider slot), and the group's first
+  failure skips the steps still queued.
+- A dependency cycle (the planner refuses them; this is the last line) skips its changes, never drops them.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import queue
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from reconciler.core.addresses import Address
+from reconciler.core.changes import Plan, ResourceChange
+from reconciler.core.resources import Resource, Rollout
+from reconciler.engine.graph import Graph
+from reconciler.engine.results import ApplyReport, Hooks, StepResult, StepStatus
+
+
+class Walk:
+    def __init__(
+        self,
+        plan: Plan,
+        resources: Mapping[Address, Resource],
+        *,
+        held: Callable[[ResourceChange], str],
+        out_of_service: Mapping[str, set[Address]],
+        step: Callable[[ResourceChange], StepResult],
+        hooks: Hooks,
+        concurrency: int,
+    ) -> None:
+        self.graph = Graph(plan.pending)
+        self.resources = resources
+        self.step = step
+        self.hooks = hooks
+        self.concurrency = concurrency
+        self.report = ApplyReport()
+        self.finished: set[Address] = set()
+        self.skipped: dict[Address, str] = {}
+        self.held: dict[Address, str] = {}
+        self.waiting = {a: len(deps) for a, deps in self.graph.waits_for.items()}
+        self.ready: list[Address] = [a for a, n in self.waiting.items() if n == 0]
+        # Rollout groups: steps out now (hosts earlier runs left in maintenance included), steps waiting for a
+        # slot, and why a group stopped.
+        self.out_of_service = {g: set(hosts) for g, hosts in out_of_service.items()}
+        self.out = {g: len(hosts) for g, hosts in self.out_of_service.items()}
+        self.queued: dict[str, collections.deque[Address]] = {}
+        self.stopped: dict[str, str] = {}
+        self._screen(plan, held)
+
+    def _screen(self, plan: Plan, held: Callable[[ResourceChange], str]) -> None:
+        """Before anything runs: what cannot run (a dependency has an error) and what is held."""
+        blocked = {c.address for c in plan.errors}
+        for a, change in self.graph.nodes.items():
+            missing = [d for d in change.depends_on if d in blocked]
+            why = held(change)
+            if missing:
+                self.skipped[a] = f"depends on {missing[0]}, which has an error"
+            elif why:
+                self.held[a] = why
+        for a in list(self.held):
+            for d in self.graph.downstream([a]):
+                self.held.setdefault(d, f"held: waits for {a}, which is held")
+        for a in self.graph.cycle() or ():
+            self.skipped.setdefault(a, "skipped: part of a dependency cycle")
+
+    def rollout_of(self, a: Address) -> Rollout | None:
+        resource = self.resources.get(a)
+        rollout = resource.policy.rollout if resource is not None else None
+        change = self.graph.nodes[a]
+        counted = change.disruptive or a in self.out_of_service.get(rollout.group if rollout else "", ())
+        return rollout if rollout is not None and counted else None
+
+    def _admit(self, candidates: list[Address]) -> list[Address]:
+        """The candidates that may start now; rollout steps over their group's limit wait in a queue."""
+        out = []
+        for a in candidates:
+            rollout = self.rollout_of(a)
+            if rollout is None:
+                out.append(a)
+            elif rollout.group in self.stopped:
+                self._settle(a, StepStatus.SKIPPED, f"rollout stopped: {self.stopped[rollout.group]}")
+            elif a in self.out_of_service.get(rollout.group, ()):
+                out.append(a)  # already out (an earlier run left it in maintenance): it holds its slot
+            elif self.out.get(rollout.group, 0) < max(1, rollout.max_unavailable):
+                self.out[rollout.group] = self.out.get(rollout.group, 0) + 1
+                out.append(a)
+            else:
+                self.queued.setdefault(rollout.group, collections.deque()).append(a)
+        return out
+
+    def _settle(self, a: Address, status: str, why: str) -> None:
+        """Record a change that will not run (skipped or held) and tell the UI."""
+        self.finished.add(a)
+        result = StepResult(a, self.graph.nodes[a].action, status, why)
+        self.report.results.append(result)
+        self.hooks.post_apply(result)
+
+    def _completed(self, a: Address, result: StepResult) -> None:
+        self.finished.add(a)
+        self.report.results.append(result)
+        rollout = self.rollout_of(a)
+        if rollout is not None:
+            self._free_slot(a, rollout, failed=result.status == StepStatus.FAILED)
+        if result.status in (StepStatus.DONE, StepStatus.ALREADY):
+            for d in self.graph.dependents[a]:
+                self.waiting[d] -= 1
+                if self.waiting[d] == 0:
+                    self.ready.append(d)
+        elif result.status == StepStatus.HELD:
+            for d in self.graph.downstream([a]):
+                self.held.setdefault(d, f"held: waits for {a}, which is held")
+        else:
+            for d in self.graph.downstream([a]):
+                self.skipped.setdefault(d, f"skipped: {a} failed")
+
+    def _free_slot(self, a: Address, rollout: Rollout, *, failed: bool) -> None:
+        """A rollout step ended: its slot is free (a failure stops the group and skips what is queued)."""
+        group = rollout.group
+        self.out_of_service.get(group, set()).discard(a)
+        self.out[group] -= 1
+        if failed:
+            self.stopped.setdefault(group, f"{a} failed")
+            for queued in self.queued.pop(group, collections.deque()):
+                self._settle(queued, StepStatus.SKIPPED, f"rollout stopped: {self.stopped[group]}")
+            return
+        waiting_hosts = self.queued.get(group)
+        if waiting_hosts:
+            self.ready.append(waiting_hosts.popleft())
+
+    def _starved(self) -> None:
+        """Steps still queued when nothing runs: their group's slots are held by hosts an earlier run left
+        out that this plan does not finish (a --target left them out). Reported, never dropped."""
+        for group, waiting in self.queued.items():
+            left = sorted(a.name for a in self.out_of_service.get(group, ()))
+            for a in waiting:
+                self._settle(
+                    a,
+                    StepStatus.SKIPPED,
+                    f"rollout {group} is at its limit: {', '.join(left) or 'hosts'} left out of service by an "
+                    "earlier run; apply their changes first",
+                )
+        self.queued.clear()
+
+    def run(self) -> ApplyReport:
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency * 2)) as pool:
+            running: dict[Future[StepResult], Address] = {}
+            completions: queue.SimpleQueue[Future[StepResult]] = queue.SimpleQueue()
+            while True:
+                for a in [a for a in self.skipped if a not in self.finished]:
+                    self._settle(a, StepStatus.SKIPPED, self.skipped[a])
+                for a in [a for a in self.held if a not in self.finished]:
+                    self._settle(a, StepStatus.HELD, self.held[a])
+                launch = self._admit([a for a in self.ready if a not in self.finished])
+                self.ready.clear()
+                for a in launch:
+                    future = pool.submit(self.step, self.graph.nodes[a])
+                    running[future] = a
+                    future.add_done_callback(completions.put)
+                if not running:
+                    self._starved()
+                    break
+                # Finished steps arrive through a queue: waiting on every running future at each turn would
+                # cost O(running) per step (a thousand independent creates run at once).
+                completed = [completions.get()]
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        completed.append(completions.get_nowait())
+                for future in completed:
+                    a = running.pop(future)
+                    result = future.result()
+                    self._completed(a, result)
+                    self.hooks.post_apply(result)
+        return self.report
