@@ -65,8 +65,8 @@ def isolate(
 
 
 def pin_clock(monkeypatch: pytest.MonkeyPatch, when: str) -> None:
-    """Every command the test runs, in-process or as a subprocess, starts at ``when`` (ISO 8601): the
-    test-only ``RECONCILER_TEST_NOW`` (reconciler/runs/clock.py)."""
+    """The commands the test runs go by a clock that started at ``when`` (ISO 8601), in-process or in a
+    subprocess: the test-only ``RECONCILER_TEST_NOW`` (reconciler/runs/clock.py)."""
     monkeypatch.setenv(clock.TEST_NOW_ENV, when)
 
 

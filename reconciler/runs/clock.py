@@ -12,6 +12,7 @@ disruptive changes through outside their window (or hold them inside it)."""
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import time
 from collections.abc import Mapping
@@ -48,8 +49,8 @@ class FixedClock:
 
 
 class ShiftedClock:
-    """Starts at ``at`` when made and moves on with the process's monotonic time: what one command records
-    keeps its order (a run's start before its end, a watch's cycles one after the other)."""
+    """Starts at ``at`` when made and moves on with the process's monotonic time: what it times keeps its
+    order (a run's start before its end, one run before the next, a watch's cycles)."""
 
     def __init__(self, at: datetime.datetime) -> None:
         self._at = at.astimezone(datetime.UTC)
@@ -68,14 +69,19 @@ def parse_time(text: str) -> datetime.datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=datetime.UTC)
 
 
-def from_environ(environ: Mapping[str, str] | None = None) -> Clock:
-    """The real clock, unless the test-only ``RECONCILER_TEST_NOW`` pins the time (see the module docstring):
-    then a :class:`ShiftedClock` starting there, a new one per call (each command starts at the pinned time).
-    :class:`BadSetting` when the value is not a time."""
-    text = (os.environ if environ is None else environ).get(TEST_NOW_ENV, "").strip()
-    if not text:
-        return SYSTEM
+@functools.cache
+def _pinned(text: str) -> ShiftedClock:
+    """One clock per value and process: the commands one process runs (a test's in-process CLI calls) keep
+    their order in the history store. A new process starts at the pinned time again."""
     try:
         return ShiftedClock(parse_time(text))
     except ValueError:
         raise BadSetting(f"{TEST_NOW_ENV}={text!r}: use an ISO 8601 time such as 2026-12-09T12:00:00Z") from None
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> Clock:
+    """The real clock, unless the test-only ``RECONCILER_TEST_NOW`` pins the time (see the module docstring):
+    then a :class:`ShiftedClock` that started there (see :func:`_pinned`). :class:`BadSetting` when the value
+    is not a time."""
+    text = (os.environ if environ is None else environ).get(TEST_NOW_ENV, "").strip()
+    return _pinned(text) if text else SYSTEM
