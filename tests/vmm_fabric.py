@@ -55,8 +55,8 @@ def _logical_network(vmm: State, data: dict[str, Any]) -> Record:
     if data.get("description") is not None:
         values["Description"] = str(data["description"])
     if found is None:
-        found = vmm.add("logicalNetwork", {"Name": data["name"], "Description": "", **values})
-        return result(found, [vmm.job(f"Create logical network {data['name']}")])
+        record = {"Name": data["name"], "Description": "", **values}
+        return vmm.create("logicalNetwork", f"Create logical network {data['name']}", record)
     target = found
     return result(found, [vmm.job(f"Change logical network {found['Name']}", lambda: target.update(values))])
 
@@ -69,8 +69,7 @@ def _network_site(vmm: State, data: dict[str, Any]) -> Record:
     found = vmm.find("networkSite", ident=data.get("id"), name=data["name"])
     if found is None:
         record = {"Name": data["name"], "LogicalNetwork": network["ID"], "HostGroups": groups, "SubnetVLans": subnets}
-        found = vmm.add("networkSite", record)
-        return result(found, [vmm.job(f"Create logical network definition {data['name']}")])
+        return vmm.create("networkSite", f"Create logical network definition {data['name']}", record)
     target = found
     change = {"HostGroups": groups, "SubnetVLans": subnets}
     return result(found, [vmm.job(f"Change logical network definition {found['Name']}", lambda: target.update(change))])
@@ -103,8 +102,7 @@ def _ip_pool(vmm: State, data: dict[str, Any]) -> Record:
             "DefaultGateways": [],
             **values,
         }
-        found = vmm.add("ipPool", record)
-        return result(found, [vmm.job(f"Create static IP address pool {data['name']}")])
+        return vmm.create("ipPool", f"Create static IP address pool {data['name']}", record)
     target = found
     return result(found, [vmm.job(f"Change static IP address pool {found['Name']}", lambda: target.update(values))])
 
@@ -179,8 +177,8 @@ def _uplink(vmm: State, data: dict[str, Any]) -> Record:
         values["Description"] = str(data["description"])
     found = vmm.find("uplink", ident=data.get("id"), name=data["name"])
     if found is None:
-        found = vmm.add("uplink", {"Name": data["name"], "Description": "", **values})
-        return result(found, [vmm.job(f"Create native uplink port profile {data['name']}")])
+        record = {"Name": data["name"], "Description": "", **values}
+        return vmm.create("uplink", f"Create native uplink port profile {data['name']}", record)
     target = found
     return result(found, [vmm.job(f"Change native uplink port profile {found['Name']}", lambda: target.update(values))])
 
@@ -200,8 +198,12 @@ def _classification(vmm: State, data: dict[str, Any]) -> Record:
         guards["Description"] = str(data["profileDescription"])
     profile = vmm.find("portProfile", name=found["Name"])
     if profile is None:
-        vmm.add("portProfile", {"Name": found["Name"], "Description": "", **guards})
-        return result(found, [vmm.job(f"Create virtual network adapter port profile {found['Name']}")])
+        created = vmm.create(
+            "portProfile",
+            f"Create virtual network adapter port profile {found['Name']}",
+            {"Name": found["Name"], "Description": "", **guards},
+        )
+        return result(found, created["jobs"])
     target = profile
     return result(
         found, [vmm.job(f"Change virtual network adapter port profile {found['Name']}", lambda: target.update(guards))]

@@ -134,6 +134,12 @@ class State:
         self.jobs[ident] = Job(ident, name, self.job_polls, failure.error if failure else None)
         return ident
 
+    def create(self, kind: str, job_name: str, record: Record) -> Record:
+        """A New-SC* cmdlet run asynchronously: the object exists once its job did not fail (a failed job
+        leaves nothing behind). What the script prints: Write-RcResult."""
+        record.setdefault("ID", str(uuid.uuid4()))
+        return result(record, [self.job(job_name, lambda: self.add(kind, record))])
+
     def poll(self, ident: str) -> Record:
         job = self.jobs.get(str(ident))
         if job is None:
