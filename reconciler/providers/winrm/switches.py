@@ -61,9 +61,11 @@ class HostSwitchHandler(_Switches):
 
     def put(self, resource: Resource, step: Step, report: Progress, seen: Normalized | None) -> None:
         d = resource.desired
-        created = ""
         if seen is None:  # the name is the host and the switch: an existing one already matches
             data = {"operation": "set_host_switch", "host": d["host"], "logicalSwitch": d["logicalSwitch"]}
             what = f"deploy logical switch {d['logicalSwitch']} to {d['host']}"
-            created = str(self.write(self.site(resource), data, what, report).get("id") or "")
-        self.own(resource, seen, existing_id(seen) or created)
+            self.write(self.site(resource), data, what, report)
+            made = self.current(resource)  # the host's virtual switch has its ID once the job group ran
+            self.own(resource, None, existing_id(made) or "")
+        else:
+            self.own(resource, seen, seen.id)
