@@ -48,6 +48,8 @@ class VmmEmulator:
     def __init__(self, server: str, *, job_polls: int = 1) -> None:
         self.state = State(server, job_polls=job_polls)
         self.server = server
+        self.maintenance: list[tuple[str, bool]] = []  # (host, in maintenance) as each change happened
+        self.migrations: list[tuple[str, str, str]] = []  # (VM, from host, to host) of each live migration
 
     # --- plugging in ---------------------------------------------------------------------------------------
 
@@ -200,12 +202,12 @@ class VmmEmulator:
                 f"host '{data.get('id')}' does not exist", cmdlet="Write-Error", category="ObjectNotFound"
             )
         if not data.get("on"):
-            return [
-                result(
-                    host,
-                    [vmm.job(f"Stop maintenance mode on {host['Name']}", lambda: host.update(MaintenanceHost=False))],
-                )
-            ]
+
+            def leave() -> None:
+                host["MaintenanceHost"] = False
+                self.maintenance.append((host["Name"], False))
+
+            return [result(host, [vmm.job(f"Stop maintenance mode on {host['Name']}", leave)])]
         running = [vm for vm in vmm.all("vm") if vm["host"] == host["ID"] and vm["VirtualMachineState"] == "Running"]
         targets = [
             h
@@ -225,7 +227,9 @@ class VmmEmulator:
         def enter() -> None:
             for vm in running:  # live migration: the VMs keep running, on another host
                 vm["host"] = targets[0]["ID"]
+                self.migrations.append((vm["Name"], host["Name"], targets[0]["Name"]))
             host["MaintenanceHost"] = True
+            self.maintenance.append((host["Name"], True))
 
         return [result(host, [vmm.job(f"Start maintenance mode on {host['Name']}", enter)])]
 
