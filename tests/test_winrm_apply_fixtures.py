@@ -121,7 +121,7 @@ def _provider(runner: ScriptedRunner) -> WinRMProvider:
     }
     settings = WinRMSettings.from_env(env)
     assert settings is not None
-    return WinRMProvider(settings, _context(), runner=runner, sleep=lambda _s: None)  # type: ignore[arg-type]
+    return WinRMProvider(settings, _context(), runner=runner, sleep=lambda _s: None)
 
 
 def _load(case: Path) -> dict[str, Any]:

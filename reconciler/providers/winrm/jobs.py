@@ -39,7 +39,7 @@ class Jobs:
         deadline = self._clock() + self.timeout_s
         seen: dict[str, str] = {}
         while pending:
-            for job in self.session.vmm(site, "vmm_jobs", {"ids": pending}):
+            for job in self.session.vmm(site, "vmm_jobs", {"ids": list(pending)}):
                 if not isinstance(job, Mapping):
                     continue
                 ident = str(job.get("ID") or "")

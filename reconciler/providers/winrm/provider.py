@@ -36,7 +36,7 @@ from reconciler.providers.winrm.hosts import HostStateHandler, PowerPolicyHandle
 from reconciler.providers.winrm.jobs import Jobs
 from reconciler.providers.winrm.networks import IpPoolHandler, LogicalNetworkHandler, NetworkSiteHandler
 from reconciler.providers.winrm.ports import PortClassificationHandler, UplinkPortProfileHandler
-from reconciler.providers.winrm.session import Session
+from reconciler.providers.winrm.session import ScriptRunner, Session
 from reconciler.providers.winrm.settings import WinRMSettings
 from reconciler.providers.winrm.switches import HostSwitchHandler, LogicalSwitchHandler
 from reconciler.providers.winrm.transport import Runner
@@ -95,7 +95,7 @@ class WinRMProvider(BaseProvider):
         context: WinRMContext,
         *,
         store: Store | None = None,
-        runner: Runner | None = None,
+        runner: ScriptRunner | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

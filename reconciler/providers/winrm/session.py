@@ -16,15 +16,23 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from reconciler.core.errors import NotFoundError
 from reconciler.providers.winrm.context import SiteRef, WinRMContext
+from reconciler.providers.winrm.contract import ScriptResult
 from reconciler.providers.winrm.errors import ScriptError
 from reconciler.providers.winrm.settings import EndpointSettings, Scheme, WinRMSettings
-from reconciler.providers.winrm.transport import Runner
 
 SNAPSHOT_MAX_AGE_S = 60.0
+
+
+class ScriptRunner(Protocol):
+    """What the session runs scripts through: ``transport.Runner`` (tests give it another)."""
+
+    def run(self, endpoint: EndpointSettings, script: str, data: Mapping[str, Any] | None = None) -> ScriptResult: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -43,7 +51,7 @@ class Session:
         self,
         settings: WinRMSettings,
         context: WinRMContext,
-        runner: Runner,
+        runner: ScriptRunner,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
