@@ -9,24 +9,29 @@ changed, prune disabling protection only for what the tool owns; and the dispatc
 
 from __future__ import annotations
 
-import copy
 import re
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from reconciler.core import kinds as core_kinds
-from reconciler.core.errors import PermanentError
 from reconciler.providers.azure.context import AzureContext
 from reconciler.providers.azure.provider import KINDS, AzureProvider
 from reconciler.providers.azure.settings import AzureSettings, Cloud
-from reconciler.providers.base import HandlerTable
 from reconciler.store import db as store_db
 from tests.azure_fake import FakeAzure
-from tests.helpers import EMBEDDED_ENV, copy_specs, edit_text, init_estate, isolate, out, plan_json, run
+from tests.helpers import (
+    EMBEDDED_ENV,
+    assert_one_handler_per_kind,
+    copy_specs,
+    edit_text,
+    init_estate,
+    isolate,
+    out,
+    plan_json,
+    run,
+)
 
 PROVIDER_SUB = "00000000-0000-0000-0000-000000000001"
 ACME_SUB = "22222222-2222-2222-2222-222222222222"
@@ -80,20 +85,9 @@ def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeAzure) -> F
 
 
 def test_each_azure_kind_has_exactly_one_handler() -> None:
-    """The dispatcher's table: every kind the provider declares (and the registry routes to it) reaches one
-    handler, and no handler serves a kind the provider does not declare."""
     settings = AzureSettings(cloud=Cloud("custom", "https://arm.invalid", "https://login.invalid"))
     with AzureProvider(settings, AzureContext()) as provider:
-        served = Counter(kind for handler in provider.table.handlers for kind in handler.kinds)
-        assert served == Counter(provider.kinds)
-        assert provider.table.kinds == provider.kinds
-        assert all(kind in provider.table[kind].kinds for kind in provider.kinds)
-        assert provider.kinds <= set(core_kinds.KINDS)  # each has its KindInfo
-        with pytest.raises(PermanentError, match=r"no handler for vmm\.cloud"):
-            provider.table["vmm.cloud"]
-        # Two handlers claiming one kind is refused when the table is built, not found at run time.
-        with pytest.raises(ValueError, match=r"asr\.vault has two handlers"):
-            HandlerTable("azure", [*provider.table.handlers, copy.copy(provider.table["asr.vault"])])
+        assert_one_handler_per_kind(provider, foreign="vmm.cloud")
 
 
 def _apply(specs: Path, *extra: str) -> str:

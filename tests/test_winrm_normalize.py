@@ -25,11 +25,10 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.engine import expand
 from reconciler.providers.winrm import normalize
 from reconciler.providers.winrm.normalize import Normalized
 from reconciler.providers.winrm.provider import KINDS
-from reconciler.spec.loader import load_paths
+from tests.helpers import desired_fields
 
 FIXTURES = Path(__file__).parent / "fixtures" / "winrm" / "read"
 CASES = sorted(FIXTURES.glob("*/*.yaml"))
@@ -86,13 +85,7 @@ def test_case(case: Path) -> None:
 
 @cache
 def _desired_fields() -> dict[str, frozenset[str]]:
-    loaded = load_paths([SPECS])
-    assert loaded.ok, "the example specs must load"
-    fields: dict[str, set[str]] = {}
-    for resource in expand.expand(loaded.specs):
-        if resource.kind in NORMALIZE:
-            fields.setdefault(resource.kind, set()).update(resource.desired)
-    return {kind: frozenset(names) for kind, names in fields.items()}
+    return desired_fields(NORMALIZE)
 
 
 SHAPED = [c for c in CASES if c.parent.name not in INVENTORY]

@@ -11,7 +11,6 @@ Pack left unmarked, prune deleting only what the tool owns); drift and a stale s
 
 from __future__ import annotations
 
-import copy
 import secrets
 from collections import Counter
 from collections.abc import Iterator
@@ -19,16 +18,23 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core import kinds as core_kinds
-from reconciler.core.errors import PermanentError
-from reconciler.providers.base import HandlerTable
 from reconciler.providers.winrm import marker
 from reconciler.providers.winrm.context import WinRMContext
 from reconciler.providers.winrm.provider import KINDS, WinRMProvider
 from reconciler.providers.winrm.settings import WinRMSettings
 from tests import winrm_estate
 from tests.azure_fake import FakeAzure
-from tests.helpers import EMBEDDED_ENV, copy_specs, edit_text, init_estate, isolate, out, plan_json, run
+from tests.helpers import (
+    EMBEDDED_ENV,
+    assert_one_handler_per_kind,
+    copy_specs,
+    edit_text,
+    init_estate,
+    isolate,
+    out,
+    plan_json,
+    run,
+)
 from tests.test_azure_provider import _seed_vault
 from tests.vmm_emulator import VmmEmulator
 from tests.winrm_endpoint import WinRMEndpoint
@@ -99,7 +105,7 @@ def _scripts(endpoint: WinRMEndpoint, since: int = 0) -> list[tuple[str, str, ob
     return winrm_estate.scripts_run(endpoint, since=since)
 
 
-def test_each_winrm_kind_has_exactly_one_handler(tmp_path: Path) -> None:
+def test_each_winrm_kind_has_exactly_one_handler() -> None:
     env = {
         "RECONCILER_WINRM": "on",
         "RECONCILER_WINRM_USER": "svc",
@@ -108,14 +114,8 @@ def test_each_winrm_kind_has_exactly_one_handler(tmp_path: Path) -> None:
     settings = WinRMSettings.from_env(env)
     assert settings is not None
     with WinRMProvider(settings, WinRMContext()) as provider:
-        served = Counter(kind for handler in provider.table.handlers for kind in handler.kinds)
-        assert served == Counter(provider.kinds)
-        assert provider.table.kinds == provider.kinds == KINDS
-        assert provider.kinds <= set(core_kinds.KINDS)
-        with pytest.raises(PermanentError, match=r"no handler for asr\.vault"):
-            provider.table["asr.vault"]
-        with pytest.raises(ValueError, match=r"vmm\.cloud has two handlers"):
-            HandlerTable("winrm", [*provider.table.handlers, copy.copy(provider.table["vmm.cloud"])])
+        assert provider.kinds == KINDS
+        assert_one_handler_per_kind(provider, foreign="asr.vault")
 
 
 def test_plan_apply_converges_over_winrm_with_azure_on_the_fake(

@@ -22,12 +22,10 @@ and each Hyper-V host for its power plan.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 
-from reconciler.core.addresses import Address
-from reconciler.core.changes import ResourceChange
-from reconciler.core.resources import Observed, Resource
-from reconciler.providers.base import BaseProvider, HandlerTable, KindHandler, Progress
+from reconciler.core.resources import Resource
+from reconciler.providers.base import DispatchingProvider, HandlerTable, KindHandler, Progress
 from reconciler.providers.ledger import Ledger, MemoryLedger, StoreLedger
 from reconciler.providers.winrm.clouds import CloudHandler
 from reconciler.providers.winrm.context import WinRMContext
@@ -81,11 +79,7 @@ HANDLERS: tuple[Callable[[Services], KindHandler], ...] = (
 )
 
 
-def _silent(_message: str) -> None:
-    """Progress nobody listens to."""
-
-
-class WinRMProvider(BaseProvider):
+class WinRMProvider(DispatchingProvider):
     name = "winrm"
     kinds = KINDS
 
@@ -110,20 +104,6 @@ class WinRMProvider(BaseProvider):
         # providers.hosts.HostManager: how the engine waits for a host coming back from a reset.
         self.poll_interval_s = settings.poll_interval_s
         self.restart_timeout_s = settings.restart_timeout_s
-
-    def read_scope(self, resource: Resource) -> str:
-        return self.table[resource.kind].read_scope(resource)
-
-    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
-        if not resources:
-            return {}
-        return self.table[resources[0].kind].read(resources)
-
-    def read_one(self, resource: Resource) -> Observed | None:
-        return self.table[resource.kind].read_one(resource)
-
-    def apply(self, change: ResourceChange, resource: Resource, progress: Progress | None = None) -> Observed | None:
-        return self.table[resource.kind].apply(change, resource, progress or _silent)
 
     def enter_maintenance(self, host: Resource, progress: Progress) -> None:
         self._hosts.enter_maintenance(host, progress)
