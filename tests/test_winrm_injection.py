@@ -13,8 +13,6 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.engine import expand
-from reconciler.spec.loader import load_paths
 from tests import winrm_estate
 from tests.helpers import EMBEDDED_ENV, init_estate, isolate, out, run
 from tests.vmm_emulator import VmmEmulator
@@ -35,8 +33,6 @@ H = {
     "vm_subnet": "sub\"net\r\n'1'",
     "vm": "VM $(whoami) `n",
 }
-# Values that are the language of VMM and the specs, not something an operator named: they may appear in scripts.
-VOCABULARY = {"uplinkMode", "teamingMode", "loadBalancing", "isolation", "platform", "powerPlan"}
 
 
 def _documents() -> list[dict[str, Any]]:
@@ -140,18 +136,6 @@ def hostile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[P
         yield specs, endpoint, vmm
 
 
-def _spec_values(specs: Path) -> set[str]:
-    """Every name and free-text value the specs give a VMM or Hyper-V object."""
-    loaded = load_paths([specs])
-    assert loaded.ok, loaded.diagnostics
-    values: set[str] = set()
-    for resource in expand.expand(loaded.specs):
-        if resource.kind.startswith(("vmm.", "hyperv.", "host.")):
-            values.add(resource.address.name)
-            values |= {v for k, v in resource.desired.items() if isinstance(v, str) and k not in VOCABULARY}
-    return values
-
-
 def test_hostile_names_converge_and_travel_only_as_data(hostile: tuple[Path, WinRMEndpoint, VmmEmulator]) -> None:
     specs, endpoint, vmm = hostile
     planned = run("plan", specs)
@@ -168,13 +152,10 @@ def test_hostile_names_converge_and_travel_only_as_data(hostile: tuple[Path, Win
     assert vmm.state.find("vmNetwork", name=H["vm_network"]) is not None
     assert vmm.vm(H["vm"])["wmi"]["VirtualQuantity"] == 2048
 
-    values = _spec_values(specs)
+    values = winrm_estate.spec_values(specs)
     assert set(H.values()) - {H["group"], H["description"], H["vm_subnet"]} <= values
     sent_as_data = repr([call.data for call in endpoint.calls])
-    for call in endpoint.calls:
-        for text in (call.command_line, *call.texts):
-            leaked = [v for v in values | set(H.values()) if v in text]
-            assert not leaked, f"{call.script}: spec values in a script text: {leaked}"
+    assert winrm_estate.leaks(endpoint, values | set(H.values())) == []
     for value in H.values():
         wanted = value.replace("/", "\\") if value == H["group"] else value
         assert repr(wanted)[1:-1] in sent_as_data, f"{value!r} never went out as data"

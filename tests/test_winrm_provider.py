@@ -164,6 +164,8 @@ def test_plan_apply_converges_over_winrm_with_azure_on_the_fake(
     assert [d["on"] for d in maintenance] == [True, False] * 3
     assert not any(h["MaintenanceHost"] for h in vmm.state.all("host"))
     assert {h["scheme"] for h in vmm.state.all("host")} == {"8c5e7fda-e8bf-4a96-9a85-a6e23a8c635c"}
+    # Every value of the specs went out as data: none is in any script text that was sent.
+    assert winrm_estate.leaks(estate, winrm_estate.spec_values(specs)) == []
 
 
 def test_a_plan_runs_one_script_per_kind_family_per_vmm_server(estate: WinRMEndpoint, tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from reconciler.engine import expand
+from reconciler.spec.loader import load_paths
 from tests.vmm_emulator import VmmEmulator
 from tests.winrm_endpoint import WinRMEndpoint
 
@@ -63,3 +65,30 @@ def environment(endpoint: WinRMEndpoint) -> dict[str, str]:
 def scripts_run(endpoint: WinRMEndpoint, *, since: int = 0) -> list[tuple[str, str, Any]]:
     """(machine, script, data) of every script the endpoint ran (from call ``since`` on)."""
     return [(c.host.rsplit(":", 1)[0], c.script, c.data) for c in endpoint.calls[since:]]
+
+
+# Values that are the language of VMM and the specs, not something an operator named: they may appear in scripts.
+VOCABULARY = frozenset({"uplinkMode", "teamingMode", "loadBalancing", "isolation", "platform", "powerPlan"})
+
+
+def spec_values(specs: Path) -> set[str]:
+    """Every name and free-text value ``specs`` give a VMM or Hyper-V object: what must never be in a script."""
+    loaded = load_paths([specs])
+    assert loaded.ok, loaded.diagnostics
+    values: set[str] = set()
+    for resource in expand.expand(loaded.specs):
+        if resource.kind.startswith(("vmm.", "hyperv.", "host.")):
+            values.add(resource.address.name)
+            values |= {v for k, v in resource.desired.items() if isinstance(v, str) and k not in VOCABULARY}
+    return values
+
+
+def leaks(endpoint: WinRMEndpoint, values: set[str]) -> list[tuple[str, str]]:
+    """(script, value) for each value found in a script text the endpoint received (command line, prelude, body)."""
+    return [
+        (call.script if len(call.script) < 40 else "a script", value)
+        for call in endpoint.calls
+        for text in (call.command_line, *call.texts)
+        for value in values
+        if value in text
+    ]
