@@ -12,7 +12,7 @@ function Read-RcHosts {
                 ComputerName           = $_.ComputerName
                 VMHostGroup            = $_.VMHostGroup.Path
                 HostCluster            = $_.HostCluster.Name
-                MaintenanceHost        = [bool]$_.MaintenanceHost
+                MaintenanceHost        = ([bool]$_.MaintenanceHost -or [string]$_.OverallState -like '*Maintenance*')
                 CommunicationState     = [string]$_.CommunicationState
                 OverallState           = [string]$_.OverallState
                 VirtualizationPlatform = [string]$_.VirtualizationPlatform
