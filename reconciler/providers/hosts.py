@@ -38,6 +38,11 @@ class HostManager(Provider, Protocol):
 
 @runtime_checkable
 class Firmware(Provider, Protocol):
+    def check(self, change: ResourceChange, resource: Resource) -> None:
+        """Refuse, before the host is taken out of service, settings the BMC would reject (a value outside its
+        attribute registry): a PermanentError naming the attribute and the valid values. Reads only."""
+        ...
+
     def stage(self, change: ResourceChange, resource: Resource, progress: Progress) -> None:
         """Stage the change's settings on the BMC, to apply at the next reset (Redfish ApplyTime OnReset);
         idempotent."""

@@ -97,6 +97,8 @@ class HostReboot:
     def _before_reset(self, record: ProcedureRecord, change: ResourceChange, at: _Host) -> ProcedureRecord:
         """Maintenance, staging and the reset. A failure before the reset is requested unwinds."""
         try:
+            if change.action_reason is not ActionReason.RESUME:
+                at.firmware.check(change, at.resource)  # settings the BMC would refuse never take a host out
             record = self._enter(record, at)
             if change.action_reason is ActionReason.RESUME:
                 return record  # the settings are in: only the return from maintenance is left (never a reboot)
