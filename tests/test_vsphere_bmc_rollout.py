@@ -11,6 +11,7 @@ profile on each BMC, resets the server and waits for the job; the plan after sho
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +82,7 @@ def site_spec(hosts: tuple[str, ...], bmcs: dict[str, Bmc]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def power_spec(bios: str = "{profile: MaximumPerformance}") -> str:
+def power_spec() -> str:
     return (
         "apiVersion: reconciler/v1\n"
         "kind: PowerProfile\n"
@@ -89,7 +90,7 @@ def power_spec(bios: str = "{profile: MaximumPerformance}") -> str:
         "spec:\n"
         f"  site: {SITE}\n"
         "  hostGroup: All Hosts/Lab\n"
-        f"  bios: {bios}\n"
+        "  bios: {profile: MaximumPerformance}\n"
         "  hypervisor: {policy: static}\n"
         "  cpuReadyAlertPercent: 5\n"
         "  rollout: {maxUnavailable: 1}\n"
@@ -171,6 +172,8 @@ def test_the_seeds_fix_rolls_esxi_hosts_through_maintenance_on_real_protocols(la
     first = found[lab.hosts[0]]
     assert first["value"] == 22 and first["severity"] == "critical"
     assert "PerfPerWattOptimizedDapc" in first["cause"] and "dynamic" in first["cause"]
+    assert first["message"].endswith("(vCenter QueryPerf, cpu.ready.summation averaged over 5 min)")
+    assert first["evidence"]["pcpus"] > 0 and first["evidence"]["vcpus"] == 2  # the host's running VM
 
     # The plan: a BIOS change per host (disruptive: a reboot in maintenance mode) and a power policy each.
     changes = {c["address"]: c for c in pending(plan_json(lab.specs, Path("estate.db")))}
@@ -215,3 +218,12 @@ def test_the_seeds_fix_rolls_esxi_hosts_through_maintenance_on_real_protocols(la
     code, document = drift_as_json(lab.specs, Path("estate.db"))
     assert code == 0, document["health"]
     assert not health(document)
+    assert {r["name"]: r["percent"] for r in document["cpuReady"]} == dict.fromkeys(lab.hosts, 2.0)
+    # The history of drift runs keeps each host's trend.
+    trend = run("drift", lab.specs, "--format", "markdown", "--estate", "estate.db")
+    assert f"| {lab.hosts[0]} | 2% | 5% | 22% → 2% → 2% |" in trend.stdout, trend.stdout
+
+    # No password reached an output, a report or the audit trail (the BMCs' come from the login file only).
+    shown = "\n".join([text, out(again), trend.stdout, json.dumps(document), Path("audit.jsonl").read_text()])
+    for password in (lab.vcsim.password, *(b.password for b in lab.bmcs.values())):
+        assert password not in shown

@@ -95,17 +95,27 @@ def _with_host_reads(session: Session, watched: list[Watch]) -> Session:
 
 
 def _trend(store: Store) -> list[TrendPoint]:
-    """The drift counts of the last recorded drift runs, oldest first (none when the store cannot say)."""
+    """The drift counts and CPU ready figures of the last recorded drift runs, oldest first (none when the store
+    cannot say; no figures for a run whose report is no longer kept)."""
+    import zlib
+
     from sqlalchemy.exc import SQLAlchemyError
 
     from reconciler.reports.drift_common import TrendPoint
     from reconciler.store import history
 
+    def cpu_ready(run_id: str) -> dict[str, float]:
+        try:
+            document = history.get_report(run_id, store=store) or {}
+            return {str(x["address"]): float(x["percent"]) for x in document.get("cpuReady", [])}
+        except (SQLAlchemyError, ValueError, KeyError, TypeError, zlib.error):
+            return {}  # a damaged report: that run shows no figures
+
     try:
-        runs = history.list_runs(TREND_RUNS, kind="drift", store=store)
+        runs = [r for r in reversed(history.list_runs(TREND_RUNS, kind="drift", store=store)) if r.result is not None]
     except SQLAlchemyError:
         return []  # the trend is decoration: the report stands without it
-    return [TrendPoint(r.id, r.started_at, dict(r.counts or {})) for r in reversed(runs) if r.result is not None]
+    return [TrendPoint(r.id, r.started_at, dict(r.counts or {}), cpu_ready(r.id)) for r in runs]
 
 
 def _plain_text(report: DriftReport, *, show_in_sync: bool) -> str:
@@ -179,6 +189,7 @@ def compute(
             digest=planner.spec_digest(session.all_resources),
             health=health.findings(session.resources, observed, watched, hosts),
             planned=planned.changes,
+            readings=health.readings(watched, hosts),
         )
         return report, points
 

@@ -1,5 +1,6 @@
 """The drift report as Markdown that fits a pull-request comment (GitHub: 65,536 characters at most): the
-headline, a summary table per site and tenant, health findings, then a collapsible ``<details>`` with every
+headline, a summary table per site and tenant, health findings, the watched hosts' CPU ready with its trend, then
+a collapsible ``<details>`` with every
 drifted field (before: the spec / what apply applied; after: the live value) and the other findings. Past
 :data:`LIMIT` it is cut, with a note saying how much was left out. Pure; every value is escaped."""
 
@@ -32,6 +33,27 @@ def _trend(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[st
         return ["_Trend: no past drift runs in the history store._", ""]
     counts = " → ".join(str(p.found) for p in series)
     return [f"**Trend** (objects not in sync, last {len(series)} runs, oldest first): {counts}", ""]
+
+
+def _cpu_ready(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[str]:
+    rows = common.cpu_ready_rows(report, history)
+    if not rows:
+        return []
+    out = [
+        "#### CPU ready",
+        "",
+        "| host | now | threshold | trend (oldest first) | source |",
+        "| --- | ---: | ---: | --- | --- |",
+    ]
+    for row in rows:
+        trend = " → ".join(common.percent(v) for v in row.series) if len(row.series) > 1 else ""
+        out.append(
+            f"| {cell(row.host)} | {common.percent(row.percent)} | {common.percent(row.threshold)} | {cell(trend)} | "
+            f"{cell(row.source)} |"
+        )
+    more = len(report.readings) - len(rows)
+    note = [f"_{more} more hosts not listed (the table shows the {len(rows)} highest)._"] if more > 0 else []
+    return [*out, *note, ""]
 
 
 def render(report: DriftReport, *, history: Sequence[TrendPoint] | None = None, limit: int = LIMIT) -> str:
@@ -67,6 +89,7 @@ def render(report: DriftReport, *, history: Sequence[TrendPoint] | None = None, 
                 f"{cell(h.fix or '')} |"
             )
         body.append("")
+    body += _cpu_ready(report, history)
 
     found = common.findings(report)
     rows: list[str] = []
