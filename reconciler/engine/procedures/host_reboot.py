@@ -2,6 +2,7 @@
 moved off, stage the settings, reset, confirm the host is back and the settings took, leave maintenance.
 
 Guarantees, whatever the backends (``providers.hosts``):
+- settings the BMC would refuse (``Firmware.check``: its attribute registry) never take a host out of service;
 - every step is journaled before it is taken (``core.procedures``), so a killed run is found by the next;
 - a host leaves maintenance only after its restart is confirmed: a failed poll or a timeout leaves it in
   maintenance, fails the step (permanently: a retry must not read the half-done host as converged) and so
