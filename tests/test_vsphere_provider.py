@@ -19,7 +19,7 @@ from pyVmomi import vim
 from reconciler.core import kinds as core_kinds
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, ResourceChange
-from reconciler.core.errors import PermanentError
+from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.core.resources import Resource
 from reconciler.providers import hosts
 from reconciler.providers.base import HandlerTable
@@ -231,3 +231,12 @@ def test_a_vsphere_run_without_a_login_fails_when_it_opens(tmp_path: Path, monke
     text = out(result)
     assert "no credentials for vCenter 'VC01.contoso.int': set RECONCILER_VSPHERE_USER" in text, text
     assert "Traceback" not in text
+
+
+def test_a_session_vcenter_expired_is_signed_in_again_on_the_retry(vcsim: Vcsim, provider: VSphereProvider) -> None:
+    wanted = resource("host.power_policy", vcsim.hosts[0], platform="vsphere", policy="static")
+    assert provider.read([wanted])[wanted.address] is not None
+    provider.vcenters.sessions.get(VCENTER).content.sessionManager.Logout()  # vCenter ends it behind our back
+    with pytest.raises(TemporaryError, match="the session expired"):
+        provider.read([wanted])
+    assert provider.read([wanted])[wanted.address] is not None  # the engine's retry: a new session
