@@ -5,12 +5,9 @@ BMC) and the client layer (``settings``, ``model``: the seam, ``redfish_backend`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
-from reconciler.core.addresses import Address
 from reconciler.core.changes import ResourceChange
-from reconciler.core.resources import Observed, Resource
-from reconciler.providers.base import BaseProvider, HandlerTable, Progress
+from reconciler.core.resources import Resource
+from reconciler.providers.base import HandlerProvider, HandlerTable, Progress
 from reconciler.providers.bmc.connections import Bmcs, Opener, open_redfish
 from reconciler.providers.bmc.context import BmcContext
 from reconciler.providers.bmc.firmware import KIND, BiosHandler
@@ -20,11 +17,7 @@ from reconciler.providers.bmc.settings import BmcSettings
 KINDS = frozenset({KIND})
 
 
-def _silent(_message: str) -> None:
-    """Progress nobody listens to."""
-
-
-class BmcProvider(BaseProvider):
+class BmcProvider(HandlerProvider):
     name = "bmc"
     kinds = KINDS
 
@@ -32,20 +25,6 @@ class BmcProvider(BaseProvider):
         self.bmcs = Bmcs(settings, opener=opener)
         self._bios = BiosHandler(self.bmcs, context)
         self.table = HandlerTable(self.name, [self._bios])
-
-    def read_scope(self, resource: Resource) -> str:
-        return self.table[resource.kind].read_scope(resource)
-
-    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
-        if not resources:
-            return {}
-        return self.table[resources[0].kind].read(resources)
-
-    def read_one(self, resource: Resource) -> Observed | None:
-        return self.table[resource.kind].read_one(resource)
-
-    def apply(self, change: ResourceChange, resource: Resource, progress: Progress | None = None) -> Observed | None:
-        return self.table[resource.kind].apply(change, resource, progress or _silent)
 
     def check(self, change: ResourceChange, resource: Resource) -> None:
         self._bios.check(change, resource)

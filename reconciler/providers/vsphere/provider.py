@@ -9,13 +9,11 @@ layer (``settings``, ``session``, ``inventory``, ``hosts``, ``perf``, ``faults``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 
 from reconciler.core import kinds
-from reconciler.core.addresses import Address
-from reconciler.core.changes import ResourceChange
-from reconciler.core.resources import Observed, Resource
-from reconciler.providers.base import BaseProvider, HandlerTable, Progress
+from reconciler.core.resources import Resource
+from reconciler.providers.base import HandlerProvider, HandlerTable, Progress
 from reconciler.providers.vsphere.context import VSphereContext
 from reconciler.providers.vsphere.handlers import Handler, HostStateHandler, PowerPolicyHandler
 from reconciler.providers.vsphere.session import Sessions
@@ -28,11 +26,7 @@ KINDS = frozenset({kinds.HOST_KIND, "host.power_policy"})
 HANDLERS: tuple[Callable[[Vcenters], Handler], ...] = (HostStateHandler, PowerPolicyHandler)
 
 
-def _silent(_message: str) -> None:
-    """Progress nobody listens to."""
-
-
-class VSphereProvider(BaseProvider):
+class VSphereProvider(HandlerProvider):
     name = "vsphere"
     kinds = KINDS
 
@@ -44,20 +38,6 @@ class VSphereProvider(BaseProvider):
         # How the host procedure polls a host coming back from its reset (providers.hosts.HostManager).
         self.poll_interval_s = settings.restart_poll_s
         self.restart_timeout_s = settings.restart_timeout_s
-
-    def read_scope(self, resource: Resource) -> str:
-        return self.table[resource.kind].read_scope(resource)
-
-    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
-        if not resources:
-            return {}
-        return self.table[resources[0].kind].read(resources)
-
-    def read_one(self, resource: Resource) -> Observed | None:
-        return self.table[resource.kind].read_one(resource)
-
-    def apply(self, change: ResourceChange, resource: Resource, progress: Progress | None = None) -> Observed | None:
-        return self.table[resource.kind].apply(change, resource, progress or _silent)
 
     def enter_maintenance(self, host: Resource, progress: Progress) -> None:
         """Maintenance mode through vCenter: DRS moves the running VMs (and the powered-off ones) away."""
