@@ -24,7 +24,7 @@ from reconciler.core import kinds as core_kinds
 from reconciler.core.addresses import Address
 from reconciler.core.errors import PermanentError
 from reconciler.engine import expand
-from reconciler.providers.base import DispatchingProvider, HandlerTable
+from reconciler.providers.base import HandlerProvider, HandlerTable
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.store import EstateStore, Row
 from reconciler.runs import clock
@@ -174,7 +174,7 @@ def edit_text(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new), encoding="utf-8")
 
 
-def assert_one_handler_per_kind(provider: DispatchingProvider, *, foreign: str) -> None:
+def assert_one_handler_per_kind(provider: HandlerProvider, *, foreign: str) -> None:
     """A dispatcher's table: every kind the provider declares (and the registry routes to it) reaches one handler,
     no handler serves a kind it does not declare, each has its KindInfo, ``foreign`` has no handler, and two
     handlers for one kind are refused when the table is built."""

@@ -116,31 +116,6 @@ class Step:
         return self.change.action_reason is ActionReason.LIFECYCLE
 
 
-def _silent(_message: str) -> None:
-    """Progress nobody listens to."""
-
-
-class DispatchingProvider(BaseProvider):
-    """A backend that is a dispatcher: every call goes to the one handler of the resource's kind in ``table``
-    (set by the subclass's constructor). No ``if kind == ...`` anywhere."""
-
-    table: HandlerTable
-
-    def read_scope(self, resource: Resource) -> str:
-        return self.table[resource.kind].read_scope(resource)
-
-    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
-        if not resources:
-            return {}
-        return self.table[resources[0].kind].read(resources)
-
-    def read_one(self, resource: Resource) -> Observed | None:
-        return self.table[resource.kind].read_one(resource)
-
-    def apply(self, change: ResourceChange, resource: Resource, progress: Progress | None = None) -> Observed | None:
-        return self.table[resource.kind].apply(change, resource, progress or _silent)
-
-
 def absent_as_none() -> AbstractContextManager[None]:
     """Inside a read: a ``NotFoundError`` (the object or its parent is missing) ends the block quietly, and
     the caller's default (None, an empty list) stands. The one place where "absent" is decided."""
@@ -187,3 +162,28 @@ class HandlerTable:
         if handler is None:
             raise PermanentError(f"the {self.backend} backend has no handler for {kind}", code="NoHandler")
         return handler
+
+
+def _silent(_message: str) -> None:
+    """Progress nobody listens to."""
+
+
+class HandlerProvider(BaseProvider):
+    """A backend that is a dispatcher over kind handlers (docs/adding-a-provider.md): a subclass builds
+    ``self.table`` in its constructor; reading and applying go to the handler of the resource's kind."""
+
+    table: HandlerTable
+
+    def read_scope(self, resource: Resource) -> str:
+        return self.table[resource.kind].read_scope(resource)
+
+    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
+        if not resources:
+            return {}
+        return self.table[resources[0].kind].read(resources)
+
+    def read_one(self, resource: Resource) -> Observed | None:
+        return self.table[resource.kind].read_one(resource)
+
+    def apply(self, change: ResourceChange, resource: Resource, progress: Progress | None = None) -> Observed | None:
+        return self.table[resource.kind].apply(change, resource, progress or _silent)

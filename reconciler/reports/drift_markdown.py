@@ -34,12 +34,34 @@ def _trend(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[st
     return [f"**Trend** (objects not in sync, last {len(series)} runs, oldest first): {counts}", ""]
 
 
+def _cpu_ready(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[str]:
+    """The watched hosts' CPU ready, highest first, with each host's figures over the past runs."""
+    rows = common.cpu_ready_rows(report, history)
+    if not rows:
+        return []
+    out = [
+        "#### CPU ready",
+        "",
+        "| host | now | threshold | trend (oldest first) | source |",
+        "| --- | ---: | ---: | --- | --- |",
+    ]
+    for row in rows:
+        trend = " → ".join(common.percent(v) for v in row.series) if len(row.series) > 1 else ""
+        out.append(
+            f"| {cell(row.host)} | {common.percent(row.percent)} | {common.percent(row.threshold)} | {cell(trend)} | "
+            f"{cell(row.source)} |"
+        )
+    more = len(report.readings) - len(rows)
+    note = [f"_{more} more hosts not listed (the table shows the {len(rows)} highest)._"] if more > 0 else []
+    return [*out, *note, ""]
+
+
 def render(report: DriftReport, *, history: Sequence[TrendPoint] | None = None, limit: int = LIMIT) -> str:
     """The report as Markdown of at most ``limit`` characters."""
     budget = limit - 300  # room for the truncation note
     out = "\n".join(_head(report, history)) + "\n"
     left_out = 0
-    for line in _health(report):
+    for line in [*_health(report), *_cpu_ready(report, history)]:
         if len(out) + len(line) + 1 > budget:
             left_out += 1
             continue

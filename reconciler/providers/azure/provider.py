@@ -34,7 +34,7 @@ from reconciler.providers.azure.settings import AzureSettings
 from reconciler.providers.azure.tenant_side import ResourceGroupHandler, StorageAccountHandler, VirtualNetworkHandler
 from reconciler.providers.azure.topology import Topologies
 from reconciler.providers.azure.vault import VaultHandler
-from reconciler.providers.base import DispatchingProvider, HandlerTable
+from reconciler.providers.base import HandlerProvider, HandlerTable
 from reconciler.store.db import Store
 
 # The kinds this backend serves (the registry routes them here when RECONCILER_AZURE=on); the handler table
@@ -65,7 +65,7 @@ HANDLERS: tuple[Callable[[Services], Handler], ...] = (
 )
 
 
-class AzureProvider(DispatchingProvider):
+class AzureProvider(HandlerProvider):
     name = "azure"
     kinds = KINDS
 

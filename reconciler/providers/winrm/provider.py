@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 
 from reconciler.core.resources import Resource
-from reconciler.providers.base import DispatchingProvider, HandlerTable, KindHandler, Progress
+from reconciler.providers.base import HandlerProvider, HandlerTable, KindHandler, Progress
 from reconciler.providers.ledger import Ledger, MemoryLedger, StoreLedger
 from reconciler.providers.winrm.clouds import CloudHandler
 from reconciler.providers.winrm.context import WinRMContext
@@ -79,7 +79,7 @@ HANDLERS: tuple[Callable[[Services], KindHandler], ...] = (
 )
 
 
-class WinRMProvider(DispatchingProvider):
+class WinRMProvider(HandlerProvider):
     name = "winrm"
     kinds = KINDS
 
