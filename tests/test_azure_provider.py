@@ -62,11 +62,9 @@ def _seed_vault(fake: FakeAzure, tags: dict[str, str] | None = None) -> None:
     )
 
 
-@pytest.fixture
-def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeAzure) -> FakeAzure:
-    """Run in tmp_path with the Azure kinds on the fake (a custom cloud, its CA, client-secret sign-in)."""
-    isolate(tmp_path, monkeypatch, unset=EMBEDDED_ENV, estate="estate.db", audit_log="audit.jsonl")
-    env = {
+def environment(fake: FakeAzure) -> dict[str, str]:
+    """The settings that put the Azure kinds on ``fake``: a custom cloud, its CA, client-secret sign-in."""
+    return {
         "RECONCILER_AZURE": "on",
         "RECONCILER_AZURE_CLOUD": "custom",
         "RECONCILER_AZURE_ARM_ENDPOINT": fake.base_url,
@@ -78,6 +76,13 @@ def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeAzure) -> F
         "AZURE_CLIENT_ID": "reconciler-tests",
         "AZURE_CLIENT_SECRET": "fake-secret-for-the-local-token-endpoint",
     }
+
+
+@pytest.fixture
+def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeAzure) -> FakeAzure:
+    """Run in tmp_path with the Azure kinds on the fake (a custom cloud, its CA, client-secret sign-in)."""
+    isolate(tmp_path, monkeypatch, unset=EMBEDDED_ENV, estate="estate.db", audit_log="audit.jsonl")
+    env = environment(fake)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     init_estate(tmp_path / "estate.db")

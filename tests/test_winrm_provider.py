@@ -36,6 +36,7 @@ from tests.helpers import (
     run,
 )
 from tests.test_azure_provider import _seed_vault
+from tests.test_azure_provider import environment as azure_environment
 from tests.vmm_emulator import VmmEmulator
 from tests.winrm_endpoint import WinRMEndpoint
 
@@ -70,18 +71,7 @@ def with_azure(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     """The Azure kinds on the Azure fake too (as tests/test_azure_provider.py switches them on)."""
     with FakeAzure(tmp_path_factory.mktemp("azure")) as fake:
         _seed_vault(fake)
-        for name, value in {
-            "RECONCILER_AZURE": "on",
-            "RECONCILER_AZURE_CLOUD": "custom",
-            "RECONCILER_AZURE_ARM_ENDPOINT": fake.base_url,
-            "RECONCILER_AZURE_AUTHORITY": fake.base_url,
-            "RECONCILER_AZURE_CA_BUNDLE": fake.ca_path,
-            "RECONCILER_AZURE_CREDENTIAL": "client-secret",
-            "RECONCILER_AZURE_TENANT_ID": "99999999-9999-9999-9999-999999999999",
-            "RECONCILER_AZURE_POLLING_INTERVAL_S": "0",
-            "AZURE_CLIENT_ID": "reconciler-tests",
-            "AZURE_CLIENT_SECRET": "fake-secret-for-the-local-token-endpoint",
-        }.items():
+        for name, value in azure_environment(fake).items():
             monkeypatch.setenv(name, value)
         yield fake
 
