@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.redact import looks_secret
+from reconciler.core.redact import inline_secrets, looks_secret
 from reconciler.spec.models.common import _canonical_v4_network
-from reconciler.spec.secrets import _SECRET_VALUE, has_secret
+from reconciler.spec.secrets import has_secret
 
 
 def _canonical(value: str) -> bool:
@@ -46,7 +46,23 @@ def test_the_fast_path_accepts_exactly_canonical_ipv4_networks(value: str) -> No
 
 
 _SECRETISH = st.sampled_from(
-    ["password", "adminPassword", "apiKey", "name", "subnet", "AccountKey=abc;", "x=y", "sig=" + "A" * 20, "plain"]
+    [
+        "password",
+        "adminPassword",
+        "apiKey",
+        "bmcPass",
+        "pass_word",
+        "\u0440\u0430ssword",  # Cyrillic look-alikes
+        "name",
+        "subnet",
+        "AccountKey=abc;",
+        "x=y",
+        "sig=" + "A" * 20,
+        "https://h/x?sv=1&token=abc",
+        "https://u:p@h/",
+        "a@b",
+        "plain",
+    ]
 )
 _spec_data = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), _SECRETISH, st.text(max_size=8)),
@@ -64,7 +80,7 @@ def _reference_has_secret(value: Any) -> bool:
         return any(looks_secret(k) or _reference_has_secret(v) for k, v in value.items())
     if isinstance(value, list):
         return any(_reference_has_secret(v) for v in value)
-    return isinstance(value, str) and _SECRET_VALUE.search(value) is not None
+    return isinstance(value, str) and bool(inline_secrets(value))
 
 
 @settings(max_examples=1000, deadline=None)

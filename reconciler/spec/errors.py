@@ -240,6 +240,7 @@ def to_diagnostics(exc: ValidationError, *, model: type[BaseModel], doc: SourceD
                 location=location,
                 path=format_path(path),
                 hint=hints[id(err)],
+                quote_source=err["type"] != "secret_in_url",  # the source line holds the credential
             )
         )
     return out
