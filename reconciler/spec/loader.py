@@ -149,7 +149,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
     found: list[Path] = []
     problems: list[Diagnostic] = []
     for path in paths:
-        if path.is_file():
+        if path.is_file() or path.is_symlink():  # a broken or looping link: reading it says which
             found.append(path)
         elif path.is_dir():
             for root, dirs, names in os.walk(path):
@@ -350,6 +350,16 @@ def _load_paths(paths: Iterable[Path | str]) -> LoadResult:
     for display, (documents, parse_problems) in _parsed(files, workers):
         specs.files.append(display)
         diagnostics.extend(parse_problems)
+        if not documents and not parse_problems:
+            diagnostics.append(
+                Diagnostic(
+                    code="file.empty",
+                    message="the file holds no spec document (it is empty, or only comments and ---)",
+                    location=Location(display),
+                    hint="write a spec document in it, or remove the file",
+                    severity=Severity.WARNING,
+                )
+            )
         for source in documents:
             doc, problems = parse_document(source)
             diagnostics.extend(problems)

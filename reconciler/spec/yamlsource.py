@@ -10,11 +10,12 @@ Python values itself, so it can
   milliseconds instead of exhausting memory).
 
 YAML 1.1 quirks that would silently change a value are neutralised: sexagesimal numbers (``02:00``)
-and timestamps stay strings, exactly as written.
+and timestamps stay strings, exactly as written. Empty documents (a trailing ``---``) are skipped.
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -313,6 +314,11 @@ class _Builder:
         return result
 
 
+def _empty(node: yaml.Node) -> bool:
+    """An empty document: a lone ``---``, or one holding only ``~`` or ``null``."""
+    return isinstance(node, yaml.ScalarNode) and node.tag == f"{_TAG}null" and node.value in _NULLS
+
+
 def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
 
@@ -367,7 +373,7 @@ def load_text(text: str, file: str, *, detach: bool = False) -> tuple[list[Sourc
                 )
             )
             break
-        if node is None:
+        if node is None or _empty(node):  # "---" with nothing after it: skipped, as Kubernetes tools do
             index += 1
             continue
         doc = SourceDocument(file=file, index=index, start=_loc(file, node.start_mark), data=None)
@@ -405,6 +411,15 @@ def load_file(
             ]
         raw = path.read_bytes()
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return [], [
+                Diagnostic(
+                    code="file.unreadable",
+                    message=f"symbolic link loop: it leads back to itself (through {str(path.readlink())!r})",
+                    location=Location(name),
+                    hint="point the link at a spec file, or remove it",
+                )
+            ]
         if path.is_symlink() and not path.exists():
             return [], [
                 Diagnostic(
