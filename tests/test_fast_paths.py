@@ -1,5 +1,6 @@
 """Fast paths in validation agree with the plain forms they replace: the CIDR check
-(``models.common._canonical_v4_network``) with ``ipaddress``, the secret scan with a scan of every value."""
+(``models.common._canonical_v4_network``) with ``ipaddress``, the secret scan with a scan of every value,
+each naming rule's one-regex check with its character-by-character check."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from reconciler.core.redact import inline_secrets, looks_secret
+from reconciler.spec import naming
 from reconciler.spec.models.common import _canonical_v4_network
 from reconciler.spec.secrets import has_secret
 
@@ -87,3 +89,19 @@ def _reference_has_secret(value: Any) -> bool:
 @given(_spec_data)
 def test_the_secret_scan_finds_what_the_plain_scan_finds(value: Any) -> None:
     assert has_secret(value) == _reference_has_secret(value)
+
+
+_NAME_CHARACTERS = st.sampled_from(list("aZ09-_.() $:\\/'\"`|<>*?#%&+=;,@!~\u00e9\u6771\u00a0\u2003\t\n\x1b"))
+_names = st.one_of(st.text(_NAME_CHARACTERS, min_size=1, max_size=12), st.text(min_size=1, max_size=12))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(naming.RULES), _names)
+@example(naming.VMM_OBJECT, " Acme")
+@example(naming.HYPERV_VM, "VM01.")
+@example(naming.AZURE_RESOURCE_GROUP, "R\u00e9seau(1)")
+def test_each_naming_rule_accepts_in_one_regex_exactly_what_it_accepts_character_by_character(
+    rule: naming.NameRule, value: str
+) -> None:
+    fast = rule._pattern().fullmatch(value) is not None
+    assert fast == (rule.character_problem(value) is None), (rule.code, value)

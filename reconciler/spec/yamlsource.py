@@ -84,6 +84,9 @@ class SourceDocument:
     text: str | None = field(default=None, repr=False, compare=False)
     # Set where the secret scan already ran and found nothing (a worker process): not scanned twice.
     secret_free: bool = field(default=False, repr=False, compare=False)
+    # Whether a key or string holds an unprintable character, noted while building (False: none does, and
+    # the character check has nothing to walk; None: not known).
+    unprintable: bool | None = field(default=None, repr=False, compare=False)
 
     def detach(self, text: str) -> None:
         """Drop the marks, keeping the text that holds them (shared by the file's documents)."""
@@ -229,6 +232,8 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: FieldPath, location: Any) -> Any:
         if node.tag == _STR_TAG:  # the common case, answered without PyYAML's constructor
+            if not node.value.isprintable():
+                self.doc.unprintable = True
             return node.value
         if node.tag in _KEEP_AS_WRITTEN:
             return node.value
@@ -272,6 +277,8 @@ class _Builder:
                 )
                 continue
             key = str(key_node.value)
+            if not key.isprintable():
+                self.doc.unprintable = True
             if key in explicit:
                 first = self._at(explicit[key])
                 self.diagnostics.append(
@@ -377,6 +384,7 @@ def load_text(text: str, file: str, *, detach: bool = False) -> tuple[list[Sourc
             index += 1
             continue
         doc = SourceDocument(file=file, index=index, start=_loc(file, node.start_mark), data=None)
+        doc.unprintable = False  # until the builder meets an unprintable key or string
         builder = _Builder(doc)
         try:
             doc.data = builder.build(node, ())
