@@ -73,11 +73,6 @@ def test_a_secret_is_named_by_key_and_line_and_never_shown(tmp_path: Path, secre
     assert "(not shown: it holds a credential)" in shown
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CLI still renders diagnostics in cli/render.py, quoting every source line; it is to render "
-    "through reconciler.reports.diagnostics (the CLI side of issue #13)",
-)
 def test_validate_never_prints_a_secret(tmp_path: Path, secret: str) -> None:
     result = _run("validate", _secret_specs(tmp_path, secret))
     assert result.exit_code == 1
