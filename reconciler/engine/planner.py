@@ -70,6 +70,8 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
             reason=f"an interrupted apply left this unfinished: {resume}",
             **common,
         )
+    if resource.policy.adopt and not observe and info.creatable and not observed.owned:
+        return _adoption(resource, fields, common)
     lifecycle_only = False
     if not fields and not observe:
         fields = _lifecycle_drift(resource, observed)
@@ -95,7 +97,8 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
             action=Action.NOOP,
             fields=fields,
             noop_reason=NoopReason.UNOWNED,
-            reason="exists without the managed-by=reconciler tag: reported, never changed (tag it to adopt it)",
+            reason="exists without the managed-by=reconciler tag: reported, never changed (adopt it: "
+            "lifecycle.adopt in the spec, or reconciler adopt ADDRESS)",
             **common,
         )
     immutable = [f.path for f in fields if f.immutable]
@@ -124,6 +127,26 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
         fields=fields,
         reason=", ".join(f.path for f in fields),
         disruptive=disruptive,
+        **common,
+    )
+
+
+OWNERSHIP_FIELD = "ownership"  # the one field an adoption changes: the marker, none -> reconciler
+
+
+def _adoption(resource: Resource, differs: tuple[FieldChange, ...], common: dict[str, Any]) -> ResourceChange:
+    """Take over an object made outside reconciler: write its ownership marker (tags, the ownership ledger, a
+    custom property) with the spec's lifecycle, and nothing else. Fields that differ from the spec are named in
+    the reason: the next plan, once the object is the tool's, updates them as usual."""
+    marker = {"managedBy": "reconciler", "prune": resource.policy.prune, "protect": resource.policy.protect}
+    later = (
+        f"; differs from the spec in {', '.join(f.path for f in differs)}: the next plan updates it" if differs else ""
+    )
+    return ResourceChange(
+        action=Action.ADOPT,
+        action_reason=ActionReason.ADOPT,
+        fields=(FieldChange(path=OWNERSHIP_FIELD, old=None, new=marker),),
+        reason=f"exists without reconciler's ownership marker: adopted as it is{later}",
         **common,
     )
 

@@ -17,6 +17,7 @@ SYMBOLS: dict[Action, tuple[str, str]] = {
     Action.UPDATE: ("~", "yellow"),
     Action.REPLACE: ("-/+", "magenta"),
     Action.DELETE: ("-", "red"),
+    Action.ADOPT: ("&", "blue"),
     Action.NOOP: ("=", "dim"),
     Action.READ: ("<=", "cyan"),
 }
@@ -59,7 +60,7 @@ def render(console: Console, plan: Plan, *, show_unchanged: bool = False) -> Non
     summary(console, plan)
 
 
-_COLUMNS = ("create", "update", "replace", "delete", "disruptive", "unchanged")
+_COLUMNS = ("create", "update", "replace", "delete", "adopt", "disruptive", "unchanged")
 
 
 def _tally(changes: Iterable[ResourceChange]) -> dict[str, int]:
@@ -136,7 +137,7 @@ def _change(c: ResourceChange) -> list[str]:
     title = kinds.info(c.address.kind).title if c.address.kind in kinds.KINDS else c.address.kind
     # A no-op says why nothing happens; a change without field changes (finishing an interrupted
     # procedure) says why it is a change at all.
-    why = c.action is Action.NOOP or c.action_reason is ActionReason.RESUME
+    why = c.action is Action.NOOP or c.action_reason in (ActionReason.RESUME, ActionReason.ADOPT)
     note = f"  [dim]({escape(c.reason)})[/dim]" if why and c.reason else ""
     out.append(
         f"  [{colour}]{symbol:>3}[/{colour}] {escape(title)} [bold]{escape(c.address.name)}[/bold]{note}"
@@ -190,6 +191,8 @@ def summary(console: Console, plan: Plan) -> None:
         f"[magenta]{counts['replace']} to replace[/magenta]",
         f"[red]{counts['delete']} to delete[/red]",
     ]
+    if counts[Action.ADOPT.value]:
+        parts.append(f"[blue]{counts[Action.ADOPT.value]} to adopt[/blue]")
     extra = f", {disruptive} disruptive" if disruptive else ""
     extra += f", {blocked} blocked" if blocked else ""
     extra += f", {kept} not declared and kept" if kept else ""

@@ -141,6 +141,8 @@ class EmbeddedProvider(BaseProvider):
         if change.action is Action.DELETE:
             self._delete(a)
             return None
+        if change.action is Action.ADOPT:
+            return self._adopt(a, resource)
         if resource.kind == "hyperv.vm_memory":
             return self._vm_memory(change, resource)
         if resource.kind == "bmc.bios":  # settings apply at reset: the engine's host procedure drives it
@@ -168,6 +170,18 @@ class EmbeddedProvider(BaseProvider):
                 row = self.store.put(current)
         if a.kind == "asr.protected_item" and change.action in (Action.CREATE, Action.REPLACE):
             self._job("EnableProtection", a, report)
+        return observed(row)
+
+    def _adopt(self, address: Address, resource: Resource) -> Observed:
+        """Mark an object made outside the tool as the tool's (its ownership marker, with the spec's lifecycle),
+        leaving everything else as it is. Idempotent: an object already marked is left alone."""
+        self.faults.round_trip("adopt", address)
+        with self.store.transaction():
+            row = self._existing(address)
+            if not row.owned:
+                row.owned = True
+                row.status = {**row.status, **_marker(resource)}
+                row = self.store.put(row)
         return observed(row)
 
     def _delete(self, address: Address) -> None:
