@@ -4,6 +4,7 @@ Only typer is imported at module level; the runs layer and the renderers load wh
 
 from __future__ import annotations
 
+import enum
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -40,9 +41,19 @@ Estate = Annotated[
 ]
 
 
+class PlanFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
 def plan(
     path: Annotated[Path, typer.Argument(help="Spec folder or file.")] = Path("specs"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
+    output: Annotated[
+        PlanFormat,
+        typer.Option("--format", "-f", help="text, json (as --json), or markdown (a pull-request comment)."),
+    ] = PlanFormat.text,
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Save the plan for apply PLANFILE.")] = None,
     target: Targets = None,
     exclude: Excludes = None,
@@ -70,6 +81,7 @@ def plan(
     from reconciler.runs import plan as run_plan
 
     targets, excludes = target or [], exclude or []
+    as_json = as_json or output is PlanFormat.json
     with exits_on_run_errors():
         now = clock.from_environ()
         run = run_history.ReportRun("plan", clock=now)
@@ -79,12 +91,16 @@ def plan(
             targets=targets,
             excludes=excludes,
             prune=prune,
-            progress=progress.read_progress(not as_json),
+            progress=progress.read_progress(output is PlanFormat.text and not as_json),
             clock=now,
         )
     result, document = found.plan, found.document  # shown and saved without a secret value (docs/logging.md)
     if as_json:
         json_document.write(document, sys.stdout)  # line by line: a 1,000-tenant plan is 35 MB of JSON
+    elif output is PlanFormat.markdown:
+        from reconciler.reports import plan_markdown
+
+        sys.stdout.write(plan_markdown.render(result))
     elif summary:
         plan_text.counts_view(out, result)
     else:
