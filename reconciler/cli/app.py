@@ -17,6 +17,7 @@ from reconciler.cli import (
     apply_cmd,
     drift_cmds,
     estate_cmds,
+    fmt_cmds,
     history_cmds,
     lock_cmds,
     plan_cmds,
@@ -120,6 +121,7 @@ app.command("show")(history_cmds.show)
 app.command("drift")(drift_cmds.drift)
 app.command("watch")(watch_cmds.watch)
 app.command("adopt")(adopt_cmd.adopt)
+app.command("fmt")(fmt_cmds.fmt)
 
 
 def _terminate(signum: int, _frame: object) -> None:
