@@ -19,6 +19,7 @@ from reconciler.cli import (
     estate_cmds,
     fmt_cmds,
     history_cmds,
+    import_cmds,
     lock_cmds,
     plan_cmds,
     watch_cmds,
@@ -122,6 +123,7 @@ app.command("drift")(drift_cmds.drift)
 app.command("watch")(watch_cmds.watch)
 app.command("adopt")(adopt_cmd.adopt)
 app.command("fmt")(fmt_cmds.fmt)
+app.command("import")(import_cmds.import_)
 
 
 def _terminate(signum: int, _frame: object) -> None:

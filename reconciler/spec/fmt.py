@@ -59,7 +59,7 @@ def _yaml() -> YAML:
 # --- key order ------------------------------------------------------------------------------------
 
 
-def _models(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+def models_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     """The model an annotation holds (through Optional, unions, Annotated, tuples and lists), and whether it is
     a free-form mapping (``dict[...]``: its keys are the author's, never reordered)."""
     origin = typing.get_origin(annotation)
@@ -68,10 +68,10 @@ def _models(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     if origin is dict:
         return None, True
     if origin is typing.Annotated:
-        return _models(typing.get_args(annotation)[0])
+        return models_of(typing.get_args(annotation)[0])
     if origin in (tuple, list, typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
-            found, free = _models(arg)
+            found, free = models_of(arg)
             if found is not None or free:
                 return found, free
     return None, False
@@ -83,7 +83,7 @@ def _fields(model: type[BaseModel]) -> tuple[tuple[str, type[BaseModel] | None, 
     declaration order, then inherited ones (``lifecycle``, from ``Managed``, closes an item as specs write it)."""
     own = set(inspect.get_annotations(model))
     fields = sorted(model.model_fields.items(), key=lambda item: item[0] not in own)  # stable: order kept
-    return tuple((field.alias or name, *_models(field.annotation)) for name, field in fields)
+    return tuple((field.alias or name, *models_of(field.annotation)) for name, field in fields)
 
 
 def _reorder(node: Any, model: type[BaseModel] | None, *, column: int = 0) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from reconciler.core.addresses import Address
 from reconciler.core.changes import ResourceChange
 from reconciler.core.resources import Observed, Resource
+from reconciler.providers.azure import discover
 from reconciler.providers.azure.context import AzureContext
 from reconciler.providers.azure.handler import Handler, Services
 from reconciler.providers.azure.jobs import Jobs
@@ -38,6 +39,7 @@ from reconciler.providers.azure.tenant_side import ResourceGroupHandler, Storage
 from reconciler.providers.azure.topology import Topologies
 from reconciler.providers.azure.vault import VaultHandler
 from reconciler.providers.base import BaseProvider, HandlerTable, Progress
+from reconciler.providers.discovery import Scope
 from reconciler.store.db import Store
 
 # The kinds this backend serves (the registry routes them here when RECONCILER_AZURE=on); the handler table
@@ -103,6 +105,10 @@ class AzureProvider(BaseProvider):
 
     def apply(self, change: ResourceChange, resource: Resource, progress: Progress | None = None) -> Observed | None:
         return self.table[resource.kind].apply(change, resource, progress or _silent)
+
+    def discover(self, kind: str, scope: Scope) -> list[Observed]:
+        """What exists of ``kind`` in ``scope``, owned or not (``providers.discovery``; ``discover.py``)."""
+        return discover.discover(self.table, kind, scope)
 
     def close(self) -> None:
         self.session.close()

@@ -14,6 +14,7 @@ from reconciler.core.changes import Action, ResourceChange
 from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.base import BaseProvider, Progress
+from reconciler.providers.discovery import Scope
 from reconciler.providers.embedded import rules
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
@@ -117,6 +118,11 @@ class EmbeddedProvider(BaseProvider):
                 else:
                     out[r.address] = None
         return out
+
+    def discover(self, kind: str, scope: Scope) -> list[Observed]:
+        """Every object of ``kind`` the estate holds in ``scope``, owned or not (``providers.discovery``)."""
+        self.faults.round_trip(f"list {kind}")
+        return [observed(row) for row in self.store.list_many(kind, [scope.name])]
 
     def _with_cpu_ready(self, hosts: list[Row], scopes: Sequence[str]) -> list[Row]:
         """Hosts with their live ``cpuReadyPercent`` (a metric, derived from the BIOS and power policy
