@@ -27,6 +27,30 @@ Excludes = Annotated[
         help="Leave out this address, tenant/NAME, site/NAME or kind (and what needs it).",
     ),
 ]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Only the sites and tenants whose name hashes to shard I of N (0 <= I < N): one of N processes "
+        "sharing the estate (docs/scaling.md).",
+    ),
+]
+
+
+def with_shard(targets: list[str] | None, shard: str | None) -> list[str]:
+    """``--target`` selectors plus the ``--shard`` one (``shard/I/N``); a malformed shard exits 1."""
+    from reconciler.core.addresses import parse_shard
+
+    if shard is None:
+        return list(targets or [])
+    selector = f"shard/{shard.strip()}"
+    if parse_shard(selector) is None:
+        typer.echo(f"error: --shard {shard!r}: expected I/N with 0 <= I < N, e.g. --shard 0/4", err=True)
+        raise typer.Exit(1)
+    return [*(targets or []), selector]
+
+
 Prune = Annotated[
     bool,
     typer.Option(
@@ -57,6 +81,7 @@ def plan(
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Save the plan for apply PLANFILE.")] = None,
     target: Targets = None,
     exclude: Excludes = None,
+    shard: Shard = None,
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 0 when nothing changes, 2 when something would.")
     ] = False,
@@ -80,7 +105,7 @@ def plan(
     from reconciler.runs import clock, run_history
     from reconciler.runs import plan as run_plan
 
-    targets, excludes = target or [], exclude or []
+    targets, excludes = with_shard(target, shard), exclude or []
     as_json = as_json or output is PlanFormat.json
     with exits_on_run_errors():
         now = clock.from_environ()

@@ -170,8 +170,12 @@ def select(
     resources: Sequence[Resource], *, targets: Iterable[str] = (), excludes: Iterable[str] = ()
 ) -> list[Resource]:
     """Resources picked by ``--target`` (with everything they depend on) minus ``--exclude`` (with
-    everything that depends on what is excluded, since it could not be applied in order)."""
+    everything that depends on what is excluded, since it could not be applied in order). A ``shard/I/N`` target
+    (``--shard``) then keeps only the resources of scopes in that shard, dependencies included: a site's own
+    resources belong to the site's shard alone, never brought along by its tenants in other shards."""
     targets, excludes = list(targets), list(excludes)
+    shards = [t for t in targets if t.strip().startswith("shard/")]
+    targets = [t for t in targets if t not in shards]
     by_address = {r.address: r for r in resources}
     chosen: set[Address]
     if targets:
@@ -195,6 +199,8 @@ def select(
                     dropped.add(r.address)
                     changed = True
         chosen -= dropped
+    if shards:
+        chosen = {a for a in chosen if any(a.matches(s) for s in shards)}
     return [r for r in resources if r.address in chosen]
 
 
