@@ -76,10 +76,10 @@ def _tally(changes: Iterable[ResourceChange]) -> dict[str, int]:
     return out
 
 
-def _table(title: str, rows: list[tuple[str, dict[str, int]]], width: int) -> list[str]:
-    lines = [f"[bold]{escape(title.ljust(width))}[/bold]  " + "  ".join(f"{c:>10}" for c in _COLUMNS)]
+def _table(title: str, rows: list[tuple[str, dict[str, int]]], width: int, columns: tuple[str, ...]) -> list[str]:
+    lines = [f"[bold]{escape(title.ljust(width))}[/bold]  " + "  ".join(f"{c:>10}" for c in columns)]
     for name, tally in rows:
-        lines.append(f"{escape(name.ljust(width))}  " + "  ".join(f"{tally[c]:>10}" for c in _COLUMNS))
+        lines.append(f"{escape(name.ljust(width))}  " + "  ".join(f"{tally[c]:>10}" for c in columns))
     return lines
 
 
@@ -100,9 +100,11 @@ def counts_view(console: Console, plan: Plan) -> None:
         else:
             quiet += 1
     width = max(len(name) for name, _ in [("site or tenant", {}), *kind_rows, *scope_rows])
-    lines = ["", *_table("kind", kind_rows, width), ""]
+    adopting = any(tally["adopt"] for _, tally in kind_rows)
+    columns = _COLUMNS if adopting else tuple(c for c in _COLUMNS if c != "adopt")  # the column when it counts
+    lines = ["", *_table("kind", kind_rows, width, columns), ""]
     if scope_rows:
-        lines += _table("site or tenant", scope_rows, width)
+        lines += _table("site or tenant", scope_rows, width, columns)
     if quiet:
         quiet_note = f"and {quiet} more with nothing to do" if scope_rows else "no site or tenant has anything to do"
         lines.append(f"[dim]({quiet_note})[/dim]")
