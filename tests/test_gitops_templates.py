@@ -81,7 +81,7 @@ def test_the_pre_commit_hooks_run_validate_and_fmt() -> None:
     for hook in hooks.values():
         assert hook["language"] == "python" and hook["entry"].startswith("reconciler ")
         args = hook["entry"].split()[1:] + hook.get("args", [])
-        if hook["pass_filenames"] if "pass_filenames" in hook else True:
+        if hook.get("pass_filenames", True):
             args += [str(p) for p in sorted(SPECS.rglob("*.yaml"))]  # what pre-commit passes: the changed files
         else:
             args = [a if a != "specs" else str(SPECS) for a in args]
