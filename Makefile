@@ -115,6 +115,7 @@ schemas: install
 bench: install
 	$(BIN)/python bench/validate_bench.py
 	$(BIN)/python bench/scale_bench.py
+	$(BIN)/python bench/shard_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
