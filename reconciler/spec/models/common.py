@@ -54,6 +54,11 @@ class Lifecycle(SpecModel):
     prune: bool = Field(False, description="may be deleted when removed from the specs and the run says --prune")
     ignore_fields: tuple[FieldRef, ...] = Field((), description="fields whose live value is never changed or reported")
     mode: Mode = Field(Mode.ENFORCE, description="enforce: converge; observe: read and report, never change")
+    adopt: bool = Field(
+        False,
+        description="take over an existing object made outside reconciler: apply marks it as the tool's (tags, "
+        "ownership ledger) and changes nothing else",
+    )
 
 
 class Managed(SpecModel):

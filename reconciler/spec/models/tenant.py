@@ -129,7 +129,9 @@ class NetworkMapping(Managed):
     azure_subnet: SubnetName
 
 
-class Recovery(SpecModel):
+class Recovery(Managed):
+    """Disaster recovery to Azure; its ``lifecycle`` is the recovery resource group's."""
+
     resource_group: ResourceGroupName = Field(description="in the tenant's subscription, in the vault's region")
     location: AzureRegion | None = Field(None, description="region of the tenant's recovery resources; the vault's")
     storage_account: StorageAccount
