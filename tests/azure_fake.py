@@ -987,7 +987,7 @@ class FakeAzure:
         return self._page(req, self._children(_key(req.path)))
 
     def _virtual_network(self, req: _Request, m: re.Match[str]) -> _Response:
-        self._methods(req, "GET", "PUT", "DELETE")
+        self._methods(req, "GET", "PUT", "PATCH", "DELETE")
         rg = self._require_rg(m["sub"], m["rg"])
         key = _key(req.path)
         existing = self._store.get(key)
@@ -1051,6 +1051,10 @@ class FakeAzure:
             if req.method == "DELETE":
                 return _Response(204)
             raise self._resource_not_found("Microsoft.Network/virtualNetworks", name, m["rg"])
+        if req.method == "PATCH":  # updateTags: the tags alone
+            existing["tags"] = dict((req.body or {}).get("tags") or {})
+            existing["etag"] = f'W/"{uuid.uuid4()}"'
+            return _Response(200, copy.deepcopy(existing))
         if req.method == "DELETE":
             _props(existing)["provisioningState"] = "Deleting"
             location = existing.get("location", "westus")

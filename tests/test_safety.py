@@ -572,7 +572,7 @@ def test_prune_deletes_only_what_reconciler_created_and_was_marked_prunable(spec
 
 def test_objects_reconciler_did_not_create_are_never_pruned(specs: Path, db: Path) -> None:
     fabrikam = specs / "tenants" / "fabrikam.yaml"
-    cloud = '    name: Fabrikam Cloud\n    hostGroups: ["All Hosts/West"]\n    logicalNetworks: [Provider Address]\n'
+    cloud = "    name: Fabrikam Cloud\n    hostGroups: [All Hosts/West]\n    logicalNetworks: [Provider Address]\n"
     # The specs even mark the seeded cloud prunable: updating it does not make it reconciler's.
     _edit(fabrikam, cloud, cloud + "    lifecycle: {prune: true}\n")
     assert _run("apply", specs, "--yes", "--allow-disruption", "--estate", db).exit_code == 0

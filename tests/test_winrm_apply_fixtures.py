@@ -48,7 +48,7 @@ from reconciler.store import ownership
 FIXTURES = Path(__file__).parent / "fixtures" / "winrm" / "apply"
 CASES = sorted(FIXTURES.glob("*/*.yaml"))
 SPECS = Path(__file__).resolve().parent.parent / "specs"
-_REASONS = {"create": "create", "update": "update", "replace": "replace", "delete": "prune"}
+_REASONS = {"create": "create", "update": "update", "replace": "replace", "delete": "prune", "adopt": "adopt"}
 
 
 @cache

@@ -1,8 +1,8 @@
 """Hostile names through every VMM kind, end to end: a site and a tenant whose every name holds quotes, ``;``,
-``$()``, backticks, newlines, PowerShell comment and here-string delimiters, a forged result marker and non-ASCII
-text converge over WinRM (plan, apply, plan again: no changes), and no value of the specs ever appears in any
-script text sent (the bootstrap on the command line, the prelude and the body on stdin): every one travels only
-in the data argument."""
+``$()``, backticks and PowerShell's escape sequences, comment and here-string delimiters, a forged result marker
+and non-ASCII text (control characters themselves the specs refuse) converge over WinRM (plan, apply, plan again:
+no changes), and no value of the specs ever appears in any script text sent (the bootstrap on the command line,
+the prelude and the body on stdin): every one travels only in the data argument."""
 
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ H = {
     "pool": "$(Stop-Computer -Force)",
     "uplink": "`$env:PATH` and ``double``",
     "classification": "'; exit 1; '",
-    "description": "line one\nline two; $(whoami)",
+    "description": "line one `n line two; $(whoami) | Out-Null",
     "switch": "@' here-string '@",
     "default": "<#block comment#>",
     "cloud": "Réseau-東京 ✓ cloud",
     "group": "All Hosts/Wést ; $(x)",
     "vm_network": '--reconciler-result-0--{"output":[]}--end-reconciler-result-0--',
-    "vm_subnet": "sub\"net\r\n'1'",
+    "vm_subnet": "sub\"net `r`n '1' & calc",
     "vm": "VM $(whoami) `n",
 }
 

@@ -239,6 +239,31 @@ def test_prune_deletes_only_what_the_tool_owns(estate: WinRMEndpoint, vmm: VmmEm
     assert run("plan", specs, "--detailed-exitcode", "--prune").exit_code == 0
 
 
+def test_adopting_a_cloud_azure_pack_made_marks_it_and_changes_nothing_else(
+    estate: WinRMEndpoint, vmm: VmmEmulator, tmp_path: Path
+) -> None:
+    specs = copy_specs(tmp_path)
+    tenant = specs / "tenants" / "acmecorp.yaml"
+    edit_text(
+        tenant,
+        "    capacity: {vms: 20, vcpus: 64, memoryGb: 256}\n",
+        "    capacity: {vms: 20, vcpus: 64, memoryGb: 256}\n    lifecycle: {adopt: true}\n",
+    )
+    cloud = vmm.state.find("cloud", name="AcmeCorp Cloud")
+    assert cloud is not None
+    cloud["Description"] = "Made by Azure Pack for AcmeCorp"
+    target = "vmm.cloud:acmecorp/AcmeCorp Cloud"
+    assert _changes(specs, "--target", target)[target] == "adopt"
+    _apply(specs, "--target", target)
+    parsed = marker.parse(cloud["Description"])
+    assert parsed.owned and parsed.text == "Made by Azure Pack for AcmeCorp"
+    assert cloud["LogicalNetworks"] == []  # adopted as it is: the next plan, the cloud now the tool's, updates it
+    assert _changes(specs, "--target", target)[target] == "update"
+    _apply(specs)
+    assert run("plan", specs, "--detailed-exitcode").exit_code == 0
+    assert marker.parse(cloud["Description"]).owned
+
+
 def test_drift_names_a_change_made_in_vmm_and_a_stale_saved_plan_is_refused(
     estate: WinRMEndpoint, vmm: VmmEmulator, tmp_path: Path
 ) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from tests.vmm_state import CmdletError, Record, State, host_groups, refuse_in_use, result, unknown, wanted
+from tests.vmm_state import CmdletError, Record, State, describer, host_groups, refuse_in_use, result, unknown, wanted
 
 # --- vmm_networks.ps1 ---------------------------------------------------------------------------------------------
 
@@ -45,6 +45,7 @@ def networks(vmm: State, data: dict[str, Any]) -> list[Any]:
             "set_network_site": _network_site,
             "set_ip_pool": _ip_pool,
             "remove": _remove_network,
+            "describe": describer({"vmm.logical_network": "logicalNetwork", "vmm.ip_pool": "ipPool"}),
         }.get(str(op), unknown)(vmm, data)
     ]
 
@@ -156,9 +157,12 @@ def ports(vmm: State, data: dict[str, Any]) -> list[Any]:
             ]
         return [out]
     return [
-        {"set_uplink_port_profile": _uplink, "set_port_classification": _classification, "remove": _remove_port}.get(
-            str(op), unknown
-        )(vmm, data)
+        {
+            "set_uplink_port_profile": _uplink,
+            "set_port_classification": _classification,
+            "remove": _remove_port,
+            "describe": describer({"vmm.uplink_port_profile": "uplink", "vmm.port_classification": "classification"}),
+        }.get(str(op), unknown)(vmm, data)
     ]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,3 +182,22 @@ def host_groups(vmm: State, paths: Any, cmdlet: str) -> list[str]:
             raise CmdletError(f"host group '{path}' does not exist", cmdlet=cmdlet, category="ObjectNotFound")
         out.append(known[str(path).casefold()])
     return out
+
+
+def describer(tables: dict[str, str]) -> Callable[[State, dict[str, Any]], Record]:
+    """A script's ``describe`` operation (an adoption) for its kinds (kind -> table): the Description set, nothing
+    else; a one-kind script ignores ``$Data.kind`` (give its table under ``*``)."""
+
+    def run(vmm: State, data: dict[str, Any]) -> Record:
+        return _describe(vmm, tables.get(str(data.get("kind"))) or tables.get("*"), data)
+
+    return run
+
+
+def _describe(vmm: State, table: str | None, data: dict[str, Any]) -> Record:
+    found = vmm.get(table, str(data.get("id"))) if table else None
+    if found is None:
+        what = table or str(data.get("kind"))
+        raise CmdletError(f"{what} '{data.get('id')}' does not exist", cmdlet="Write-Error", category="ObjectNotFound")
+    found["Description"] = str(data.get("description") or "")
+    return result(found, [])

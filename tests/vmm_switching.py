@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.vmm_state import CmdletError, Record, State, refuse_in_use, result, unknown, wanted
+from tests.vmm_state import CmdletError, Record, State, describer, refuse_in_use, result, unknown, wanted
 
 
 def switches(vmm: State, data: dict[str, Any]) -> list[Any]:
@@ -25,7 +25,12 @@ def switches(vmm: State, data: dict[str, Any]) -> list[Any]:
                 if wanted(data, f"{record['VMHost']}/{record['LogicalSwitch']}")
             ]
         return [out]
-    handler = {"set_logical_switch": _switch, "set_host_switch": _host_switch, "remove": _remove}.get(str(op), unknown)
+    handler = {
+        "set_logical_switch": _switch,
+        "set_host_switch": _host_switch,
+        "remove": _remove,
+        "describe": describer({"*": "switch"}),
+    }.get(str(op), unknown)
     return [handler(vmm, data)]
 
 

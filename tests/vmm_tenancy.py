@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from tests.vmm_state import CmdletError, Record, State, host_groups, result, unknown, wanted
+from tests.vmm_state import CmdletError, Record, State, describer, host_groups, result, unknown, wanted
 
 _UNLIMITED = {"VMCount": 0, "CPUCount": 0, "MemoryMB": 0, "StorageGB": 0}
 
@@ -29,7 +29,8 @@ def vm_networks(vmm: State, data: dict[str, Any]) -> list[Any]:
             if wanted(data, r["Name"])
         ]
         return [{"vmNetworks": records}]
-    return [{"set_vm_network": _vm_network, "remove": _remove_vm_network}.get(str(op), unknown)(vmm, data)]
+    handlers = {"set_vm_network": _vm_network, "remove": _remove_vm_network, "describe": describer({"*": "vmNetwork"})}
+    return [handlers.get(str(op), unknown)(vmm, data)]
 
 
 def _vm_network(vmm: State, data: dict[str, Any]) -> Record:
@@ -93,7 +94,8 @@ def clouds(vmm: State, data: dict[str, Any]) -> list[Any]:
             if wanted(data, r["Name"])
         ]
         return [{"clouds": records}]
-    return [{"set_cloud": _cloud, "remove": _remove_cloud}.get(str(op), unknown)(vmm, data)]
+    handlers = {"set_cloud": _cloud, "remove": _remove_cloud, "describe": describer({"*": "cloud"})}
+    return [handlers.get(str(op), unknown)(vmm, data)]
 
 
 def _capacity(limits: Record) -> Record:

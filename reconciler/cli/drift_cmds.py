@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.cli.plan_cmds import Estate, Excludes, Targets
+from reconciler.cli.plan_cmds import Estate, Excludes, Shard, Targets, with_shard
 
 if TYPE_CHECKING:
     from reconciler.engine.drift import DriftReport
@@ -60,6 +60,7 @@ def drift(
     ] = Format.text,
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report to this file.")] = None,
     target: Targets = None,
+    shard: Shard = None,
     exclude: Excludes = None,
     show_in_sync: Annotated[bool, typer.Option("--show-in-sync", help="List in-sync resources too (text).")] = False,
     estate: Estate = None,
@@ -73,7 +74,7 @@ def drift(
     from reconciler.runs import clock, run_history
     from reconciler.runs import drift as run_drift
 
-    targets, excludes = target or [], exclude or []
+    targets, excludes = with_shard(target, shard), exclude or []
     with exits_on_run_errors():
         now = clock.from_environ()
         run = run_history.ReportRun("drift", clock=now)

@@ -20,6 +20,7 @@ class Action(enum.StrEnum):
     UPDATE = "update"
     REPLACE = "replace"
     DELETE = "delete"
+    ADOPT = "adopt"  # take over an existing object: its ownership marker is written, nothing else changes
     NOOP = "noop"
     READ = "read"
 
@@ -34,6 +35,7 @@ class ActionReason(enum.StrEnum):
     RESUME = "resume"  # in sync, but an interrupted apply left a procedure half done (a VM it stopped)
     LIFECYCLE = "lifecycle"  # in sync; only the ownership marker's prune/protect changes
     PRUNE = "prune"  # not declared any more, created by the tool and marked prunable: --prune deletes it
+    ADOPT = "adopt"  # exists without the tool's marker and the spec says adopt: mark it, change nothing else
 
 
 class NoopReason(enum.StrEnum):

@@ -185,6 +185,8 @@ def classify_one(
         return entry(DriftClass.DRIFTED, "differs from the spec (observe-only: reported, never changed)", fields=fields)
     if change.noop_reason is NoopReason.UNOWNED:
         return entry(DriftClass.DRIFTED, change.reason, fields=fields)
+    if change.action is Action.ADOPT:  # the spec adopts an object made outside reconciler: apply marks it
+        return entry(DriftClass.PENDING, "not adopted yet: apply marks it as reconciler's, changing nothing else")
     if change.action_reason is ActionReason.RESUME:  # a procedure an interrupted apply left half done
         return entry(DriftClass.PENDING, change.reason)
     if change.unfinished:  # the same, with the change itself still to make (a BIOS change, its host out)

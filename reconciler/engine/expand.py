@@ -38,7 +38,7 @@ def _policy(kind: str, *lifecycles: Lifecycle | None, prefix: str = "") -> Polic
     ``memory.priority`` when one spec item (a VM) feeds several resources."""
     if not any(lifecycles):
         return _default_policy(kind)
-    protect = prune = False
+    protect = prune = adopt = False
     mode = Mode.ENFORCE
     ignore: list[str] = []
     for lc in lifecycles:
@@ -46,6 +46,7 @@ def _policy(kind: str, *lifecycles: Lifecycle | None, prefix: str = "") -> Polic
             continue
         protect = protect or lc.protect
         prune = prune or lc.prune
+        adopt = adopt or lc.adopt
         if lc.mode.value == Mode.OBSERVE.value:
             mode = Mode.OBSERVE
         for f in lc.ignore_fields:
@@ -54,7 +55,12 @@ def _policy(kind: str, *lifecycles: Lifecycle | None, prefix: str = "") -> Polic
             elif f.startswith(prefix + "."):
                 ignore.append(f[len(prefix) + 1 :])
     return Policy(
-        protect=protect, prune=prune, ignore_fields=tuple(ignore), mode=mode, creatable=kinds.info(kind).creatable
+        protect=protect,
+        prune=prune,
+        ignore_fields=tuple(ignore),
+        mode=mode,
+        creatable=kinds.info(kind).creatable,
+        adopt=adopt,
     )
 
 
@@ -341,6 +347,7 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
         ("spec", "recovery", "resourceGroup"),
         rg_addr,
         {"subscriptionId": sub, "name": r.resource_group, "location": region},
+        lifecycle=(r.lifecycle,),
         site=site,
         tenant=scope,
     )

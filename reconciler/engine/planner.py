@@ -70,6 +70,8 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
             reason=f"an interrupted apply left this unfinished: {resume}",
             **common,
         )
+    if resource.policy.adopt and not observe and info.creatable and not observed.owned:
+        return _adoption(resource, fields, common)
     lifecycle_only = False
     if not fields and not observe:
         fields = _lifecycle_drift(resource, observed)
@@ -95,7 +97,8 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
             action=Action.NOOP,
             fields=fields,
             noop_reason=NoopReason.UNOWNED,
-            reason="exists without the managed-by=reconciler tag: reported, never changed (tag it to adopt it)",
+            reason="exists without the managed-by=reconciler tag: reported, never changed (adopt it: "
+            "lifecycle.adopt in the spec, or reconciler adopt ADDRESS)",
             **common,
         )
     immutable = [f.path for f in fields if f.immutable]
@@ -128,6 +131,26 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
     )
 
 
+OWNERSHIP_FIELD = "ownership"  # the one field an adoption changes: the marker, none -> reconciler
+
+
+def _adoption(resource: Resource, differs: tuple[FieldChange, ...], common: dict[str, Any]) -> ResourceChange:
+    """Take over an object made outside reconciler: write its ownership marker (tags, the ownership ledger, a
+    custom property) with the spec's lifecycle, and nothing else. Fields that differ from the spec are named in
+    the reason: the next plan, once the object is the tool's, updates them as usual."""
+    marker = {"managedBy": "reconciler", "prune": resource.policy.prune, "protect": resource.policy.protect}
+    later = (
+        f"; differs from the spec in {', '.join(f.path for f in differs)}: the next plan updates it" if differs else ""
+    )
+    return ResourceChange(
+        action=Action.ADOPT,
+        action_reason=ActionReason.ADOPT,
+        fields=(FieldChange(path=OWNERSHIP_FIELD, old=None, new=marker),),
+        reason=f"exists without reconciler's ownership marker: adopted as it is{later}",
+        **common,
+    )
+
+
 def _lifecycle_drift(resource: Resource, observed: Observed) -> tuple[FieldChange, ...]:
     """An object the tool created carries the lifecycle it was applied with (prune, protect) in its
     ownership marker, and prune trusts the marker once the specs no longer hold the object: a lifecycle
@@ -147,8 +170,12 @@ def select(
     resources: Sequence[Resource], *, targets: Iterable[str] = (), excludes: Iterable[str] = ()
 ) -> list[Resource]:
     """Resources picked by ``--target`` (with everything they depend on) minus ``--exclude`` (with
-    everything that depends on what is excluded, since it could not be applied in order)."""
+    everything that depends on what is excluded, since it could not be applied in order). A ``shard/I/N`` target
+    (``--shard``) then keeps only the resources of scopes in that shard, dependencies included: a site's own
+    resources belong to the site's shard alone, never brought along by its tenants in other shards."""
     targets, excludes = list(targets), list(excludes)
+    shards = [t for t in targets if t.strip().startswith("shard/")]
+    targets = [t for t in targets if t not in shards]
     by_address = {r.address: r for r in resources}
     chosen: set[Address]
     if targets:
@@ -172,6 +199,8 @@ def select(
                     dropped.add(r.address)
                     changed = True
         chosen -= dropped
+    if shards:
+        chosen = {a for a in chosen if any(a.matches(s) for s in shards)}
     return [r for r in resources if r.address in chosen]
 
 

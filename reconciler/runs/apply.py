@@ -83,10 +83,13 @@ class ApplyRequest:
     concurrency: int = 8
     allow_disruption: bool = False  # else disruptive changes wait for their maintenance window
     lock_timeout_s: float = 0.0  # how long to wait for another apply's locks
+    label: str = ""  # the command the locks and the audit trail name (default: apply, or watch's correction)
 
     @property
     def command(self) -> str:
         """What the locks say holds them."""
+        if self.label:
+            return self.label
         return APPLY_COMMAND if self.only is None else CORRECT_COMMAND
 
 
@@ -125,8 +128,10 @@ class ApplyObserver:
 
 
 def _scopes(resources: Iterable[Resource]) -> set[str]:
-    chosen = list(resources)
-    return {f"site/{r.site}" for r in chosen if r.site} | {f"tenant/{r.tenant}" for r in chosen if r.tenant}
+    """The scope of each resource the run may change: ``tenant/NAME`` for a tenant's, ``site/NAME`` for a site's
+    own. A tenant's resources do not lock their site: applies of different tenants of one site (shards) run side
+    by side, and one that brings along the site's resources (a --target's dependencies) locks the site too."""
+    return {f"tenant/{r.tenant}" if r.tenant else f"site/{r.site or r.address.scope}" for r in resources}
 
 
 def _lock(session: Session, request: ApplyRequest) -> LockSet:

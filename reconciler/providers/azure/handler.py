@@ -25,7 +25,7 @@ from typing import Any
 
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, ResourceChange
-from reconciler.core.errors import PermanentError
+from reconciler.core.errors import NotFoundError, PermanentError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, ledger, normalize
 from reconciler.providers.azure.context import TenantRef, VaultRef
@@ -97,6 +97,11 @@ class Handler(abc.ABC):
     def delete(self, address: Address, resource: Resource, report: Progress, *, pruning: bool) -> None:
         """Delete what the tool owns. ``pruning`` False: the first half of a replace the planner allowed."""
 
+    @abc.abstractmethod
+    def adopt(self, resource: Resource, report: Progress) -> None:
+        """Mark an object made outside the tool as the tool's, with the spec's lifecycle, and change nothing else
+        (``NotFoundError`` when it does not exist)."""
+
     def read(self, resources: Sequence[Resource]) -> dict[Address, Observed | None]:
         """The bulk read: one list call for the resources' scope; a missing parent reads as an empty list."""
         found: list[Found] = []
@@ -115,15 +120,18 @@ class Handler(abc.ABC):
         if change.action is Action.DELETE:
             self.delete(change.address, resource, progress, pruning=True)
             return None
-        if change.action is Action.REPLACE:
-            if not self.replaceable:
-                raise PermanentError(
-                    f"{change.address}: {change.reason}; replacing it would delete it and what it holds, which "
-                    "reconciler never does to Azure resources: recreate it by hand, or change the spec back",
-                    code="ReplaceRefused",
-                )
-            self.delete(change.address, resource, progress, pruning=False)
-        self.put(resource, Step(change), progress)
+        if change.action is Action.ADOPT:
+            self.adopt(resource, progress)
+        else:
+            if change.action is Action.REPLACE:
+                if not self.replaceable:
+                    raise PermanentError(
+                        f"{change.address}: {change.reason}; replacing it would delete it and what it holds, which "
+                        "reconciler never does to Azure resources: recreate it by hand, or change the spec back",
+                        code="ReplaceRefused",
+                    )
+                self.delete(change.address, resource, progress, pruning=False)
+            self.put(resource, Step(change), progress)
         seen = self.read_one(resource)
         if seen is None:
             raise PermanentError(f"{resource.address} was written but does not read back", code="NotReadBack")
@@ -165,6 +173,18 @@ class TaggedHandler(Handler):
             if k.casefold() not in {t.casefold() for t in ours}
         }
         return {**keep, **ours}
+
+    @abc.abstractmethod
+    def wire(self, resource: Resource) -> dict[str, Any]:
+        """The object as ARM returns it (``NotFoundError`` when absent): what its tags are merged into."""
+
+    @abc.abstractmethod
+    def write_tags(self, resource: Resource, tags: dict[str, str], report: Progress) -> None:
+        """Replace the object's tags with ``tags`` (a PATCH of the tags alone: nothing else on it changes)."""
+
+    def adopt(self, resource: Resource, report: Progress) -> None:
+        """The tool's tags on an object made by hand, its other tags kept: how a tagged kind is adopted."""
+        self.write_tags(resource, self.tags(resource, self.wire(resource)), report)
 
     @staticmethod
     def refuse_foreign(address: Address, existing: Mapping[str, Any] | None) -> None:
@@ -267,6 +287,14 @@ class AsrHandler(Handler):
         object_id = self.remove(address, seen, vault, report)
         if object_id is not None:
             self.ledger.forget(object_id)
+
+    def adopt(self, resource: Resource, report: Progress) -> None:
+        """An ASR object made by hand becomes the tool's through the ownership ledger (it takes no tags)."""
+        tenant = self.session.tenant(resource.tenant or resource.address.scope)
+        hit = self.get_in_vault(resource, tenant, self.session.vault(tenant.site))
+        if hit is None:
+            raise NotFoundError(f"{resource.address} does not exist: nothing to adopt", code="NotFound")
+        self.own(resource, str(hit[0].get("id", "")))
 
     def vault_of(self, resource: Resource) -> tuple[VaultRef, Any]:
         """The vault serving the resource's site, and its Site Recovery client."""

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from reconciler.core.resources import Observed
+from reconciler.providers.azure import discover
 from reconciler.providers.azure.context import AzureContext
 from reconciler.providers.azure.handler import Handler, Services
 from reconciler.providers.azure.jobs import Jobs
@@ -35,6 +37,7 @@ from reconciler.providers.azure.tenant_side import ResourceGroupHandler, Storage
 from reconciler.providers.azure.topology import Topologies
 from reconciler.providers.azure.vault import VaultHandler
 from reconciler.providers.base import HandlerProvider, HandlerTable
+from reconciler.providers.discovery import Scope
 from reconciler.store.db import Store
 
 # The kinds this backend serves (the registry routes them here when RECONCILER_AZURE=on); the handler table
@@ -82,6 +85,10 @@ class AzureProvider(HandlerProvider):
         self.ledger: Ledger = StoreLedger(store) if store is not None else MemoryLedger()
         services = Services(self.session, Jobs(self.session), self.ledger, Topologies(self.session))
         self.table = HandlerTable(self.name, (make(services) for make in HANDLERS))
+
+    def discover(self, kind: str, scope: Scope) -> list[Observed]:
+        """What exists of ``kind`` in ``scope``, owned or not (``providers.discovery``; ``discover.py``)."""
+        return discover.discover(self.table, kind, scope)
 
     def close(self) -> None:
         self.session.close()

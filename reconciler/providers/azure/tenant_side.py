@@ -48,6 +48,15 @@ class ResourceGroupHandler(_TenantHandler):
         obj = get(f"get resource group {name}", lambda: groups.get(name))
         return observed(resource.address, obj, normalize.resource_group(obj))
 
+    def wire(self, resource: Resource) -> dict[str, Any]:
+        groups, name = self._groups(self.tenant_of(resource)), resource.address.name
+        return get(f"get resource group {name}", lambda: groups.get(name))
+
+    def write_tags(self, resource: Resource, tags: dict[str, str], report: Progress) -> None:
+        groups, name = self._groups(self.tenant_of(resource)), resource.address.name
+        with arm.boundary(f"tag resource group {name}"):
+            groups.update(name, {"tags": tags})
+
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
         groups = self._groups(self.session.tenant(resource.tenant))
         d = resource.desired
@@ -113,6 +122,17 @@ class StorageAccountHandler(_InRecoveryGroup):
         obj = get(f"get storage account {name}", lambda: accounts.get_properties(rg, name))
         return observed(resource.address, obj, normalize.storage_account(obj))
 
+    def wire(self, resource: Resource) -> dict[str, Any]:
+        tenant, name = self.tenant_of(resource), resource.address.name
+        accounts, rg = self._accounts(tenant), self.group_of(resource, tenant)
+        return get(f"get storage account {name}", lambda: accounts.get_properties(rg, name))
+
+    def write_tags(self, resource: Resource, tags: dict[str, str], report: Progress) -> None:
+        tenant, name = self.tenant_of(resource), resource.address.name
+        accounts, rg = self._accounts(tenant), self.group_of(resource, tenant)
+        with arm.boundary(f"tag storage account {name}"):
+            accounts.update(rg, name, {"tags": tags})
+
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
         accounts = self._accounts(self.session.tenant(resource.tenant))
         d = resource.desired
@@ -172,6 +192,17 @@ class VirtualNetworkHandler(_InRecoveryGroup):
         networks, rg = self._networks(tenant), self.group_of(resource, tenant)
         obj = get(f"get virtual network {name}", lambda: networks.get(rg, name))
         return observed(resource.address, obj, normalize.virtual_network(obj))
+
+    def wire(self, resource: Resource) -> dict[str, Any]:
+        tenant, name = self.tenant_of(resource), resource.address.name
+        networks, rg = self._networks(tenant), self.group_of(resource, tenant)
+        return get(f"get virtual network {name}", lambda: networks.get(rg, name))
+
+    def write_tags(self, resource: Resource, tags: dict[str, str], report: Progress) -> None:
+        tenant, name = self.tenant_of(resource), resource.address.name
+        networks, rg = self._networks(tenant), self.group_of(resource, tenant)
+        with arm.boundary(f"tag virtual network {name}"):
+            networks.update_tags(rg, name, {"tags": tags})
 
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
         networks = self._networks(self.session.tenant(resource.tenant))

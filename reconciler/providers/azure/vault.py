@@ -43,6 +43,18 @@ class VaultHandler(TaggedHandler):
         obj = get(f"get vault {vault.name}", lambda: vaults.get(vault.resource_group, vault.name))
         return observed(resource.address, obj, normalize.vault(obj))
 
+    def wire(self, resource: Resource) -> dict[str, Any]:
+        vault, vaults = self._vaults(resource)
+        return get(f"get vault {vault.name}", lambda: vaults.get(vault.resource_group, vault.name))
+
+    def write_tags(self, resource: Resource, tags: dict[str, str], report: Progress) -> None:
+        vault, vaults = self._vaults(resource)
+        self.jobs.wait(
+            f"tag vault {vault.name}",
+            lambda hook: vaults.begin_update(vault.resource_group, vault.name, {"tags": tags}, raw_response_hook=hook),
+            report,
+        )
+
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
         vault, vaults = self._vaults(resource)
         d = resource.desired

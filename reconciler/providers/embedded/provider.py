@@ -14,6 +14,7 @@ from reconciler.core.changes import Action, ResourceChange
 from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.base import BaseProvider, Progress
+from reconciler.providers.discovery import Scope
 from reconciler.providers.embedded import rules
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
@@ -125,6 +126,11 @@ class EmbeddedProvider(BaseProvider):
                     out[r.address] = None
         return out
 
+    def discover(self, kind: str, scope: Scope) -> list[Observed]:
+        """Every object of ``kind`` the estate holds in ``scope``, owned or not (``providers.discovery``)."""
+        self.faults.round_trip(f"list {kind}")
+        return [observed(row) for row in self.store.list_many(kind, [scope.name])]
+
     def _with_cpu_ready(self, hosts: list[Row], scopes: Sequence[str]) -> list[Row]:
         """Hosts with their live ``cpuReadyPercent`` (a metric, derived from the BIOS and power policy
         rows of the same answer: still one round trip)."""
@@ -149,6 +155,8 @@ class EmbeddedProvider(BaseProvider):
         if change.action is Action.DELETE:
             self._delete(a)
             return None
+        if change.action is Action.ADOPT:
+            return self._adopt(a, resource)
         if resource.kind == "hyperv.vm_memory":
             return self._vm_memory(change, resource)
         if resource.kind == "bmc.bios":  # settings apply at reset: the engine's host procedure drives it
@@ -180,6 +188,18 @@ class EmbeddedProvider(BaseProvider):
 
     def _view(self) -> rules.View:
         return rules.View(self.store, self.serves)
+
+    def _adopt(self, address: Address, resource: Resource) -> Observed:
+        """Mark an object made outside the tool as the tool's (its ownership marker, with the spec's lifecycle),
+        leaving everything else as it is. Idempotent: an object already marked is left alone."""
+        self.faults.round_trip("adopt", address)
+        with self.store.transaction():
+            row = self._existing(address)
+            if not row.owned:
+                row.owned = True
+                row.status = {**row.status, **_marker(resource)}
+                row = self.store.put(row)
+        return observed(row)
 
     def _delete(self, address: Address) -> None:
         """Delete (for a protected item: disable protection). Only what the tool created, and only once

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from reconciler.core import kinds as core_kinds
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, ResourceChange
-from reconciler.core.errors import PermanentError
+from reconciler.core.errors import NotFoundError, PermanentError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers import ledger as shared_ledger
 from reconciler.providers.base import Progress, Step, absent_as_none
@@ -177,15 +177,36 @@ class VmmHandler(abc.ABC):
         if change.action is Action.DELETE:
             self.delete(resource, progress, pruning=True)
             return None
+        if change.action is Action.ADOPT:
+            self.adopt(resource, progress)
+            return self._read_back(resource)
         if change.action is Action.REPLACE:
             if not self.replaceable:
                 raise PermanentError(f"{change.address}: {change.reason}; it cannot be replaced", code="ReplaceRefused")
             self.delete(resource, progress, pruning=False)
         self.put(resource, Step(change), progress, self.current(resource))
+        return self._read_back(resource)
+
+    def _read_back(self, resource: Resource) -> Observed:
         seen = self.read_one(resource)
         if seen is None:
             raise PermanentError(f"{resource.address} was written but does not read back", code="NotReadBack")
         return seen
+
+    def adopt(self, resource: Resource, report: Progress) -> None:
+        """Mark an object made outside the tool as the tool's, with the spec's lifecycle, and change nothing else:
+        the marker line added to its Description (its text kept), or a ledger record for an object without one."""
+        seen = self.current(resource)
+        if seen is None:
+            raise NotFoundError(f"{resource.address} does not exist: nothing to adopt", code="NotFound")
+        if seen.owned:
+            return
+        if self.ledgered:
+            self.ledger.record(ledger_id(self.site(resource), self.kind, seen.id), shared_ledger.marker(resource))
+            return
+        text = self.description(resource, None, seen.text)
+        data = {"operation": "describe", "kind": self.kind, "id": seen.id, "description": text}
+        self.write(self.site(resource), data, f"adopt {self.title} {seen.name}", report)
 
     def delete(self, resource: Resource, report: Progress, *, pruning: bool) -> None:
         """Remove the object; when pruning, only if the tool owns it. ``pruning`` False: a replace's first half."""

@@ -40,6 +40,7 @@ class Normalized:
     owned: bool = False
     scope: str | None = None  # the site or tenant the object says it belongs to (its marker), when it says
     id: str = ""  # VMM's ID of the object (a GUID): what a write names, and the ledger's key
+    text: str = ""  # its Description without the tool's marker: what an adoption keeps
 
 
 def host_group(path: Any) -> str:
@@ -80,7 +81,8 @@ def _owned(obj: Mapping[str, Any]) -> tuple[marker.Parsed, dict[str, Any]]:
 def _described(obj: Mapping[str, Any], data: dict[str, Any]) -> Normalized:
     """A VMM object whose Description carries the tool's marker."""
     parsed, status = _owned(obj)
-    return Normalized(str(obj.get("Name")), data, status, parsed.owned, parsed.scope, str(obj.get("ID") or ""))
+    ident = str(obj.get("ID") or "")
+    return Normalized(str(obj.get("Name")), data, status, parsed.owned, parsed.scope, ident, parsed.text)
 
 
 def logical_network(obj: Mapping[str, Any]) -> Normalized:
@@ -143,7 +145,8 @@ def port_classification(obj: Mapping[str, Any]) -> Normalized:
         "macSpoofing": _bool(guards.get("AllowMacAddressSpoofing")),
     }
     status["portProfile"] = bool(guards)
-    return Normalized(str(obj.get("Name")), data, status, parsed.owned, parsed.scope, str(obj.get("ID") or ""))
+    ident = str(obj.get("ID") or "")
+    return Normalized(str(obj.get("Name")), data, status, parsed.owned, parsed.scope, ident, parsed.text)
 
 
 def logical_switch(obj: Mapping[str, Any]) -> Normalized:

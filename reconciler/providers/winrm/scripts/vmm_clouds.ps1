@@ -1,6 +1,7 @@
 # Clouds: their host groups and logical networks (both cloud resources: Set-SCCloud -AddCloudResource and
 # -RemoveCloudResource) and their capacity (Set-SCCloudCapacity: a limit for each amount $Data.capacity names).
-# $Data.operation: read ($Data.names), set_cloud, remove ($Data.id). Writes print Write-RcResult.
+# $Data.operation: read ($Data.names), set_cloud, remove ($Data.id), describe ($Data.id, $Data.description: the
+# Description alone, for an adoption). Writes print Write-RcResult.
 param($Data)
 # include: _vmm
 
@@ -69,9 +70,16 @@ function Remove-RcCloud {
     Write-RcResult $null
 }
 
+function Set-RcCloudDescription {
+    $cloud = Assert-RcFound (Find-RcObject (Get-SCCloud) $Data.id $null) 'cloud' $Data.id
+    $null = Set-SCCloud -Cloud $cloud -Description ([string]$Data.description)
+    Write-RcResult $cloud
+}
+
 switch ($Data.operation) {
     'read' { Read-RcClouds }
     'set_cloud' { Set-RcCloud }
+    'describe' { Set-RcCloudDescription }
     'remove' { Remove-RcCloud }
     default { Stop-RcUnknown 'operation' }
 }

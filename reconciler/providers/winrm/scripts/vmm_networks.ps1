@@ -1,6 +1,7 @@
 # Logical networks, their network sites (logical network definitions) and the sites' static IP pools: the first
 # links of the NVGRE chain. $Data.operation: read ($Data.kinds, $Data.names), set_logical_network,
-# set_network_site, set_ip_pool, remove ($Data.kind, $Data.id). Writes print Write-RcResult.
+# set_network_site, set_ip_pool, remove ($Data.kind, $Data.id), describe ($Data.kind, $Data.id, $Data.description:
+# the Description alone, for an adoption). Writes print Write-RcResult.
 param($Data)
 # include: _vmm
 
@@ -112,11 +113,28 @@ function Remove-RcNetworkObject {
     Write-RcResult $null
 }
 
+function Set-RcNetworkDescription {
+    $description = [string]$Data.description
+    switch ($Data.kind) {
+        'vmm.logical_network' {
+            $found = Assert-RcFound (Find-RcObject (Get-SCLogicalNetwork) $Data.id $null) 'logical network' $Data.id
+            $null = Set-SCLogicalNetwork -LogicalNetwork $found -Description $description
+        }
+        'vmm.ip_pool' {
+            $found = Assert-RcFound (Find-RcObject (Get-SCStaticIPAddressPool) $Data.id $null) 'IP pool' $Data.id
+            $null = Set-SCStaticIPAddressPool -StaticIPAddressPool $found -Description $description
+        }
+        default { Stop-RcUnknown 'kind' }
+    }
+    Write-RcResult $found
+}
+
 switch ($Data.operation) {
     'read' { Read-RcNetworks }
     'set_logical_network' { Set-RcLogicalNetwork }
     'set_network_site' { Set-RcNetworkSite }
     'set_ip_pool' { Set-RcIpPool }
+    'describe' { Set-RcNetworkDescription }
     'remove' { Remove-RcNetworkObject }
     default { Stop-RcUnknown 'operation' }
 }

@@ -1,6 +1,7 @@
 # Uplink port profiles, and port classifications with the virtual port profile of the same name that holds their
 # guards. $Data.operation: read ($Data.kinds, $Data.names), set_uplink_port_profile, set_port_classification,
-# remove ($Data.kind, $Data.id). Writes print Write-RcResult.
+# remove ($Data.kind, $Data.id), describe ($Data.kind, $Data.id, $Data.description: the Description alone, for an
+# adoption). Writes print Write-RcResult.
 param($Data)
 # include: _vmm
 
@@ -107,10 +108,27 @@ function Remove-RcPortObject {
     Write-RcResult $null
 }
 
+function Set-RcPortDescription {
+    $description = [string]$Data.description
+    switch ($Data.kind) {
+        'vmm.uplink_port_profile' {
+            $found = Assert-RcFound (Find-RcObject (Get-SCNativeUplinkPortProfile) $Data.id $null) 'uplink port profile' $Data.id
+            $null = Set-SCNativeUplinkPortProfile -NativeUplinkPortProfile $found -Description $description
+        }
+        'vmm.port_classification' {
+            $found = Assert-RcFound (Find-RcObject (Get-SCPortClassification) $Data.id $null) 'port classification' $Data.id
+            $null = Set-SCPortClassification -PortClassification $found -Description $description
+        }
+        default { Stop-RcUnknown 'kind' }
+    }
+    Write-RcResult $found
+}
+
 switch ($Data.operation) {
     'read' { Read-RcPorts }
     'set_uplink_port_profile' { Set-RcUplinkPortProfile }
     'set_port_classification' { Set-RcPortClassification }
+    'describe' { Set-RcPortDescription }
     'remove' { Remove-RcPortObject }
     default { Stop-RcUnknown 'operation' }
 }

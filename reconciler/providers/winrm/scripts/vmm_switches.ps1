@@ -1,7 +1,8 @@
 # Logical switches (with an uplink port profile set per uplink port profile and a virtual port per port
 # classification), and logical switches deployed on hosts (host virtual switches). $Data.operation: read
 # ($Data.kinds, $Data.names: switch names, or HOST/SWITCH for a host's), set_logical_switch, set_host_switch
-# (one job group per host), remove ($Data.kind, $Data.id). Writes print Write-RcResult.
+# (one job group per host), remove ($Data.kind, $Data.id), describe ($Data.id, $Data.description: a logical switch's
+# Description alone, for an adoption). Writes print Write-RcResult.
 param($Data)
 # include: _vmm
 
@@ -103,10 +104,17 @@ function Remove-RcSwitchObject {
     Write-RcResult $null
 }
 
+function Set-RcSwitchDescription {
+    $found = Assert-RcFound (Find-RcObject (Get-SCLogicalSwitch) $Data.id $null) 'logical switch' $Data.id
+    $null = Set-SCLogicalSwitch -LogicalSwitch $found -Description ([string]$Data.description)
+    Write-RcResult $found
+}
+
 switch ($Data.operation) {
     'read' { Read-RcSwitches }
     'set_logical_switch' { Set-RcLogicalSwitch }
     'set_host_switch' { Set-RcHostSwitch }
+    'describe' { Set-RcSwitchDescription }
     'remove' { Remove-RcSwitchObject }
     default { Stop-RcUnknown 'operation' }
 }

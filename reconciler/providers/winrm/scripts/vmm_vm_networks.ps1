@@ -1,4 +1,5 @@
-# VM networks and their VM subnets. $Data.operation: read ($Data.names), set_vm_network, remove ($Data.id).
+# VM networks and their VM subnets. $Data.operation: read ($Data.names), set_vm_network, remove ($Data.id), describe
+# ($Data.id, $Data.description: the Description alone, for an adoption).
 # A network-virtualized VM network gets IPv4 customer and provider address pools; each VM subnet is one subnet.
 # Writes print Write-RcResult.
 param($Data)
@@ -63,9 +64,16 @@ function Remove-RcVmNetwork {
     Write-RcResult $null
 }
 
+function Set-RcVmNetworkDescription {
+    $network = Assert-RcFound (Find-RcObject (Get-SCVMNetwork) $Data.id $null) 'VM network' $Data.id
+    $null = Set-SCVMNetwork -VMNetwork $network -Description ([string]$Data.description)
+    Write-RcResult $network
+}
+
 switch ($Data.operation) {
     'read' { Read-RcVmNetworks }
     'set_vm_network' { Set-RcVmNetwork }
+    'describe' { Set-RcVmNetworkDescription }
     'remove' { Remove-RcVmNetwork }
     default { Stop-RcUnknown 'operation' }
 }
