@@ -33,11 +33,11 @@ def import_(
     plus profiles), with a comment on every value left to a default. Secrets are never written."""
     from rich.markup import escape
 
-    from reconciler.reports import diagnostics as render
     from reconciler.cli.consoles import err
     from reconciler.cli.consoles import out as stdout
     from reconciler.cli.run_errors import exits_on_run_errors
     from reconciler.engine.inverse.documents import Selection
+    from reconciler.reports import diagnostics as render
     from reconciler.runs import clock, import_run
 
     with exits_on_run_errors():
