@@ -48,10 +48,10 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bmc: Bmc, *, vendor: st
     specs = copy_specs(tmp_path)
     site = specs / "sites" / "contoso-west.yaml"
     edit_text(
-        site, 'bmc: {address: "https://10.0.0.21", vendor: dell}', f'bmc: {{address: "{bmc.url}", vendor: {vendor}}}'
+        site, "bmc: {address: https://10.0.0.21, vendor: dell}", f'bmc: {{address: "{bmc.url}", vendor: {vendor}}}'
     )
     for n in (22, 23):
-        edit_text(site, f'\n      bmc: {{address: "https://10.0.0.{n}", vendor: dell}}', "")
+        edit_text(site, f"\n      bmc: {{address: https://10.0.0.{n}, vendor: dell}}", "")
     power = specs / "profiles" / "power.yaml"
     edit_text(power, "hosts: [HV01.contoso.int, HV02.contoso.int, HV03.contoso.int]", f"hosts: [{HOST}]")
     if bios:

@@ -213,8 +213,8 @@ def test_a_vsphere_run_without_a_login_fails_when_it_opens(tmp_path: Path, monke
     specs = copy_specs(tmp_path)
     edit_text(
         specs / "sites" / "contoso-west.yaml",
-        '      platform: hyperv\n      hostGroup: All Hosts/West\n      bmc: {address: "https://10.0.0.23"',
-        '      platform: vsphere\n      hostGroup: All Hosts/West\n      bmc: {address: "https://10.0.0.23"',
+        "      platform: hyperv\n      hostGroup: All Hosts/West\n      bmc: {address: https://10.0.0.23",
+        "      platform: vsphere\n      hostGroup: All Hosts/West\n      bmc: {address: https://10.0.0.23",
     )
     edit_text(
         specs / "sites" / "contoso-west.yaml",
