@@ -577,6 +577,15 @@ class FakeAzure:
         with self._lock:
             self._store[_key(path)] = copy.deepcopy(body)
 
+    def objects(self, type_suffix: str) -> list[JSON]:
+        """Copies of the stored objects whose ARM type ends with ``type_suffix`` (``replicationProtectedItems``)."""
+        with self._lock:
+            return [
+                copy.deepcopy(o)
+                for o in self._store.values()
+                if str(o.get("type", "")).lower().endswith(type_suffix.lower())
+            ]
+
     def get_raw(self, path: str) -> JSON | None:
         """Any stored object by its ARM id (case-insensitive), or None."""
         with self._lock:
