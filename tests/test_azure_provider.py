@@ -34,7 +34,7 @@ from tests.azure_env import (
     seed_vault,
 )
 from tests.azure_fake import FakeAzure
-from tests.helpers import copy_specs, edit_text, out, plan_json, run
+from tests.helpers import copy_specs, edit_text, out, run
 
 AZURE_KINDS = sorted(KINDS)
 _seed_vault = seed_vault

@@ -143,7 +143,7 @@ def test_every_kind_has_its_cases() -> None:
         for case in sorted((FIXTURES / kind).glob("*.yaml")):
             expect = _load(case)["expect"]
             seen.add((expect["action"], expect.get("noopReason")))
-        needs = [("noop", "in-sync")]
+        needs: list[tuple[str, str | None]] = [("noop", "in-sync")]
         if kind not in CHECKED_ONLY:
             needs.append(("replace" if kind in NO_UPDATE else "update", None))
         needs.append(("create", None) if info.creatable else ("noop", "missing-unmanaged"))
