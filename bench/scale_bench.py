@@ -344,13 +344,13 @@ def plan_worker(specs: Path, db: Path, *, one_by_one: bool, profile: bool) -> di
     if not loaded.ok:
         fail(f"{len(loaded.errors)} errors in the specs")
     t_load = time.perf_counter()
-    with no_cyclic_gc():  # as the CLI does (cli/session.py)
+    with no_cyclic_gc():  # as a run does (runs/session.py)
         resources = expand.expand(loaded.specs)
     t_expand = time.perf_counter()
     faults = Faults(latency_s=LATENCY_S)
     backends = open_backends(db, faults)
     groups: list[int] = []
-    with no_cyclic_gc():  # as the CLI does (cli/session.py): read and plan with the cyclic collector paused
+    with no_cyclic_gc():  # as a run does (runs/session.py): read and plan with the cyclic collector paused
         planned = planner.Pending(resources)  # as the CLI does: plan each group as its read returns
         if one_by_one:
             observed = _read_one_by_one(resources, backends.router)

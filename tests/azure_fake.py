@@ -4,7 +4,7 @@ It serves HTTPS on 127.0.0.1 with a certificate signed by a throwaway CA (``ca_p
 clients (azure-mgmt-recoveryservicessiterecovery, -recoveryservices, -storage, -network, -resource, and
 azure-identity) can be pointed at it with ``base_url=fake.base_url`` and ``connection_verify=fake.ca_path``.
 
-What it models (the multi-tenant Hyper-V/VMM to Azure Site Recovery case, see /work/shared/DOMAIN.md):
+What it models (the multi-tenant Hyper-V/VMM to Azure Site Recovery case, docs/azure.md):
 
 * resource groups, storage accounts, virtual networks (tenant side);
 * Recovery Services vaults and, under a vault, the ASR objects: fabrics, protection containers (VMM clouds),

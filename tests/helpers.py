@@ -21,6 +21,7 @@ from reconciler.cli.app import app
 from reconciler.core.addresses import Address
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.store import EstateStore, Row
+from reconciler.runs import clock
 from reconciler.store import db as store_db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,10 @@ SPECS = ROOT / "specs"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # every CSI escape sequence
 COLOUR = re.compile(r"\x1b\[[0-9;]*m")  # colour (SGR) sequences only
 AUDIT_LOG = "RECONCILER_AUDIT_LOG"
+# The shipped power profile's maintenance window is Sat/Sun 02:00 UTC for 4 h. A test whose outcome depends on
+# it pins the time (``pin_clock``) instead of reading the wall clock.
+WEEKDAY_NOON = "2026-12-09T12:00:00Z"  # a Wednesday: the window is closed
+WEEKEND_3AM = "2026-12-05T03:00:00Z"  # a Saturday: the window is open
 EMBEDDED_ENV = (
     "RECONCILER_EMBEDDED_LATENCY_MS",
     "RECONCILER_EMBEDDED_FAULT_RATE",
@@ -57,6 +62,12 @@ def isolate(
         monkeypatch.setenv(seed.ENV_ESTATE_DB, str(tmp_path / estate))
     if audit_log is not None:
         monkeypatch.setenv(AUDIT_LOG, audit_log)
+
+
+def pin_clock(monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    """The commands the test runs go by a clock that started at ``when`` (ISO 8601), in-process or in a
+    subprocess: the test-only ``RECONCILER_TEST_NOW`` (reconciler/runs/clock.py)."""
+    monkeypatch.setenv(clock.TEST_NOW_ENV, when)
 
 
 def run(*args: str | Path, allow_traceback: bool = False) -> Result:

@@ -23,15 +23,15 @@ from sqlalchemy import text as text_sql
 from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner, Result
 
-from reconciler.cli import run_history
 from reconciler.cli.app import app
 from reconciler.core.redact import MASK
 from reconciler.engine import applier
+from reconciler.runs import run_history
 from reconciler.store import db, history
 from reconciler.store.db import Store, open_store
 from reconciler.store.locks import locks_table
 from tests.helpers import COLOUR as ANSI
-from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, isolate
+from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, WEEKDAY_NOON, isolate, pin_clock
 from tests.helpers import run as _run
 
 TABLES = {"alembic_version", "locks", "runs", "steps", "last_applied", "reports", "ownership", "procedures"}
@@ -309,7 +309,8 @@ def test_apply_records_runs_steps_and_last_applied(store: Store) -> None:
     assert missing.exit_code == 1 and "no run 'no-such-run'" in missing.output
 
 
-def test_a_held_apply_is_recorded_held(store: Store) -> None:
+def test_a_held_apply_is_recorded_held(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    pin_clock(monkeypatch, WEEKDAY_NOON)  # outside the maintenance window
     result = _apply()  # without --allow-disruption: the VM memory and BIOS changes are held
     assert result.exit_code == 0, result.output
     (listed,) = history.list_runs(store=store)
@@ -317,6 +318,7 @@ def test_a_held_apply_is_recorded_held(store: Store) -> None:
     assert run is not None and run.result == "held"
     assert run.counts is not None and run.counts["held"] > 0 and run.counts["done"] > 0
     held = {s.address for s in run.steps if s.result == "held"}
+    assert {a.split(":")[0] for a in held} >= {"hyperv.vm_memory", "bmc.bios"}
     done = {s.address for s in run.steps if s.result == "done"}
     applied = history.last_applied([s.address for s in run.steps], store=store)
     assert set(applied) == done and not held & set(applied)  # nothing held counts as applied

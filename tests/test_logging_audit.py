@@ -18,13 +18,13 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.cli import logs
 from reconciler.cli.app import app
 from reconciler.core.addresses import Address
 from reconciler.core.redact import MASK, Redactor, looks_secret, secret_env_values
 from reconciler.providers.embedded import seed
+from reconciler.runs import audit, logs
 from reconciler.spec import secrets as spec_secrets
-from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, isolate
+from tests.helpers import EMBEDDED_ENV, ROOT, SPECS, WEEKDAY_NOON, isolate, pin_clock
 from tests.helpers import run as _run
 
 SHIPPED_ESTATE = ROOT / "reconciler" / "providers" / "embedded" / "estates" / "contoso-west.yaml"
@@ -36,7 +36,7 @@ CANARIES = (CLIENT_SECRET, VMM_PASSWORD, BY_KEY)
 ENVIRONMENT_VARIABLES = (
     logs.ENV_FORMAT,
     logs.ENV_LEVEL,
-    logs.ENV_AUDIT_LOG,
+    audit.ENV_AUDIT_LOG,
     seed.ENV_ESTATE_DB,
     *EMBEDDED_ENV,
 )
@@ -131,7 +131,7 @@ def test_the_audit_hooks_pass_other_hooks_through_and_show_masked_messages(
     from reconciler.engine import applier
 
     monkeypatch.setenv("AZURE_CLIENT_SECRET", CLIENT_SECRET)
-    monkeypatch.setenv(logs.ENV_AUDIT_LOG, str(tmp_path / "audit.jsonl"))
+    monkeypatch.setenv(audit.ENV_AUDIT_LOG, str(tmp_path / "audit.jsonl"))
     logs.configure("json", "error")
     seen: list[str] = []
 
@@ -144,14 +144,14 @@ def test_the_audit_hooks_pass_other_hooks_through_and_show_masked_messages(
 
     address = Address("vmm.cloud", "acmecorp", "AcmeCorp Cloud")
     change = ResourceChange(address, Action.CREATE, None, {"name": "AcmeCorp Cloud"})
-    hooks = logs.ApplyAudit(Plan(changes=(change,), created_at="now", spec_digest="x")).hooks(Inner())
+    hooks = audit.ApplyAudit(Plan(changes=(change,), created_at="now", spec_digest="x")).hooks(Inner())
     hooks.pre_apply(change)
     hooks.post_apply(applier.StepResult(address, Action.CREATE, "failed", f"login {CLIENT_SECRET} refused"))
     assert seen == [f"pre {address}", f"post login {MASK} refused"]
     (step,) = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text(encoding="utf-8").splitlines()]
     assert step["event"] == "apply.step" and step["level"] == "error"  # the file ignores --log-level
     assert step["message"] == f"login {MASK} refused" and step["after"] == {"name": "AcmeCorp Cloud"}
-    logs.close_audit()
+    audit.close_audit()
 
 
 def test_redactor_masks_the_longest_secret_and_leaves_clean_data_alone() -> None:
@@ -197,7 +197,7 @@ def test_no_secret_in_any_output_plan_file_log_or_audit_event(
     canary_estate: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     audit_file = tmp_path / "audit" / "audit.jsonl"  # the folder does not exist yet
-    monkeypatch.setenv(logs.ENV_AUDIT_LOG, str(audit_file))
+    monkeypatch.setenv(audit.ENV_AUDIT_LOG, str(audit_file))
     # The canaries really are in what the estate returns: the plan must mask them, not miss them.
     shown = _run("estate", "show", "--format", "json", "--estate", canary_estate)
     assert all(canary in shown.stdout for canary in CANARIES)
@@ -261,7 +261,9 @@ def test_no_secret_in_any_output_plan_file_log_or_audit_event(
     assert [e["event"] for e in logged] == [e["event"] for e in events]
     assert all({"timestamp", "level", "event"} <= set(e) for e in logged)
 
-    # apply from the specs shows the whole plan first; the BIOS change is held (no --allow-disruption).
+    # apply from the specs shows the whole plan first; the BIOS change is held (no --allow-disruption, and
+    # on a weekday, outside the power profile's weekend maintenance window).
+    pin_clock(monkeypatch, WEEKDAY_NOON)
     assert _run("estate", "init", "--from", tmp_path / "canary-estate.yaml", "--estate", canary_estate).exit_code == 0
     direct = _run("apply", SPECS, "--yes", "--target", "bmc.bios", "--estate", canary_estate)
     assert direct.exit_code == 0, direct.output
@@ -275,7 +277,7 @@ def test_no_secret_in_any_output_plan_file_log_or_audit_event(
 def test_console_logs_by_default_and_the_audit_file_can_be_turned_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(logs.ENV_AUDIT_LOG, "-")
+    monkeypatch.setenv(audit.ENV_AUDIT_LOG, "-")
     db = tmp_path / "estate.db"
     quiet = _run("apply", SPECS, "--yes", "--estate", db, "--target", "vmm.logical_network")
     assert quiet.exit_code == 0, quiet.output
@@ -335,7 +337,7 @@ def test_an_unwritable_audit_file_stops_apply_before_any_change(
 ) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("", encoding="utf-8")
-    monkeypatch.setenv(logs.ENV_AUDIT_LOG, str(blocker / "audit.jsonl"))
+    monkeypatch.setenv(audit.ENV_AUDIT_LOG, str(blocker / "audit.jsonl"))
     db = tmp_path / "estate.db"
     result = _run("apply", SPECS, "--yes", "--estate", db, "--target", "vmm.logical_network")
     assert result.exit_code == 1

@@ -37,7 +37,7 @@ from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.provider import EmbeddedProvider
 from reconciler.providers.embedded.store import EstateStore, Row
 from reconciler.spec.loader import load_paths
-from tests.helpers import EMBEDDED_ENV, SPECS, copy_specs, init_estate, isolate
+from tests.helpers import EMBEDDED_ENV, SPECS, WEEKDAY_NOON, WEEKEND_3AM, copy_specs, init_estate, isolate, pin_clock
 from tests.helpers import edit_text as _edit
 from tests.helpers import estate_snapshot as _snapshot
 from tests.helpers import out as _out
@@ -212,7 +212,9 @@ def watched(db: Path) -> Iterator[tuple[EmbeddedProvider, Watch]]:
 # --- 1. held without leave ---------------------------------------------------------------------------
 
 
-def test_disruptive_changes_and_their_dependents_are_held_without_leave(db: Path) -> None:
+def test_disruptive_changes_and_their_dependents_are_held_without_leave(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     document = _plan_json(SPECS, db)
     pending = _pending(document)
     disruptive = {c["address"] for c in pending if c["disruptive"]}
@@ -220,14 +222,10 @@ def test_disruptive_changes_and_their_dependents_are_held_without_leave(db: Path
     assert {str(VM01), str(VM02)} <= disruptive
     assert {a.split(":")[0] for a in disruptive} == {"hyperv.vm_memory", "bmc.bios"}
 
-    # The shipped power profile has a weekend window: inside it the BIOS changes are not held.
-    window = _shipped_window()
-    started = datetime.datetime.now(UTC)
+    # Outside the shipped power profile's weekend maintenance window the BIOS changes are held too.
+    pin_clock(monkeypatch, WEEKDAY_NOON)
     result = _run("apply", SPECS, "--yes", "--estate", db)
-    ended = datetime.datetime.now(UTC)
-    if windows.is_open(window, started) != windows.is_open(window, ended):
-        pytest.skip("the shipped maintenance window opened or closed during the run")
-    roots = {a for a in disruptive if not (a.startswith("bmc.bios:") and windows.is_open(window, started))}
+    roots = disruptive
     held = _closure(pending, roots)
     assert held > roots  # protection waits for the memory of the VM it protects
     assert {"asr.protected_item:acmecorp/VM01", "asr.protected_item:fabrikam/FAB-WEB01"} <= held
@@ -269,15 +267,24 @@ def test_disruptive_changes_and_their_dependents_are_held_without_leave(db: Path
     _assert_estate_at_rest(db)
 
 
-def test_an_open_window_lets_the_bios_changes_through_without_leave(specs: Path, db: Path) -> None:
-    today = datetime.datetime.now(UTC)
-    days = [windows.DAYS[(today - datetime.timedelta(days=1)).weekday()], windows.DAYS[today.weekday()]]
-    # Open from yesterday 00:00 for 48h, and from today 00:00 for 48h: open now, and for at least a day.
-    _edit(
-        specs / "profiles" / "power.yaml",
-        'maintenanceWindow: {days: [Sat, Sun], start: "02:00", duration: 4h, timezone: UTC}',
-        f'maintenanceWindow: {{days: [{", ".join(days)}], start: "00:00", duration: 48h, timezone: UTC}}',
-    )
+@pytest.mark.parametrize(
+    ("window", "when"),
+    [
+        (None, WEEKEND_3AM),  # the shipped window: Sat/Sun 02:00 UTC for 4h
+        ('{days: [Wed], start: "12:30", duration: 1h, timezone: Europe/Berlin}', WEEKDAY_NOON),  # 13:00 in Berlin
+    ],
+    ids=["shipped-window", "edited-window"],
+)
+def test_an_open_window_lets_the_bios_changes_through_without_leave(
+    specs: Path, db: Path, monkeypatch: pytest.MonkeyPatch, window: str | None, when: str
+) -> None:
+    if window is not None:
+        _edit(
+            specs / "profiles" / "power.yaml",
+            'maintenanceWindow: {days: [Sat, Sun], start: "02:00", duration: 4h, timezone: UTC}',
+            f"maintenanceWindow: {window}",
+        )
+    pin_clock(monkeypatch, when)
     pending = _pending(_plan_json(specs, db))
     vm_roots = {c["address"] for c in pending if c["disruptive"] and c["kind"] == "hyperv.vm_memory"}
     held = _closure(pending, vm_roots)

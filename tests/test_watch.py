@@ -29,6 +29,7 @@ from reconciler.core.addresses import Address
 from reconciler.engine import watch
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.store import EstateStore, Row
+from reconciler.runs import webhook
 from reconciler.store import locks
 from tests.helpers import EMBEDDED_ENV, applied_estate, copy_specs, isolate
 from tests.helpers import edit_row as _edit
@@ -186,27 +187,27 @@ def test_a_failing_webhook_is_a_warning_not_a_crash(specs: Path, estate: Path) -
 def test_webhook_retries_server_errors_but_not_client_errors() -> None:
     flaky = _Hook([503, 200])
     try:
-        assert watch_cmds.post_webhook(flaky.url, {"text": "hi", "event": "drift.appeared"}, wait_s=0)
+        assert webhook.post_webhook(flaky.url, {"text": "hi", "event": "drift.appeared"}, wait_s=0)
         assert len(flaky.bodies) == 2
     finally:
         flaky.close()
     refused = _Hook([400, 200])
     try:
-        assert not watch_cmds.post_webhook(refused.url, {"text": "hi"}, wait_s=0)
+        assert not webhook.post_webhook(refused.url, {"text": "hi"}, wait_s=0)
         assert len(refused.bodies) == 1
     finally:
         refused.close()
-    assert not watch_cmds.post_webhook(f"http://127.0.0.1:{_free_port()}/", {"text": "hi"}, wait_s=0, attempts=2)
+    assert not webhook.post_webhook(f"http://127.0.0.1:{_free_port()}/", {"text": "hi"}, wait_s=0, attempts=2)
 
 
 def test_webhook_payload_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECONCILER_TEST_PASSWORD", "hunter2-very-secret")
-    from reconciler.cli import logs
+    from reconciler.runs import logs
 
     logs.configure()  # the redactor reads the environment once per command
     sink = _Hook()
     try:
-        assert watch_cmds.post_webhook(sink.url, {"text": "password hunter2-very-secret"}, wait_s=0)
+        assert webhook.post_webhook(sink.url, {"text": "password hunter2-very-secret"}, wait_s=0)
     finally:
         sink.close()
     assert "hunter2-very-secret" not in json.dumps(sink.bodies)

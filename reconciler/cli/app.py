@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import drift_cmds, estate_cmds, history_cmds, lock_cmds, plan_cmds, watch_cmds
-from reconciler.cli.logs import LogFormat, LogLevel
-from reconciler.cli.logs import configure as configure_logging
+from reconciler.cli import apply_cmd, drift_cmds, estate_cmds, history_cmds, lock_cmds, plan_cmds, watch_cmds
+from reconciler.runs.logs import LogFormat, LogLevel
+from reconciler.runs.logs import configure as configure_logging
 
 app = typer.Typer(
     name="reconciler",
@@ -102,7 +102,7 @@ def schema(
 
 # plan/apply/estate live in their own modules, which import the engine only when a command runs.
 app.command("plan")(plan_cmds.plan)
-app.command("apply")(plan_cmds.apply)
+app.command("apply")(apply_cmd.apply)
 app.add_typer(estate_cmds.estate_app, name="estate")
 app.command("locks")(lock_cmds.locks)
 app.command("force-unlock")(lock_cmds.force_unlock)
@@ -127,7 +127,7 @@ def main() -> None:
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # never a traceback for a user; RECONCILER_DEBUG=1 shows it
-        from reconciler.cli import failures
+        from reconciler.runs import failures
 
         if failures.debugging():
             raise

@@ -1,13 +1,14 @@
 """``reconciler drift``: refresh only. Read the live state, compare it with the specs and with what apply last
 applied (the history store), and classify every resource and live object (docs/drift.md). Takes no lock
 and changes nothing; the run and its report are recorded in the history store (``reconciler show RUN``).
+The run is :mod:`reconciler.runs.drift`'s; this command loads the session, calls it, renders the report in
+the chosen format and exits 2 when anything was found.
 
-Only typer is imported at module level; the engine, the store and the renderers load when the command runs."""
+Only typer is imported at module level; the runs layer and the renderers load when the command runs."""
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,12 +17,7 @@ import typer
 from reconciler.cli.plan_cmds import Estate, Excludes, Targets
 
 if TYPE_CHECKING:
-    from reconciler.cli.session import Session
     from reconciler.engine.drift import DriftReport
-    from reconciler.engine.health import Watch
-    from reconciler.reports.drift_common import TrendPoint
-    from reconciler.store.db import Store
-    from reconciler.store.history import Applied
 
 
 class Format(enum.StrEnum):
@@ -29,83 +25,6 @@ class Format(enum.StrEnum):
     json = "json"
     markdown = "markdown"
     html = "html"
-
-
-TREND_RUNS = 20  # the past drift runs the Markdown and HTML trend shows
-
-
-def _store_failed(session: Session | None, what: str, exc: BaseException) -> typer.Exit:
-    """Print why the store is unusable (closing the backends, if still open) and return the exit 1."""
-    from rich.markup import escape
-
-    from reconciler.cli.session import err
-    from reconciler.store import db
-
-    if session is not None:
-        session.backends.close()
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    err.print(
-        f"[red]error:[/red] cannot {what} the history store {escape(db.shown_url())} "
-        f"(RECONCILER_DATABASE_URL): {escape(first)}. Drift needs what apply last applied; nothing was compared.",
-        highlight=False,
-    )
-    return typer.Exit(1)
-
-
-def _open_store(session: Session) -> Store:
-    from alembic.util.exc import CommandError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from reconciler.store import db
-
-    try:
-        return db.open_store(None)
-    except (SQLAlchemyError, CommandError, OSError) as exc:
-        raise _store_failed(session, "open", exc) from exc
-
-
-def _last_applied(store: Store, addresses: set[str]) -> dict[str, Applied]:
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from reconciler.store import history
-
-    try:
-        return history.last_applied(addresses, store=store)
-    except SQLAlchemyError as exc:
-        raise _store_failed(None, "read", exc) from exc  # the backends are closed already
-
-
-def _watches(session: Session) -> list[Watch]:
-    """The hosts whose CPU ready the selected power profiles watch."""
-    from reconciler.engine import health
-
-    return health.watches(session.specs, session.resources)
-
-
-def _with_host_reads(session: Session, watched: list[Watch]) -> Session:
-    """The session reading the watched hosts' ``host.state`` objects too: one more bulk read per site, from
-    the backend the routing table gives each host."""
-    import dataclasses
-
-    from reconciler.engine import health
-
-    if not watched:
-        return session
-    return dataclasses.replace(session, resources=[*session.resources, *health.host_reads(watched)])
-
-
-def _trend(store: Store) -> list[TrendPoint]:
-    """The drift counts of the last recorded drift runs, oldest first (none when the store cannot say)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from reconciler.reports.drift_common import TrendPoint
-    from reconciler.store import history
-
-    try:
-        runs = history.list_runs(TREND_RUNS, kind="drift", store=store)
-    except SQLAlchemyError:
-        return []  # the trend is decoration: the report stands without it
-    return [TrendPoint(r.id, r.started_at, dict(r.counts or {})) for r in reversed(runs) if r.result is not None]
 
 
 def _plain_text(report: DriftReport, *, show_in_sync: bool) -> str:
@@ -121,7 +40,7 @@ def _plain_text(report: DriftReport, *, show_in_sync: bool) -> str:
 
 
 def _write(text: str, out_file: Path | None) -> None:
-    from reconciler.cli.session import err
+    from reconciler.cli.consoles import err
 
     if out_file is None:
         typer.echo(text, nl=False)
@@ -132,55 +51,6 @@ def _write(text: str, out_file: Path | None) -> None:
         err.print(f"[red]error:[/red] cannot write {out_file}: {exc.strerror or exc}", highlight=False)
         raise typer.Exit(1) from exc
     err.print(f"[dim]wrote {out_file}[/dim]", highlight=False)
-
-
-def compute(
-    session: Session,
-    *,
-    targets: Sequence[str],
-    excludes: Sequence[str],
-    progress: bool,
-    trend: bool,
-) -> tuple[DriftReport, list[TrendPoint] | None]:
-    """The drift report of the selected resources, with health findings (``reconciler drift`` and each
-    ``watch`` cycle make it the same way), and the trend of past drift runs when asked. The session's
-    backends stay open for the caller."""
-    import datetime
-
-    from reconciler.cli import logs
-    from reconciler.cli.session import read_live
-    from reconciler.core.memory import no_cyclic_gc
-    from reconciler.engine import drift as engine_drift
-    from reconciler.engine import health, planner
-
-    with no_cyclic_gc():  # as plan does: tens of thousands of observed objects and entries, none cyclic
-        watched = _watches(session)
-        store = _open_store(session)  # before the (long) read: an unusable store fails at once
-        planned = planner.Pending(session.resources, unfinished=session.unfinished)  # compared as reads return
-        try:
-            observed = read_live(_with_host_reads(session, watched), progress=progress, on_batch=planned.feed)
-            hosts = {a: seen for a, seen in observed.items() if a.kind == health.HOST_KIND}
-            observed = {a: seen for a, seen in observed.items() if a.kind != health.HOST_KIND}
-            addresses = {str(r.address) for r in session.resources}
-            addresses |= {str(a) for a, seen in observed.items() if seen is not None}
-            applied = _last_applied(store, addresses)
-            points = _trend(store) if trend else None
-        finally:
-            store.close()
-        report = engine_drift.make_report(
-            session.resources,
-            observed,
-            applied,
-            created_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            declared=session.all_resources,  # what a --target leaves out is still declared: never unmanaged
-            targets=targets,
-            excludes=excludes,
-            redact=logs.redact,  # apply stored the desired fields redacted: compare them alike
-            digest=planner.spec_digest(session.all_resources),
-            health=health.findings(session.resources, observed, watched, hosts),
-            planned=planned.changes,
-        )
-        return report, points
 
 
 def drift(
@@ -196,41 +66,43 @@ def drift(
 ) -> None:
     """Report drift: classify every resource as in-sync, drifted, missing, pending or unmanaged. Exit 0 when
     everything is in sync, 2 when anything is found, 1 on error. Reads only: no lock, no change."""
-    from reconciler.cli import logs, run_history
-    from reconciler.cli.session import load, out
-    from reconciler.engine import drift as engine_drift
-    from reconciler.reports import drift_html, drift_json, drift_markdown, drift_text, json_document
+    from reconciler.cli import progress
+    from reconciler.cli.consoles import out
+    from reconciler.cli.run_errors import exits_on_run_errors
+    from reconciler.reports import drift_html, drift_markdown, drift_text, json_document
+    from reconciler.runs import clock, run_history
+    from reconciler.runs import drift as run_drift
 
-    run = run_history.ReportRun("drift")
     targets, excludes = target or [], exclude or []
-    session = load([path], targets=targets, excludes=excludes, estate=estate)
-    try:
-        report, trend = compute(
-            session,
-            targets=targets,
-            excludes=excludes,
-            progress=output is Format.text,
-            trend=output in (Format.markdown, Format.html),
-        )
-    finally:
-        session.backends.close()
-    logs.drift_done(report)
-    report = engine_drift.redacted(report, logs.redact)
-    document = logs.redact(drift_json.to_dict(report, spec_paths=session.spec_paths))
+    with exits_on_run_errors():
+        now = clock.from_environ()
+        run = run_history.ReportRun("drift", clock=now)
+        session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
+        try:
+            found = run_drift.drift(
+                session,
+                targets=targets,
+                excludes=excludes,
+                progress=progress.read_progress(output is Format.text),
+                trend=output in (Format.markdown, Format.html),
+                clock=now,
+            )
+        finally:
+            session.close()
+    report = found.report
     if output is Format.text and out_file is None:
         drift_text.render(out, report, show_in_sync=show_in_sync)
     else:
         if output is Format.json:
-            text = json_document.dumps(document) + "\n"
+            text = json_document.dumps(found.document) + "\n"
         elif output is Format.markdown:
-            text = drift_markdown.render(report, history=trend)
+            text = drift_markdown.render(report, history=found.trend)
         elif output is Format.html:
-            text = drift_html.render(report, history=trend)
+            text = drift_html.render(report, history=found.trend)
         else:
             text = _plain_text(report, show_in_sync=show_in_sync)
         _write(text, out_file)
-    outcome, counts = run_history.drift_result(report)
     # Recorded with its report; a store that cannot be written now is only a warning: drift changes nothing.
-    run.record(document, result=outcome, counts=counts, spec_paths=session.spec_paths, spec_digest=report.spec_digest)
+    run_drift.record(run, found)
     if report.has_findings:  # drift or a health finding
         raise typer.Exit(2)

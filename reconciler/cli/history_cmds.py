@@ -102,7 +102,7 @@ def show(
     ] = ShowFormat.text,
 ) -> None:
     """Show one run: a plan or drift run's report (rendered again), an apply run's steps."""
-    from reconciler.cli import run_history
+    from reconciler.runs import run_history
     from reconciler.store import history as store_history
 
     run = store_history.get_run(run_id.strip())
@@ -168,7 +168,7 @@ def _optional_renderer(module: str) -> Callable[..., str] | None:
 def _show_report(run: Run, document: dict[str, Any], output: ShowFormat) -> None:
     """The stored plan or drift document, rendered again: json as stored, text with the command's renderer,
     markdown and html with the report renderers when this version has them."""
-    from reconciler.cli.session import out
+    from reconciler.cli.consoles import out
 
     if output is ShowFormat.json:
         from reconciler.reports import json_document

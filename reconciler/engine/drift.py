@@ -26,7 +26,7 @@ from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, ActionReason, NoopReason, ResourceChange
 from reconciler.core.resources import Mode, Observed, Resource
 from reconciler.engine import planner
-from reconciler.engine.health import HealthFinding
+from reconciler.engine.health import HealthFinding, Reading
 
 if TYPE_CHECKING:
     from reconciler.store.history import Applied
@@ -96,6 +96,7 @@ class DriftReport:
     excludes: tuple[str, ...] = ()
     format_version: int = DRIFT_FORMAT_VERSION
     health: tuple[HealthFinding, ...] = ()  # engine/health.py: protection and CPU ready problems
+    readings: tuple[Reading, ...] = ()  # every watched host's CPU ready, finding or not: the trend history keeps
 
     def counts(self) -> dict[str, int]:
         """Entries per class (every class present, zero when none)."""
@@ -225,6 +226,7 @@ def make_report(
     digest: str | None = None,
     health: Sequence[HealthFinding] = (),
     planned: Mapping[Address, ResourceChange] | None = None,
+    readings: Sequence[Reading] = (),
 ) -> DriftReport:
     """Classify every resource (``resources``: the selected ones) and every live object of their scopes
     that no spec declares. ``declared`` is every resource of the specs (default ``resources``): what a
@@ -261,6 +263,7 @@ def make_report(
         targets=tuple(targets),
         excludes=tuple(excludes),
         health=tuple(health),
+        readings=tuple(readings),
     )
 
 
@@ -293,6 +296,7 @@ __all__ = [
     "FieldDrift",
     "HealthFinding",
     "LastApplied",
+    "Reading",
     "ScopeCounts",
     "classify_one",
     "make_report",

@@ -143,3 +143,28 @@ class HandlerTable:
         if handler is None:
             raise PermanentError(f"the {self.backend} backend has no handler for {kind}", code="NoHandler")
         return handler
+
+
+def _silent(_message: str) -> None:
+    """Progress nobody listens to."""
+
+
+class HandlerProvider(BaseProvider):
+    """A backend that is a dispatcher over kind handlers (docs/adding-a-provider.md): a subclass builds
+    ``self.table`` in its constructor; reading and applying go to the handler of the resource's kind."""
+
+    table: HandlerTable
+
+    def read_scope(self, resource: Resource) -> str:
+        return self.table[resource.kind].read_scope(resource)
+
+    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
+        if not resources:
+            return {}
+        return self.table[resources[0].kind].read(resources)
+
+    def read_one(self, resource: Resource) -> Observed | None:
+        return self.table[resource.kind].read_one(resource)
+
+    def apply(self, change: ResourceChange, resource: Resource, progress: Progress | None = None) -> Observed | None:
+        return self.table[resource.kind].apply(change, resource, progress or _silent)

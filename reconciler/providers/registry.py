@@ -23,7 +23,7 @@ from reconciler.spec.loader import SpecSet
 from reconciler.store.db import Store
 
 # The real backends, by package under reconciler.providers, in route order.
-BACKENDS: tuple[str, ...] = ("azure",)
+BACKENDS: tuple[str, ...] = ("azure", "vsphere", "bmc")
 
 
 @dataclass

@@ -34,8 +34,58 @@ def _trend(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[st
     return [f"**Trend** (objects not in sync, last {len(series)} runs, oldest first): {counts}", ""]
 
 
+def _cpu_ready(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[str]:
+    """The watched hosts' CPU ready, highest first, with each host's figures over the past runs."""
+    rows = common.cpu_ready_rows(report, history)
+    if not rows:
+        return []
+    out = [
+        "#### CPU ready",
+        "",
+        "| host | now | threshold | trend (oldest first) | source |",
+        "| --- | ---: | ---: | --- | --- |",
+    ]
+    for row in rows:
+        trend = " → ".join(common.percent(v) for v in row.series) if len(row.series) > 1 else ""
+        out.append(
+            f"| {cell(row.host)} | {common.percent(row.percent)} | {common.percent(row.threshold)} | {cell(trend)} | "
+            f"{cell(row.source)} |"
+        )
+    more = len(report.readings) - len(rows)
+    note = [f"_{more} more hosts not listed (the table shows the {len(rows)} highest)._"] if more > 0 else []
+    return [*out, *note, ""]
+
+
 def render(report: DriftReport, *, history: Sequence[TrendPoint] | None = None, limit: int = LIMIT) -> str:
     """The report as Markdown of at most ``limit`` characters."""
+    budget = limit - 300  # room for the truncation note
+    out = "\n".join(_head(report, history)) + "\n"
+    left_out = 0
+    for line in [*_health(report), *_cpu_ready(report, history)]:
+        if len(out) + len(line) + 1 > budget:
+            left_out += 1
+            continue
+        out += line + "\n"
+    rows = _finding_rows(report)
+    if rows:
+        details, dropped = _details(rows, objects=len(common.findings(report)), room=budget - len(out))
+        out += details
+        left_out += dropped
+    elif not report.has_findings:
+        out += "Nothing drifted.\n"
+    if left_out:
+        out += (
+            f"\n> **Truncated:** {left_out} more line{'s' * (left_out != 1)} left out to fit a comment; "
+            "the whole report: `reconciler drift --format json` or `--format html`.\n"
+        )
+    if len(out) > limit:  # a head alone too long (thousands of scopes): cut hard, still under the limit
+        tail = "\n\n> **Truncated** to fit a comment.\n"
+        out = out[: limit - len(tail)] + tail
+    return out
+
+
+def _head(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[str]:
+    """Title, time, and the counts per scope, then the trend."""
     head: list[str] = [f"### reconciler drift — {cell(common.headline(report))}", ""]
     head.append(f"<sub>{cell(report.created_at)} · spec digest {cell(report.spec_digest[:12])}</sub>")
     head.append("")
@@ -51,83 +101,66 @@ def render(report: DriftReport, *, history: Sequence[TrendPoint] | None = None, 
             f"{c['pending']} | {c['unmanaged']} | {health_count.get((scope.site, scope.tenant), 0)} |"
         )
     head.append("")
-    head += _trend(report, history)
+    return head + _trend(report, history)
 
-    body: list[str] = []
-    if report.health:
-        body += [
-            "#### Health",
-            "",
-            "| severity | object | finding | suspected cause | fix |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for h in report.health:
-            body.append(
-                f"| {cell(h.severity)} | {cell(str(h.address))} | {cell(h.message)} | {cell(h.cause or '')} | "
-                f"{cell(h.fix or '')} |"
-            )
-        body.append("")
 
-    found = common.findings(report)
-    rows: list[str] = []
-    for e in found:
-        kind = e.address.kind
-        label = f"{common.title(kind)} {e.address.name}"
-        if e.fields:
-            for f in e.fields:
-                rows.append(
-                    f"| {e.drift_class.value} | {cell(label)} | {cell(f.path)} | "
-                    f"{cell(common.value(f.expected, kind=kind, path=f.path))} | "
-                    f"{cell(common.value(f.actual, kind=kind, path=f.path))} |"
-                )
-        else:
-            why = e.error or e.reason
-            rows.append(f"| {e.drift_class.value} | {cell(label)} | — | {cell(why)} | |")
-    details_open = [
-        "<details>",
-        f"<summary>{len(found)} object{'s' * (len(found) != 1)} not in sync: fields before (spec) and after "
-        "(live)</summary>",
+def _health(report: DriftReport) -> list[str]:
+    if not report.health:
+        return []
+    body = [
+        "#### Health",
         "",
-        "| class | object | field | before (spec) | after (live) |",
+        "| severity | object | finding | suspected cause | fix |",
         "| --- | --- | --- | --- | --- |",
     ]
-    details_close = ["", "</details>", ""]
-
-    out = "\n".join(head) + "\n"
-    note_room = 300
-    budget = limit - note_room
-    left_out = 0
-    for line in body:
-        if len(out) + len(line) + 1 > budget:
-            left_out += 1
-            continue
-        out += line + "\n"
-    if rows:
-        opening = "\n".join(details_open) + "\n"
-        closing = "\n".join(details_close) + "\n"
-        if len(out) + len(opening) + len(closing) <= budget:
-            out += opening
-            shown = 0
-            for row in rows:
-                if len(out) + len(row) + 1 + len(closing) > budget:
-                    break
-                out += row + "\n"
-                shown += 1
-            left_out += len(rows) - shown
-            out += closing
-        else:
-            left_out += len(rows)
-    elif not report.has_findings:
-        out += "Nothing drifted.\n"
-    if left_out:
-        out += (
-            f"\n> **Truncated:** {left_out} more line{'s' * (left_out != 1)} left out to fit a comment; "
-            "the whole report: `reconciler drift --format json` or `--format html`.\n"
+    for h in report.health:
+        body.append(
+            f"| {cell(h.severity)} | {cell(str(h.address))} | {cell(h.message)} | {cell(h.cause or '')} | "
+            f"{cell(h.fix or '')} |"
         )
-    if len(out) > limit:  # a head alone too long (thousands of scopes): cut hard, still under the limit
-        tail = "\n\n> **Truncated** to fit a comment.\n"
-        out = out[: limit - len(tail)] + tail
-    return out
+    return [*body, ""]
+
+
+def _finding_rows(report: DriftReport) -> list[str]:
+    """One table row per drifted field (or per object without fields)."""
+    rows: list[str] = []
+    for e in common.findings(report):
+        kind = e.address.kind
+        label = f"{common.title(kind)} {e.address.name}"
+        if not e.fields:
+            rows.append(f"| {e.drift_class.value} | {cell(label)} | — | {cell(e.error or e.reason)} | |")
+        for f in e.fields:
+            rows.append(
+                f"| {e.drift_class.value} | {cell(label)} | {cell(f.path)} | "
+                f"{cell(common.value(f.expected, kind=kind, path=f.path))} | "
+                f"{cell(common.value(f.actual, kind=kind, path=f.path))} |"
+            )
+    return rows
+
+
+def _details(rows: list[str], *, objects: int, room: int) -> tuple[str, int]:
+    """The findings table in a collapsed block, as many rows as fit in ``room``; and how many were left out."""
+    opening = "\n".join(
+        [
+            "<details>",
+            f"<summary>{objects} object{'s' * (objects != 1)} not in sync: fields before (spec) and after "
+            "(live)</summary>",
+            "",
+            "| class | object | field | before (spec) | after (live) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+    )
+    opening += "\n"
+    closing = "\n</details>\n\n"
+    if len(opening) + len(closing) > room:
+        return "", len(rows)
+    out, shown = opening, 0
+    for row in rows:
+        if len(out) + len(row) + 1 + len(closing) > room:
+            break
+        out += row + "\n"
+        shown += 1
+    return out + closing, len(rows) - shown
 
 
 __all__ = ["LIMIT", "cell", "render"]

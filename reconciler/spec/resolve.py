@@ -52,9 +52,7 @@ class EffectiveMemory:
 def effective_memory(settings: MemorySettings) -> EffectiveMemory | None:
     """Fill the derived values: static memory is startup = minimum = maximum; report-maximum-at-boot
     boots at the maximum. None when the settings are incomplete (the rules report why)."""
-    startup = settings.startup
-    if settings.report_maximum_at_boot and startup is None:
-        startup = settings.maximum
+    startup = settings.boot_size
     if startup is None:
         return None
     if not settings.dynamic:

@@ -29,6 +29,19 @@ from sqlalchemy.pool import ConnectionPoolEntry
 if TYPE_CHECKING:
     from alembic.config import Config
 
+StoreError = exc.SQLAlchemyError
+"""What the store raises when its database cannot be used (unreachable, locked, not writable, a schema it
+cannot migrate). Callers outside the store catch this name: only the store imports SQLAlchemy."""
+
+
+def migration_errors() -> tuple[type[Exception], ...]:
+    """:data:`StoreError` and what else opening a store raises when it cannot be used: Alembic's error, when a
+    migration cannot run. A function, so that Alembic is imported only when a caller asks (an error happened)."""
+    from alembic.util.exc import CommandError
+
+    return (StoreError, CommandError)
+
+
 ENV_DATABASE_URL = "RECONCILER_DATABASE_URL"
 DEFAULT_DATABASE = Path(".reconciler") / "state.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -311,13 +311,15 @@ def record_batch(
     applied: Mapping[str, Mapping[str, Any]] | None = None,
     forgotten: Iterable[str] = (),
     store: Store | None = None,
+    at: str | None = None,
 ) -> None:
     """Many rows in one transaction, as an apply run buffers them: ``steps`` (the keyword arguments of
     :func:`record_step`), what is now applied to each address (``applied``: desired fields, already
-    redacted) and the addresses deleted (``forgotten``). An address is in at most one of the two."""
+    redacted) and the addresses deleted (``forgotten``). An address is in at most one of the two. ``at``
+    (default now) times the applied rows and the steps that carry no ``started_at``."""
     applied = applied or {}
     gone = sorted({*applied, *forgotten})
-    stamp = now()
+    stamp = at or now()
     step_rows = [
         {
             "run_id": run_id,

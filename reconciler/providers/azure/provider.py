@@ -23,12 +23,9 @@ subscription (the resource groups of its tenant, or of the site's vault); a tena
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from reconciler.core.addresses import Address
-from reconciler.core.changes import ResourceChange
-from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure.context import AzureContext
 from reconciler.providers.azure.handler import Handler, Services
 from reconciler.providers.azure.jobs import Jobs
@@ -44,7 +41,7 @@ from reconciler.providers.azure.tenant_side import ResourceGroupHandler, Storage
 from reconciler.providers.azure.topology import Topologies
 from reconciler.providers.azure.vault import VaultHandler
 from reconciler.providers.azure.vmm import VmmServerHandler
-from reconciler.providers.base import BaseProvider, HandlerTable, Progress
+from reconciler.providers.base import HandlerProvider, HandlerTable
 from reconciler.store.db import Store
 
 # The kinds this backend serves (the registry routes them here when RECONCILER_AZURE=on); the handler table
@@ -79,11 +76,7 @@ HANDLERS: tuple[Callable[[Services], Handler], ...] = (
 )
 
 
-def _silent(_message: str) -> None:
-    """Progress nobody listens to."""
-
-
-class AzureProvider(BaseProvider):
+class AzureProvider(HandlerProvider):
     name = "azure"
     kinds = KINDS
 
@@ -102,20 +95,6 @@ class AzureProvider(BaseProvider):
             self.session, Jobs(self.session), self.ledger, Topologies(self.session), Registrations(self.session)
         )
         self.table = HandlerTable(self.name, (make(services) for make in HANDLERS))
-
-    def read_scope(self, resource: Resource) -> str:
-        return self.table[resource.kind].read_scope(resource)
-
-    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
-        if not resources:
-            return {}
-        return self.table[resources[0].kind].read(resources)
-
-    def read_one(self, resource: Resource) -> Observed | None:
-        return self.table[resource.kind].read_one(resource)
-
-    def apply(self, change: ResourceChange, resource: Resource, progress: Progress | None = None) -> Observed | None:
-        return self.table[resource.kind].apply(change, resource, progress or _silent)
 
     def close(self) -> None:
         self.session.close()

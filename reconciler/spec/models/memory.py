@@ -30,6 +30,14 @@ class MemorySettings(SpecModel):
         ),
     )
 
+    @property
+    def boot_size(self) -> int | None:
+        """The startup size in effect: ``startup``, or the maximum with reportMaximumAtBoot when startup is
+        omitted (the one place that default is decided; None: not set)."""
+        if self.startup is not None:
+            return self.startup
+        return self.maximum if self.report_maximum_at_boot else None
+
 
 class MemoryProfileDocument(SpecModel):
     api_version: ApiVersion

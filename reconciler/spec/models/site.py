@@ -37,8 +37,10 @@ class VmmEndpoint(SpecModel):
 
 
 class VCenterEndpoint(SpecModel):
+    """The vCenter managing the site's ESXi hosts (platform: vsphere); credentials come from the environment."""
+
     server: HostName = Field(description="vCenter FQDN (vSphere hosts need one)")
-    port: Port = 443
+    port: Port = Field(443, description="vCenter's HTTPS port (the SDK is https://SERVER:PORT/sdk)")
 
 
 class RecoveryVault(Managed):
@@ -68,7 +70,9 @@ class Vendor(enum.StrEnum):
 
 
 class Bmc(SpecModel):
-    address: Url = Field(description="Redfish base URL of the BMC (iDRAC, iLO), e.g. https://10.0.0.21")
+    address: Url = Field(
+        description="Redfish base URL of the BMC (iDRAC, iLO), e.g. https://10.0.0.21; each host its own"
+    )
     vendor: Vendor = Field(description="dell, hpe or generic: decides which BIOS attributes apply")
 
 

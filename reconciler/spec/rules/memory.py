@@ -16,47 +16,61 @@ from reconciler.spec.yamlsource import FieldPath
 def settings(doc: SpecDocument[Any], mem: MemorySettings, base: FieldPath) -> Iterator[Diagnostic]:
     """Rules for one block of memory settings at ``base`` (a profile's spec or a VM's inline memory)."""
     if mem.report_maximum_at_boot:
+        yield from _report_maximum(doc, mem, base)
         if not mem.dynamic:
-            yield doc.diagnostic(
-                "memory.report-max-needs-dynamic",
-                (*base, "reportMaximumAtBoot"),
-                "reportMaximumAtBoot works only with dynamic memory",
-                hint="set dynamic: true, or drop reportMaximumAtBoot",
-            )
             return
-        yield doc.diagnostic(
-            "memory.report-max-overreports",
-            (*base, "reportMaximumAtBoot"),
-            "with reportMaximumAtBoot, Windows shows in-use memory as total minus available, which reads too high",
-            hint="tell the tenant to judge memory pressure from the host's view, not the guest's Task Manager",
-            severity=Severity.WARNING,
-        )
-        if mem.startup is not None and mem.maximum is not None and mem.startup != mem.maximum:
-            yield doc.diagnostic(
-                "memory.report-max-startup",
-                (*base, "startup"),
-                f"reportMaximumAtBoot boots at the maximum ({format_memory_mb(mem.maximum)}) "
-                f"but startup is {format_memory_mb(mem.startup)}",
-                hint="set startup equal to maximum, or omit startup",
-            )
     if not mem.dynamic:
-        if mem.startup is None:
-            yield doc.diagnostic(
-                "memory.missing-startup",
-                (*base, "startup"),
-                "static memory needs a startup size",
-                hint="add startup: e.g. 4GiB",
-            )
-        for field in ("minimum", "maximum"):
-            if getattr(mem, field) is not None:
-                yield doc.diagnostic(
-                    "memory.bounds-ignored",
-                    (*base, field),
-                    f"{field} applies only to dynamic memory; static memory uses startup alone",
-                    hint=f"remove {field}, or set dynamic: true",
-                    severity=Severity.WARNING,
-                )
+        yield from _static(doc, mem, base)
         return
+    yield from _dynamic(doc, mem, base)
+
+
+def _report_maximum(doc: SpecDocument[Any], mem: MemorySettings, base: FieldPath) -> Iterator[Diagnostic]:
+    if not mem.dynamic:
+        yield doc.diagnostic(
+            "memory.report-max-needs-dynamic",
+            (*base, "reportMaximumAtBoot"),
+            "reportMaximumAtBoot works only with dynamic memory",
+            hint="set dynamic: true, or drop reportMaximumAtBoot",
+        )
+        return
+    yield doc.diagnostic(
+        "memory.report-max-overreports",
+        (*base, "reportMaximumAtBoot"),
+        "with reportMaximumAtBoot, Windows shows in-use memory as total minus available, which reads too high",
+        hint="tell the tenant to judge memory pressure from the host's view, not the guest's Task Manager",
+        severity=Severity.WARNING,
+    )
+    if mem.startup is not None and mem.maximum is not None and mem.startup != mem.maximum:
+        yield doc.diagnostic(
+            "memory.report-max-startup",
+            (*base, "startup"),
+            f"reportMaximumAtBoot boots at the maximum ({format_memory_mb(mem.maximum)}) "
+            f"but startup is {format_memory_mb(mem.startup)}",
+            hint="set startup equal to maximum, or omit startup",
+        )
+
+
+def _static(doc: SpecDocument[Any], mem: MemorySettings, base: FieldPath) -> Iterator[Diagnostic]:
+    if mem.startup is None:
+        yield doc.diagnostic(
+            "memory.missing-startup",
+            (*base, "startup"),
+            "static memory needs a startup size",
+            hint="add startup: e.g. 4GiB",
+        )
+    for field in ("minimum", "maximum"):
+        if getattr(mem, field) is not None:
+            yield doc.diagnostic(
+                "memory.bounds-ignored",
+                (*base, field),
+                f"{field} applies only to dynamic memory; static memory uses startup alone",
+                hint=f"remove {field}, or set dynamic: true",
+                severity=Severity.WARNING,
+            )
+
+
+def _dynamic(doc: SpecDocument[Any], mem: MemorySettings, base: FieldPath) -> Iterator[Diagnostic]:
     for field in ("minimum", "maximum"):
         if getattr(mem, field) is None:
             yield doc.diagnostic(
@@ -72,8 +86,7 @@ def settings(doc: SpecDocument[Any], mem: MemorySettings, base: FieldPath) -> It
             "dynamic memory needs a startup size",
             hint="add startup: e.g. 2GiB (or set reportMaximumAtBoot: true to boot at the maximum)",
         )
-    startup = mem.startup if mem.startup is not None else (mem.maximum if mem.report_maximum_at_boot else None)
-    lo, hi = mem.minimum, mem.maximum
+    startup, lo, hi = mem.boot_size, mem.minimum, mem.maximum
     if lo is not None and hi is not None and lo > hi:
         yield doc.diagnostic(
             "memory.order",
@@ -81,21 +94,21 @@ def settings(doc: SpecDocument[Any], mem: MemorySettings, base: FieldPath) -> It
             f"minimum {format_memory_mb(lo)} is above maximum {format_memory_mb(hi)}",
             hint="minimum <= startup <= maximum",
         )
-    elif startup is not None:
-        if lo is not None and startup < lo:
-            yield doc.diagnostic(
-                "memory.order",
-                (*base, "startup"),
-                f"startup {format_memory_mb(startup)} is below minimum {format_memory_mb(lo)}",
-                hint="minimum <= startup <= maximum",
-            )
-        if hi is not None and startup > hi:
-            yield doc.diagnostic(
-                "memory.order",
-                (*base, "startup"),
-                f"startup {format_memory_mb(startup)} is above maximum {format_memory_mb(hi)}",
-                hint="minimum <= startup <= maximum",
-            )
+        return
+    if startup is not None and lo is not None and startup < lo:
+        yield doc.diagnostic(
+            "memory.order",
+            (*base, "startup"),
+            f"startup {format_memory_mb(startup)} is below minimum {format_memory_mb(lo)}",
+            hint="minimum <= startup <= maximum",
+        )
+    if startup is not None and hi is not None and startup > hi:
+        yield doc.diagnostic(
+            "memory.order",
+            (*base, "startup"),
+            f"startup {format_memory_mb(startup)} is above maximum {format_memory_mb(hi)}",
+            hint="minimum <= startup <= maximum",
+        )
 
 
 def check(specs: SpecSet) -> Iterable[Diagnostic]:

@@ -115,46 +115,7 @@ def _tenant(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
             doc, spec.site, Names(specs.known_names("Site")), ("spec", "site"), code="ref.site-not-found", what="site"
         )
     else:
-        site = site_doc.model.spec
-        groups = Names(site.host_groups)
-        logical = Names(ln.name for ln in site.logical_networks)
-        yield from missing(
-            doc,
-            spec.cloud.host_groups,
-            groups,
-            ("spec", "cloud", "hostGroups"),
-            code="ref.host-group-not-found",
-            what="host group",
-        )
-        yield from missing(
-            doc,
-            spec.cloud.logical_networks,
-            logical,
-            ("spec", "cloud", "logicalNetworks"),
-            code="ref.logical-network-not-found",
-            what="logical network",
-        )
-        in_cloud = Names(spec.cloud.logical_networks)
-        for i, net in enumerate(spec.vm_networks):
-            path: FieldPath = ("spec", "vmNetworks", i, "logicalNetwork")
-            if net.logical_network not in logical:
-                yield from missing_one(
-                    doc,
-                    net.logical_network,
-                    logical,
-                    path,
-                    code="ref.logical-network-not-found",
-                    what="logical network",
-                )
-            elif net.logical_network not in in_cloud:
-                yield doc.diagnostic(
-                    "tenant.vm-network-outside-cloud",
-                    path,
-                    f"VM network {net.name!r} sits on logical network {net.logical_network!r}, "
-                    f"which is not in the tenant's cloud {spec.cloud.name!r}",
-                    hint=f"add {net.logical_network!r} to spec.cloud.logicalNetworks "
-                    "(ASR maps only networks of the cloud)",
-                )
+        yield from _tenant_on_site(doc, site_doc.model.spec)
     profiles = Names(specs.known_names("MemoryProfile"))
     for i, vm in enumerate(spec.vms):
         if vm.memory_profile is not None:
@@ -167,36 +128,79 @@ def _tenant(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
                 what="memory profile",
             )
     if spec.recovery is not None:
-        vm_networks = Names(n.name for n in spec.vm_networks)
-        vnet = spec.recovery.virtual_network
-        subnets = Names(s.name for s in vnet.subnets)
-        for i, mapping in enumerate(spec.recovery.network_mappings):
-            base: FieldPath = ("spec", "recovery", "networkMappings", i)
+        yield from _network_mappings(doc)
+
+
+def _tenant_on_site(doc: SpecDocument[Any], site: Any) -> Iterator[Diagnostic]:
+    """The tenant's cloud and VM networks use the site's host groups and logical networks."""
+    spec = doc.model.spec
+    logical = Names(ln.name for ln in site.logical_networks)
+    yield from missing(
+        doc,
+        spec.cloud.host_groups,
+        Names(site.host_groups),
+        ("spec", "cloud", "hostGroups"),
+        code="ref.host-group-not-found",
+        what="host group",
+    )
+    yield from missing(
+        doc,
+        spec.cloud.logical_networks,
+        logical,
+        ("spec", "cloud", "logicalNetworks"),
+        code="ref.logical-network-not-found",
+        what="logical network",
+    )
+    in_cloud = Names(spec.cloud.logical_networks)
+    for i, net in enumerate(spec.vm_networks):
+        path: FieldPath = ("spec", "vmNetworks", i, "logicalNetwork")
+        if net.logical_network not in logical:
+            yield from missing_one(
+                doc, net.logical_network, logical, path, code="ref.logical-network-not-found", what="logical network"
+            )
+        elif net.logical_network not in in_cloud:
+            yield doc.diagnostic(
+                "tenant.vm-network-outside-cloud",
+                path,
+                f"VM network {net.name!r} sits on logical network {net.logical_network!r}, "
+                f"which is not in the tenant's cloud {spec.cloud.name!r}",
+                hint=f"add {net.logical_network!r} to spec.cloud.logicalNetworks (ASR maps only networks of the cloud)",
+            )
+
+
+def _network_mappings(doc: SpecDocument[Any]) -> Iterator[Diagnostic]:
+    """Each network mapping names one of the tenant's VM networks and a subnet of its recovery network."""
+    spec = doc.model.spec
+    vm_networks = Names(n.name for n in spec.vm_networks)
+    vnet = spec.recovery.virtual_network
+    subnets = Names(s.name for s in vnet.subnets)
+    for i, mapping in enumerate(spec.recovery.network_mappings):
+        base: FieldPath = ("spec", "recovery", "networkMappings", i)
+        yield from missing_one(
+            doc,
+            mapping.vm_network,
+            vm_networks,
+            (*base, "vmNetwork"),
+            code="ref.vm-network-not-found",
+            what="VM network",
+        )
+        if mapping.azure_network.lower() != vnet.name.lower():
+            yield doc.diagnostic(
+                "ref.azure-network-not-found",
+                (*base, "azureNetwork"),
+                f"Azure network {mapping.azure_network!r} is not the tenant's recovery network {vnet.name!r}",
+                hint=f"map to {vnet.name!r} (spec.recovery.virtualNetwork)",
+            )
+        else:
             yield from missing_one(
                 doc,
-                mapping.vm_network,
-                vm_networks,
-                (*base, "vmNetwork"),
-                code="ref.vm-network-not-found",
-                what="VM network",
+                mapping.azure_subnet,
+                subnets,
+                (*base, "azureSubnet"),
+                code="ref.azure-subnet-not-found",
+                what="Azure subnet",
+                where=f"in {vnet.name!r}",
             )
-            if mapping.azure_network.lower() != vnet.name.lower():
-                yield doc.diagnostic(
-                    "ref.azure-network-not-found",
-                    (*base, "azureNetwork"),
-                    f"Azure network {mapping.azure_network!r} is not the tenant's recovery network {vnet.name!r}",
-                    hint=f"map to {vnet.name!r} (spec.recovery.virtualNetwork)",
-                )
-            else:
-                yield from missing_one(
-                    doc,
-                    mapping.azure_subnet,
-                    subnets,
-                    (*base, "azureSubnet"),
-                    code="ref.azure-subnet-not-found",
-                    what="Azure subnet",
-                    where=f"in {vnet.name!r}",
-                )
 
 
 def _power(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:

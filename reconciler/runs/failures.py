@@ -1,4 +1,5 @@
-"""The last line of defence: an error nobody anticipated still ends with a message, not a traceback.
+"""The last line of defence: an error nobody anticipated still ends with a message, not a traceback (the
+CLI's ``main`` shows it and exits 1; a watch cycle logs it and carries on).
 
 Known environmental failures (a database that cannot be opened, a missing driver) get a message that
 names the setting to fix; anything else is an internal error with a hint to report it.
@@ -8,32 +9,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Mapping
 
 DEBUG_ENV = "RECONCILER_DEBUG"
 
 
-def whole_number_setting(
-    name: str, *, low: int, high: int, default: int, environ: Mapping[str, str] | None = None
-) -> int:
-    """The whole number in environment variable ``name`` (``default`` when unset or blank); anything else
-    than a number from ``low`` to ``high`` ends the command with a one-line error naming the variable."""
-    raw = (os.environ if environ is None else environ).get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        import typer
-
-        typer.echo(f"error: {name}={raw!r}: use a whole number from {low} to {high} (default {default})", err=True)
-        raise typer.Exit(1)
-    return value
-
-
 def debugging() -> bool:
+    """``RECONCILER_DEBUG`` is set: let the error through, with its traceback."""
     return os.environ.get(DEBUG_ENV, "").strip() not in ("", "0", "false", "no")
 
 

@@ -2,8 +2,9 @@
 per step result, and ``last_applied`` (the desired fields, redacted) for each step that ended done or
 already-converged. A plan or drift: its ``runs`` row and its report (:class:`ReportRun`).
 
-For an apply the store must be usable before anything is applied (``begin`` exits 1 otherwise, like the
-locks); once changes have started, a failing write only logs ``history.write-failed`` (a warning) and the apply goes on.
+For an apply the store must be usable before anything is applied (``begin`` raises
+:class:`~reconciler.runs.errors.HistoryUnusable` otherwise, like the locks); once changes have started, a
+failing write only logs ``history.write-failed`` (a warning) and the apply goes on.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
-from reconciler.cli import logs
+from reconciler.runs import audit, logs
+from reconciler.runs.clock import SYSTEM, Clock
+from reconciler.runs.errors import HistoryUnusable
 
 if TYPE_CHECKING:
     from reconciler.core.addresses import Address
@@ -67,8 +68,11 @@ class RunHistory:
     FLUSH_ROWS = 200
     FLUSH_SECONDS = 1.0
 
-    def __init__(self, store: Store, run_id: str, resources: Mapping[Address, Resource]) -> None:
+    def __init__(
+        self, store: Store, run_id: str, resources: Mapping[Address, Resource], *, clock: Clock = SYSTEM
+    ) -> None:
         self.store = store
+        self.clock = clock  # the rows' times
         self.run_id = run_id
         self.resources = resources
         self.started = time.monotonic()
@@ -96,7 +100,12 @@ class RunHistory:
             self._safely(
                 "steps",
                 lambda: history.record_batch(
-                    self.run_id, steps=steps, applied=applied, forgotten=forgotten, store=self.store
+                    self.run_id,
+                    steps=steps,
+                    applied=applied,
+                    forgotten=forgotten,
+                    store=self.store,
+                    at=stamp(self.clock),
                 ),
             )
 
@@ -153,7 +162,7 @@ class RunHistory:
                 "message": logs.redactor().text(result.message),
                 "duration_s": round(result.duration_s, 3),
                 "attempts": result.attempts,
-                "started_at": _ago(result.duration_s),
+                "started_at": stamp(self.clock, ago_s=result.duration_s),
             }
         )
         if result.status in ("done", "already-converged"):
@@ -192,6 +201,7 @@ class RunHistory:
                     result=outcome(report),
                     counts=counts,
                     duration_s=round(time.monotonic() - self.started, 3),
+                    finished_at=stamp(self.clock),
                     store=self.store,
                 ),
             )
@@ -204,18 +214,19 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _ago(seconds: float) -> str:
+def stamp(clock: Clock, *, ago_s: float = 0.0) -> str:
+    """``clock``'s now (less ``ago_s`` seconds) as the store keeps times: ISO 8601, UTC, microseconds."""
     import datetime
 
-    return (datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=seconds)).isoformat(
-        timespec="microseconds"
-    )
+    return (clock.now() - datetime.timedelta(seconds=ago_s)).isoformat(timespec="microseconds")
 
 
-def _start(run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mapping[Address, Resource]) -> RunHistory:
+def _start(
+    run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mapping[Address, Resource], clock: Clock
+) -> RunHistory:
     from reconciler.store import db, history
 
-    user, host = logs.who()
+    user, host = audit.who()
     store = db.open_store(None)
     try:
         history.record_run_start(
@@ -225,39 +236,44 @@ def _start(run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mappin
             host=host,
             spec_digest=plan.spec_digest,
             spec_commit=spec_commit(spec_paths),
+            started_at=stamp(clock),
             store=store,
         )
     except BaseException:
         store.close()
         raise
-    return RunHistory(store, run_id, resources)
+    return RunHistory(store, run_id, resources, clock=clock)
 
 
-def begin(run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mapping[Address, Resource]) -> RunHistory:
-    """Open the store and record the run's start; exit 1 when the store is unusable (nothing applied yet)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
+def begin(
+    run_id: str,
+    plan: Plan,
+    spec_paths: Sequence[str],
+    resources: Mapping[Address, Resource],
+    *,
+    clock: Clock = SYSTEM,
+) -> RunHistory:
+    """Open the store and record the run's start; :class:`HistoryUnusable` when the store cannot be used
+    (nothing applied yet)."""
     from reconciler.store import db
 
     try:
-        return _start(run_id, plan, spec_paths, resources)
-    except SQLAlchemyError as exc:
-        typer.echo(f"error: cannot record the run in the history store {db.shown_url()}: {exc}", err=True)
-        raise typer.Exit(1) from exc
+        return _start(run_id, plan, spec_paths, resources, clock)
+    except db.StoreError as exc:
+        raise HistoryUnusable(db.shown_url(), exc) from exc
 
 
-def record_nothing(plan: Plan, spec_paths: Sequence[str]) -> None:
+def record_nothing(plan: Plan, spec_paths: Sequence[str], *, clock: Clock = SYSTEM) -> None:
     """An apply with nothing to change: a run with no steps (result ok). A store that cannot record it
     is only a warning: nothing was going to be applied anyway."""
     import uuid
 
-    from sqlalchemy.exc import SQLAlchemyError
-
     from reconciler.engine import applier
+    from reconciler.store import db
 
     try:
-        run = _start(uuid.uuid4().hex[:12], plan, spec_paths, {})
-    except SQLAlchemyError as exc:
+        run = _start(uuid.uuid4().hex[:12], plan, spec_paths, {}, clock)
+    except db.StoreError as exc:
         logs.log("history.write-failed", level="warning", write="run start", error=_first_line(exc))
         return
     run.confirm_in_sync(plan)
@@ -270,12 +286,10 @@ REPORTS_KEPT_ENV = "RECONCILER_HISTORY_REPORTS"
 def reports_kept_setting(environ: Mapping[str, str] | None = None) -> int:
     """How many plan and drift reports the history store keeps: ``RECONCILER_HISTORY_REPORTS`` (0 to
     1,000,000; 0 keeps none), default 200. The runs themselves (when, who, result, counts) are all kept."""
-    from reconciler.cli import failures
+    from reconciler.runs.settings import whole_number_setting
     from reconciler.store import history
 
-    return failures.whole_number_setting(
-        REPORTS_KEPT_ENV, low=0, high=1_000_000, default=history.REPORTS_KEPT, environ=environ
-    )
+    return whole_number_setting(REPORTS_KEPT_ENV, low=0, high=1_000_000, default=history.REPORTS_KEPT, environ=environ)
 
 
 class ReportRun:
@@ -284,15 +298,14 @@ class ReportRun:
     Plan and drift change nothing, so a store that cannot be written is a warning (``history.write-failed``)
     and the command goes on with its output and exit status unchanged."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, *, clock: Clock = SYSTEM) -> None:
         import uuid
-
-        from reconciler.store import history
 
         self.keep = reports_kept_setting()  # a bad value fails the command here, before it reads anything
         self.kind = kind
+        self.clock = clock
         self.run_id = uuid.uuid4().hex[:12]
-        self.started_at = history.now()
+        self.started_at = stamp(clock)
         self.started = time.monotonic()
 
     def record(
@@ -308,7 +321,7 @@ class ReportRun:
         when recorded, False (after a warning) when the store could not be written."""
         from reconciler.store import db, history
 
-        user, host = logs.who()
+        user, host = audit.who()
         commit = spec_commit(spec_paths)
         try:
             with db.open_store(None) as store:
@@ -328,6 +341,7 @@ class ReportRun:
                     result=result,
                     counts=counts,
                     duration_s=round(time.monotonic() - self.started, 3),
+                    finished_at=stamp(self.clock),
                     store=store,
                 )
         except Exception as exc:
