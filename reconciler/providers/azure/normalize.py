@@ -269,7 +269,7 @@ def protected_item(obj: Mapping[str, Any]) -> Normalized | None:
     )
 
 
-def _when(value: Any) -> datetime.datetime | None:
+def parse_time(value: Any) -> datetime.datetime | None:
     """An ISO 8601 time from ARM (``Z`` or an offset; none: UTC), or None."""
     if not value:
         return None
@@ -282,12 +282,12 @@ def _when(value: Any) -> datetime.datetime | None:
 
 def _days_until(value: Any, now: datetime.datetime) -> int | None:
     """Whole days from ``now`` to the time ``value`` (negative: past), or None."""
-    when = _when(value)
+    when = parse_time(value)
     return (when - now).days if when is not None else None
 
 
 def _minutes_since(value: Any, now: datetime.datetime) -> int | None:
-    when = _when(value)
+    when = parse_time(value)
     return int((now - when).total_seconds() // 60) if when is not None else None
 
 

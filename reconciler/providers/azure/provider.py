@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from reconciler.providers.azure.context import AzureContext
+from reconciler.providers.azure.drills import AzureDrills
 from reconciler.providers.azure.handler import Handler, Services
 from reconciler.providers.azure.jobs import Jobs
 from reconciler.providers.azure.ledger import Ledger, MemoryLedger, StoreLedger
@@ -95,6 +96,8 @@ class AzureProvider(HandlerProvider):
             self.session, Jobs(self.session), self.ledger, Topologies(self.session), Registrations(self.session)
         )
         self.table = HandlerTable(self.name, (make(services) for make in HANDLERS))
+        # The primitives of a DR drill (providers.drills): test failover, cleanup, latest recovery point.
+        self.drills = AzureDrills(self.session, services.jobs, services.topology)
 
     def close(self) -> None:
         self.session.close()
