@@ -13,6 +13,7 @@ registered is a plan error naming the fix, not a failed apply.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from reconciler.core.addresses import Address
@@ -21,7 +22,8 @@ from reconciler.engine.expand_base import res
 from reconciler.spec import resolve
 from reconciler.spec.loader import SpecDocument, SpecSet
 from reconciler.spec.models.site import SiteDocument
-from reconciler.spec.models.tenant import DiskType, ReplicaTarget, TenantDocument, TenantSpec, Vm
+from reconciler.spec.models.tenant import DiskType, Recovery, ReplicaTarget, TenantDocument, TenantSpec, Vm
+from reconciler.spec.yamlsource import FieldPath
 
 
 def registration_address(site: SpecDocument[SiteDocument]) -> Address:
@@ -97,76 +99,79 @@ def _replica_fields(t: TenantSpec) -> dict[str, Any]:
     return {"replicateTo": r.replicate_to.value}
 
 
-def tenant_recovery(
-    doc: SpecDocument[TenantDocument], specs: SpecSet, *, cloud: Address, vm_memory: Mapping[str, Address]
-) -> Iterator[Resource]:
-    """A tenant's recovery resources; ``vm_memory``: the memory resource of each VM that has one (protection
-    waits for it, and is blocked when the VM does not exist)."""
-    t = doc.model.spec
-    r = t.recovery
-    assert r is not None
-    scope = doc.name
-    site_doc = specs.sites[t.site]
-    site = site_doc.name
-    vault = site_doc.model.spec.recovery_vault
-    registration = registration_address(site_doc)
+@dataclass(frozen=True)
+class _Tenant:
+    """What every part of a tenant's recovery expansion shares."""
 
-    def a(kind: str, name: str) -> Address:
-        return Address(kind, scope, name)
+    doc: SpecDocument[TenantDocument]
+    recovery: Recovery
+    site: str
+    vault: str  # the site's vault's name
+    registration: Address
+    subscription: str
+    region: str
 
-    vault_addr = Address("asr.vault", site, vault.name)
-    sub = t.plan.azure.subscription_id
-    region = resolve.recovery_region(doc.model, specs) or vault.location
-    rg_addr = a("azure.resource_group", r.resource_group)
-    yield res(
-        doc,
+    @property
+    def scope(self) -> str:
+        return self.doc.name
+
+    def a(self, kind: str, name: str) -> Address:
+        return Address(kind, self.scope, name)
+
+    @property
+    def vault_address(self) -> Address:
+        return Address("asr.vault", self.site, self.vault)
+
+    def res(self, path: FieldPath, address: Address, desired: dict[str, Any], *deps: Address, **kw: Any) -> Resource:
+        return res(self.doc, path, address, desired, *deps, site=self.site, tenant=self.scope, **kw)
+
+
+def _tenant_side(t: _Tenant) -> Iterator[Resource]:
+    """The tenant's resource group, and in it the storage account and the virtual network."""
+    r, sub = t.recovery, t.subscription
+    rg_addr = t.a("azure.resource_group", r.resource_group)
+    yield t.res(
         ("spec", "recovery", "resourceGroup"),
         rg_addr,
-        {"subscriptionId": sub, "name": r.resource_group, "location": region},
-        site=site,
-        tenant=scope,
+        {"subscriptionId": sub, "name": r.resource_group, "location": t.region},
     )
-    sa_addr = a("azure.storage_account", r.storage_account.name)
-    yield res(
-        doc,
+    yield t.res(
         ("spec", "recovery", "storageAccount"),
-        sa_addr,
+        t.a("azure.storage_account", r.storage_account.name),
         {
             "subscriptionId": sub,
             "resourceGroup": r.resource_group,
             "name": r.storage_account.name,
-            "location": region,
+            "location": t.region,
             "sku": r.storage_account.sku.value,
         },
         rg_addr,
-        vault_addr,
+        t.vault_address,
         lifecycle=(r.storage_account.lifecycle,),
-        site=site,
-        tenant=scope,
     )
     vn = r.virtual_network
-    vn_addr = a("azure.virtual_network", vn.name)
-    yield res(
-        doc,
+    yield t.res(
         ("spec", "recovery", "virtualNetwork"),
-        vn_addr,
+        t.a("azure.virtual_network", vn.name),
         {
             "subscriptionId": sub,
             "resourceGroup": r.resource_group,
             "name": vn.name,
-            "location": region,
+            "location": t.region,
             "addressSpace": list(vn.address_space),
             "subnets": [{"name": sn.name, "prefix": sn.prefix} for sn in vn.subnets],
         },
         rg_addr,
         lifecycle=(vn.lifecycle,),
-        site=site,
-        tenant=scope,
     )
-    p = r.policy
-    policy_addr = a("asr.replication_policy", p.name)
+
+
+def _policy(t: _Tenant, cloud: Address) -> Iterator[Resource]:
+    """The replication policy and its association with the tenant's cloud."""
+    r, p = t.recovery, t.recovery.policy
+    policy_addr = t.a("asr.replication_policy", p.name)
     policy: dict[str, Any] = {
-        "vault": vault.name,
+        "vault": t.vault,
         "name": p.name,
         "replicationIntervalSeconds": p.replication_interval_seconds,
         "recoveryPointHours": p.recovery_point_hours,
@@ -175,87 +180,108 @@ def tenant_recovery(
     }
     if p.start_time is not None:
         policy["startTime"] = p.start_time
-    yield res(
-        doc,
+    yield t.res(
         ("spec", "recovery", "policy"),
         policy_addr,
         policy,
-        vault_addr,
-        sa_addr,
+        t.vault_address,
+        t.a("azure.storage_account", r.storage_account.name),
         lifecycle=(p.lifecycle,),
-        site=site,
-        tenant=scope,
     )
-    assoc_addr = a("asr.policy_association", t.cloud.name)
-    yield res(
-        doc,
+    yield t.res(
         ("spec", "recovery", "policy"),
-        assoc_addr,
-        {"cloud": t.cloud.name, "policy": p.name},
+        t.a("asr.policy_association", cloud.name),
+        {"cloud": cloud.name, "policy": p.name},
         policy_addr,
         cloud,
-        registration,
+        t.registration,
         lifecycle=(p.lifecycle,),
-        site=site,
-        tenant=scope,
     )
-    mapping_addrs = []
+
+
+def _mappings(t: _Tenant, association: Address) -> Iterator[Resource]:
+    """The network mappings: after the cloud is paired with its policy (the seed's order)."""
+    r = t.recovery
     for i, m in enumerate(r.network_mappings):
-        m_addr = a("asr.network_mapping", m.vm_network)
-        mapping_addrs.append(m_addr)
-        yield res(
-            doc,
+        yield t.res(
             ("spec", "recovery", "networkMappings", i),
-            m_addr,
+            t.a("asr.network_mapping", m.vm_network),
             {
                 "vmNetwork": m.vm_network,
-                "azureSubscriptionId": sub,
+                "azureSubscriptionId": t.subscription,
                 "azureResourceGroup": r.resource_group,
                 "azureNetwork": m.azure_network,
                 "azureSubnet": m.azure_subnet,
             },
-            a("vmm.vm_network", m.vm_network),
-            vn_addr,
-            vault_addr,
-            registration,
-            assoc_addr,  # the seed's order: the cloud is paired with its policy before its networks are mapped
+            t.a("vmm.vm_network", m.vm_network),
+            t.a("azure.virtual_network", r.virtual_network.name),
+            t.vault_address,
+            t.registration,
+            association,
             lifecycle=(m.lifecycle,),
-            site=site,
-            tenant=scope,
         )
-    first_subnet = r.network_mappings[0].azure_subnet if r.network_mappings else vn.subnets[0].name
-    replica = _replica_fields(t)
-    protected: dict[str, Address] = {}
-    for i, vm in enumerate(t.vms):
+
+
+def _protection(t: _Tenant, association: Address, vm_memory: Mapping[str, Address]) -> Iterator[Resource]:
+    """One protected item per VM the spec protects, after the association, mappings and storage account."""
+    spec, r = t.doc.model.spec, t.recovery
+    mappings = [t.a("asr.network_mapping", m.vm_network) for m in r.network_mappings]
+    first_subnet = r.network_mappings[0].azure_subnet if r.network_mappings else r.virtual_network.subnets[0].name
+    replica = _replica_fields(spec)
+    for i, vm in enumerate(spec.vms):
         if not vm.protect:
             continue
-        item_addr = protected[vm.name.casefold()] = a("asr.protected_item", vm.name)
         memory = (vm_memory[vm.name],) if vm.name in vm_memory else ()
-        yield res(
-            doc,
+        yield t.res(
             ("spec", "vms", i),
-            item_addr,
-            _protected_item(t, vm, first_subnet=first_subnet, replica=replica),
-            assoc_addr,
-            *mapping_addrs,
-            sa_addr,
+            t.a("asr.protected_item", vm.name),
+            _protected_item(spec, vm, first_subnet=first_subnet, replica=replica),
+            association,
+            *mappings,
+            t.a("azure.storage_account", r.storage_account.name),
             *memory,
             lifecycle=(vm.lifecycle,),
             prefix="protection",
-            site=site,
-            tenant=scope,
         )
-    for i, plan in enumerate(r.plans):
+
+
+def _plans(t: _Tenant) -> Iterator[Resource]:
+    """The recovery plans, after the VMs they hold (the spec's rules make each a protected VM)."""
+    protected = {vm.name.casefold(): t.a("asr.protected_item", vm.name) for vm in t.doc.model.spec.vms if vm.protect}
+    for i, plan in enumerate(t.recovery.plans):
         groups = [sorted(group.vms, key=str.casefold) for group in plan.groups]  # a group has no order
         members = [protected[vm.casefold()] for group in groups for vm in group if vm.casefold() in protected]
-        yield res(
-            doc,
+        yield t.res(
             ("spec", "recovery", "plans", i),
-            a("asr.recovery_plan", plan.name),
+            t.a("asr.recovery_plan", plan.name),
             {"name": plan.name, "groups": groups},
-            registration,
+            t.registration,
             *members,
             lifecycle=(plan.lifecycle,),
-            site=site,
-            tenant=scope,
         )
+
+
+def tenant_recovery(
+    doc: SpecDocument[TenantDocument], specs: SpecSet, *, cloud: Address, vm_memory: Mapping[str, Address]
+) -> Iterator[Resource]:
+    """A tenant's recovery resources, in the seed's order; ``vm_memory``: the memory resource of each VM that
+    has one (protection waits for it, and is blocked when the VM does not exist)."""
+    spec = doc.model.spec
+    assert spec.recovery is not None
+    site_doc = specs.sites[spec.site]
+    vault = site_doc.model.spec.recovery_vault
+    t = _Tenant(
+        doc=doc,
+        recovery=spec.recovery,
+        site=site_doc.name,
+        vault=vault.name,
+        registration=registration_address(site_doc),
+        subscription=spec.plan.azure.subscription_id,
+        region=resolve.recovery_region(doc.model, specs) or vault.location,
+    )
+    association = t.a("asr.policy_association", cloud.name)
+    yield from _tenant_side(t)
+    yield from _policy(t, cloud)
+    yield from _mappings(t, association)
+    yield from _protection(t, association, vm_memory)
+    yield from _plans(t)
