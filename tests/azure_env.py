@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.providers.azure.settings import AzureSettings
 from tests.azure_fake import FakeAzure
 from tests.helpers import EMBEDDED_ENV, init_estate, isolate, out, plan_json, run
 
@@ -21,6 +22,9 @@ CLOUDS = {"AcmeCorp Cloud": ["VM01", "VM02"], "Fabrikam Cloud": ["FAB-WEB01", "F
 VAULT_ID = (
     f"/Subscriptions/{PROVIDER_SUB}/resourceGroups/{VAULT_RG}/providers/Microsoft.RecoveryServices/vaults/{VAULT}"
 )
+
+
+VM_NETWORKS = ["YellowNetwork", "BlueNetwork"]
 
 
 @pytest.fixture
@@ -39,9 +43,38 @@ def seed_vault(fake: FakeAzure, tags: dict[str, str] | None = None) -> None:
         "westus",
         vmm_server="VMM01.contoso.int",
         clouds=CLOUDS,
-        vm_networks=["YellowNetwork", "BlueNetwork"],
+        vm_networks=VM_NETWORKS,
         tags=tags,
     )
+
+
+def register_vmm01(fake: FakeAzure, **provider: str) -> None:
+    """VMM01 registered with the provider's vault (made before without it): what DRConfigurator.exe leaves."""
+    fake.register_vmm(
+        PROVIDER_SUB,
+        VAULT_RG,
+        VAULT,
+        vmm_server="VMM01.contoso.int",
+        clouds=CLOUDS,
+        vm_networks=VM_NETWORKS,
+        **provider,
+    )
+
+
+def azure_settings(fake: FakeAzure, **env: str) -> AzureSettings:
+    """The provider's settings for the fake (a custom cloud and its CA), with ``env`` on top."""
+    settings = AzureSettings.from_env(
+        {
+            "RECONCILER_AZURE": "on",
+            "RECONCILER_AZURE_CLOUD": "custom",
+            "RECONCILER_AZURE_ARM_ENDPOINT": fake.base_url,
+            "RECONCILER_AZURE_AUTHORITY": fake.base_url,
+            "RECONCILER_AZURE_CA_BUNDLE": fake.ca_path,
+            **env,
+        }
+    )
+    assert settings is not None
+    return settings
 
 
 @pytest.fixture

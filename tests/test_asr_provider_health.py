@@ -12,7 +12,7 @@ import pytest
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Observed, Resource
 from reconciler.engine import health
-from tests.azure_env import PROVIDER_SUB, VAULT, VAULT_RG
+from tests.azure_env import PROVIDER_SUB, VAULT, VAULT_RG, register_vmm01
 from tests.azure_fake import FakeAzure
 from tests.helpers import copy_specs, out, run
 
@@ -58,15 +58,7 @@ def test_a_healthy_provider_is_no_finding() -> None:
 
 def test_drift_reports_a_disconnected_provider(azure: FakeAzure, tmp_path: Path) -> None:
     azure.add_vault(PROVIDER_SUB, VAULT_RG, VAULT, "westus", vmm_server=None)
-    azure.register_vmm(
-        PROVIDER_SUB,
-        VAULT_RG,
-        VAULT,
-        vmm_server="VMM01.contoso.int",
-        clouds={"AcmeCorp Cloud": ["VM01", "VM02"], "Fabrikam Cloud": ["FAB-WEB01", "FAB-SQL01"]},
-        vm_networks=["YellowNetwork", "BlueNetwork"],
-        connection="NotConnected",
-    )
+    register_vmm01(azure, connection="NotConnected")
     drift = run("drift", copy_specs(tmp_path), "--format", "json")
     assert drift.exit_code == 2, out(drift)
     (finding,) = [h for h in json.loads(drift.stdout)["health"] if h["check"] == "asr-provider"]

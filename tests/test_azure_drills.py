@@ -11,10 +11,9 @@ from reconciler.core.resources import Resource
 from reconciler.engine import expand
 from reconciler.providers.azure.context import AzureContext
 from reconciler.providers.azure.provider import AzureProvider
-from reconciler.providers.azure.settings import AzureSettings
 from reconciler.providers.drills import Drills
 from reconciler.spec.loader import load_paths
-from tests.azure_env import FABRIKAM_SUB, VAULT_ID, apply, seed_vault
+from tests.azure_env import FABRIKAM_SUB, VAULT_ID, apply, azure_settings, seed_vault
 from tests.azure_fake import FakeAzure
 from tests.helpers import copy_specs
 
@@ -27,17 +26,7 @@ DR_NETWORK = (
 def _provider(fake: FakeAzure, specs: Path) -> tuple[AzureProvider, dict[Address, Resource]]:
     loaded = load_paths([specs])
     assert loaded.ok
-    settings = AzureSettings.from_env(
-        {
-            "RECONCILER_AZURE": "on",
-            "RECONCILER_AZURE_CLOUD": "custom",
-            "RECONCILER_AZURE_ARM_ENDPOINT": fake.base_url,
-            "RECONCILER_AZURE_AUTHORITY": fake.base_url,
-            "RECONCILER_AZURE_CA_BUNDLE": fake.ca_path,
-            "RECONCILER_AZURE_POLLING_INTERVAL_S": "0",
-        }
-    )
-    assert settings is not None
+    settings = azure_settings(fake, RECONCILER_AZURE_POLLING_INTERVAL_S="0")
     provider = AzureProvider(
         settings, AzureContext.from_specs(loaded.specs), credential_factory=lambda _tenant: fake.credential()
     )

@@ -9,7 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.azure_env import ACME_SUB, PROVIDER_SUB, VAULT, VAULT_RG, apply, changes, converged, seed_vault
+from tests.azure_env import (
+    ACME_SUB,
+    PROVIDER_SUB,
+    VAULT,
+    VAULT_RG,
+    apply,
+    changes,
+    converged,
+    register_vmm01,
+    seed_vault,
+)
 from tests.azure_fake import FakeAzure
 from tests.helpers import copy_specs, out, plan_json, run
 
@@ -104,14 +114,7 @@ def test_a_missing_vault_resource_group_is_created_and_the_registration_waits(az
     assert group is not None and group["tags"]["managed-by"] == "reconciler" and group["tags"]["site"] == "contoso-west"
 
     # The operator registers VMM01 with the new vault (the vault settings file and DRConfigurator.exe).
-    azure.register_vmm(
-        PROVIDER_SUB,
-        VAULT_RG,
-        VAULT,
-        vmm_server="VMM01.contoso.int",
-        clouds={"AcmeCorp Cloud": ["VM01", "VM02"], "Fabrikam Cloud": ["FAB-WEB01", "FAB-SQL01"]},
-        vm_networks=["YellowNetwork", "BlueNetwork"],
-    )
+    register_vmm01(azure)
     apply(specs)
     assert converged(specs)
 

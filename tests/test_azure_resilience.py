@@ -18,8 +18,8 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.storage import StorageManagementClient
 
-from reconciler.providers.azure.settings import AzureSettings, SettingsError
-from tests.azure_env import ACME_SUB, PROVIDER_SUB, VAULT, VAULT_RG, apply, converged, seed_vault
+from reconciler.providers.azure.settings import SettingsError
+from tests.azure_env import ACME_SUB, PROVIDER_SUB, VAULT, VAULT_RG, apply, azure_settings, converged, seed_vault
 from tests.azure_fake import FakeAzure
 from tests.helpers import copy_specs, edit_text, out, run
 
@@ -35,25 +35,10 @@ class RecordingTransport(RequestsTransport):  # type: ignore[misc]  # azure-core
         self.slept.append(duration)
 
 
-def _settings(fake: FakeAzure, **env: str) -> AzureSettings:
-    settings = AzureSettings.from_env(
-        {
-            "RECONCILER_AZURE": "on",
-            "RECONCILER_AZURE_CLOUD": "custom",
-            "RECONCILER_AZURE_ARM_ENDPOINT": fake.base_url,
-            "RECONCILER_AZURE_AUTHORITY": fake.base_url,
-            "RECONCILER_AZURE_CA_BUNDLE": fake.ca_path,
-            **env,
-        }
-    )
-    assert settings is not None
-    return settings
-
-
 def _client(fake: FakeAzure, cls: Any, subscription: str, **env: str) -> tuple[Any, RecordingTransport]:
     """An SDK client as the provider builds it (its settings' kwargs), on a recording transport."""
     transport = RecordingTransport(connection_verify=fake.ca_path)
-    kwargs = {**_settings(fake, **env).client_kwargs(), "transport": transport}
+    kwargs = {**azure_settings(fake, **env).client_kwargs(), "transport": transport}
     return cls(fake.credential(), subscription, **kwargs), transport
 
 
@@ -115,7 +100,7 @@ def test_long_running_operations_poll_at_the_configured_interval(fake: FakeAzure
 )
 def test_bad_retry_and_polling_settings_are_named(fake: FakeAzure, variable: str, value: str, message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(f"{variable}={value!r}: {message}")):
-        _settings(fake, **{variable: value})
+        azure_settings(fake, **{variable: value})
 
 
 def test_a_step_reads_its_object_once_and_the_topology_once_per_apply(azure: FakeAzure, tmp_path: Path) -> None:

@@ -65,70 +65,43 @@ class AzureDrills:
             ended=props.get("endTime"),
         )
 
-    def test_failover(self, target: Resource, *, network_id: str | None, progress: Progress) -> DrillJob:
+    def _act(self, target: Resource, action: str, what: str, body: dict[str, Any], progress: Progress) -> DrillJob:
+        """POST ``action`` (``test_failover``, ``test_failover_cleanup``) on a recovery plan or a protected VM,
+        wait for its ASR job, and say how it ended."""
         if target.kind == "asr.recovery_plan":
             vault = self._vault(target)
-            ops = self.session.vault_client(Family.ASR, vault).replication_recovery_plans
-            body: dict[str, Any] = {
-                "properties": {
-                    "failoverDirection": "PrimaryToRecovery",
-                    **_network(network_id),
-                    "providerSpecificDetails": [{"instanceType": HVR_AZURE, "recoveryPointType": "Latest"}],
-                }
-            }
-            _, job = self.jobs.run(
-                f"test failover of recovery plan {target.address.name}",
-                lambda hook: ops.begin_test_failover(
-                    vault.resource_group, vault.name, target.address.name, body, raw_response_hook=hook
-                ),
-                progress,
-                vault,
-            )
-            return self._outcome(vault, job)
-        vault, fabric, container, item = self._item(target)
-        items = self.session.vault_client(Family.ASR, vault).replication_protected_items
+            plans = self.session.vault_client(Family.ASR, vault).replication_recovery_plans
+            begin = getattr(plans, f"begin_{action}")
+            args: tuple[str, ...] = (vault.resource_group, vault.name, target.address.name)
+            what = f"{what} of recovery plan {target.address.name}"
+        else:
+            vault, fabric, container, item = self._item(target)
+            items = self.session.vault_client(Family.ASR, vault).replication_protected_items
+            begin = getattr(items, f"begin_{action}")
+            args = (vault.resource_group, vault.name, fabric, container, item)
+            what = f"{what} of {target.address.name}"
+        _, job = self.jobs.run(what, lambda hook: begin(*args, body, raw_response_hook=hook), progress, vault)
+        return self._outcome(vault, job)
+
+    def test_failover(self, target: Resource, *, network_id: str | None, progress: Progress) -> DrillJob:
+        # A plan names the recovery point per provider (a list); one VM's input is its provider's object.
+        specific: Any = (
+            [{"instanceType": HVR_AZURE, "recoveryPointType": "Latest"}]
+            if target.kind == "asr.recovery_plan"
+            else {"instanceType": HVR_AZURE}
+        )
         body = {
             "properties": {
                 "failoverDirection": "PrimaryToRecovery",
                 **_network(network_id),
-                "providerSpecificDetails": {"instanceType": HVR_AZURE},
+                "providerSpecificDetails": specific,
             }
         }
-        _, job = self.jobs.run(
-            f"test failover of {target.address.name}",
-            lambda hook: items.begin_test_failover(
-                vault.resource_group, vault.name, fabric, container, item, body, raw_response_hook=hook
-            ),
-            progress,
-            vault,
-        )
-        return self._outcome(vault, job)
+        return self._act(target, "test_failover", "test failover", body, progress)
 
     def cleanup(self, target: Resource, *, comments: str, progress: Progress) -> DrillJob:
         body = {"properties": {"comments": comments}}
-        if target.kind == "asr.recovery_plan":
-            vault = self._vault(target)
-            ops = self.session.vault_client(Family.ASR, vault).replication_recovery_plans
-            _, job = self.jobs.run(
-                f"clean up the test failover of recovery plan {target.address.name}",
-                lambda hook: ops.begin_test_failover_cleanup(
-                    vault.resource_group, vault.name, target.address.name, body, raw_response_hook=hook
-                ),
-                progress,
-                vault,
-            )
-            return self._outcome(vault, job)
-        vault, fabric, container, item = self._item(target)
-        items = self.session.vault_client(Family.ASR, vault).replication_protected_items
-        _, job = self.jobs.run(
-            f"clean up the test failover of {target.address.name}",
-            lambda hook: items.begin_test_failover_cleanup(
-                vault.resource_group, vault.name, fabric, container, item, body, raw_response_hook=hook
-            ),
-            progress,
-            vault,
-        )
-        return self._outcome(vault, job)
+        return self._act(target, "test_failover_cleanup", "clean up the test failover", body, progress)
 
     def latest_recovery_point(self, item: Resource) -> RecoveryPoint | None:
         vault, fabric, container, name = self._item(item)
