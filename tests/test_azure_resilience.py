@@ -18,6 +18,11 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.storage import StorageManagementClient
 
+from reconciler.core.addresses import Address
+from reconciler.core.errors import TemporaryError
+from reconciler.core.resources import Resource
+from reconciler.providers.azure.context import AzureContext, VaultRef
+from reconciler.providers.azure.provider import AzureProvider
 from reconciler.providers.azure.settings import SettingsError
 from tests.azure_env import ACME_SUB, PROVIDER_SUB, VAULT, VAULT_RG, apply, azure_settings, converged, seed_vault
 from tests.azure_fake import FakeAzure
@@ -145,3 +150,19 @@ def test_the_loop_converges_with_one_request_in_three_throttled(azure: FakeAzure
     apply(specs)
     assert converged(specs)
     assert azure.extras.throttled > 30  # it really was throttled all along
+
+
+def test_what_reaches_the_engine_carries_the_capped_retry_after(fake: FakeAzure) -> None:
+    """A request that used its retries and is still throttled: the engine's step retry waits the cap, not the
+    service's hour."""
+    seed_vault(fake)
+    settings = azure_settings(fake, RECONCILER_AZURE_RETRIES="0", RECONCILER_AZURE_MAX_RETRY_AFTER_S="90")
+    context = AzureContext(
+        vaults={"contoso-west": VaultRef("contoso-west", PROVIDER_SUB, VAULT_RG, VAULT, "westus", "VMM01.contoso.int")}
+    )
+    fake.inject("GET", r"/replicationPolicies$", 429, "TooManyRequests", "Slow down.", retry_after=3600)
+    policy = Resource(Address("asr.replication_policy", "contoso-west", "p"), {}, site="contoso-west")
+    provider = AzureProvider(settings, context, credential_factory=lambda _t: fake.credential())
+    with provider, pytest.raises(TemporaryError, match="TooManyRequests") as throttled:
+        provider.read([policy])
+    assert throttled.value.retry_after == 90

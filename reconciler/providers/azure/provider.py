@@ -23,9 +23,14 @@ subscription (the resource groups of its tenant, or of the site's vault); a tena
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from reconciler.core.addresses import Address
+from reconciler.core.changes import ResourceChange
+from reconciler.core.errors import TemporaryError
+from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure.context import AzureContext
 from reconciler.providers.azure.drills import AzureDrills
 from reconciler.providers.azure.handler import Handler, Services
@@ -42,7 +47,7 @@ from reconciler.providers.azure.tenant_side import ResourceGroupHandler, Storage
 from reconciler.providers.azure.topology import Topologies
 from reconciler.providers.azure.vault import VaultHandler
 from reconciler.providers.azure.vmm import VmmServerHandler
-from reconciler.providers.base import HandlerProvider, HandlerTable
+from reconciler.providers.base import HandlerProvider, HandlerTable, Progress
 from reconciler.store.db import Store
 
 # The kinds this backend serves (the registry routes them here when RECONCILER_AZURE=on); the handler table
@@ -98,6 +103,31 @@ class AzureProvider(HandlerProvider):
         self.table = HandlerTable(self.name, (make(services) for make in HANDLERS))
         # The primitives of a DR drill (providers.drills): test failover, cleanup, latest recovery point.
         self.drills = AzureDrills(self.session, services.jobs, services.topology)
+
+    # What reaches the engine: a request that used its own retries (pipeline.py) and is still throttled is a
+    # TemporaryError, whose Retry-After the engine's step retry honours; cut to the same cap as the pipeline's.
+
+    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
+        with self._capped():
+            return super().read(resources)
+
+    def read_one(self, resource: Resource) -> Observed | None:
+        with self._capped():
+            return super().read_one(resource)
+
+    def apply(self, change: ResourceChange, resource: Resource, progress: Progress | None = None) -> Observed | None:
+        with self._capped():
+            return super().apply(change, resource, progress)
+
+    @contextlib.contextmanager
+    def _capped(self) -> Iterator[None]:
+        try:
+            yield
+        except TemporaryError as exc:
+            cap = self.session.settings.max_retry_after_s
+            if exc.retry_after is not None and exc.retry_after > cap:
+                exc.retry_after = cap
+            raise
 
     def close(self) -> None:
         self.session.close()
