@@ -24,6 +24,15 @@ Behaviour worth knowing when writing tests against it:
 * Tenant-side long-running operations (storage create, vnet create/delete, vault create/delete, resource group
   delete) also finish after ``job_polls`` InProgress polls.
 * ``inject`` makes the next matching requests fail; ``fail_next_job`` makes the next matching ASR job fail.
+* ASR refuses as the service does: 400 ``BadRequest`` with a generic message, the specific code, message and
+  recommended action in ``details``. Enable protection is checked against the protectable item (``hvHostVmId``,
+  the disks, managed disks with a cache account or a storage account, never both); a container mapping's
+  ``providerSpecificInput`` needs its ``instanceType``.
+* ``bodies`` records every write's JSON body; ``nic_shape = "legacy"`` answers protected VMs' NICs in the older
+  shape (``recoveryVMSubnetName``, no ``ipConfigs``), where an update's NIC input replaces the NIC's subnet.
+* ``register_vmm`` is what registering a VMM server leaves (``add_vault(..., vmm_server=None)``: a vault
+  without); ``extras`` (tests/azure_fake_extras.py): recovery plans, test failover, recovery points, ASR
+  Providers, resource provider registration (``extras.unregister``) and throttling (``extras.throttle_every``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ names another (``usgov``, ``china``) or ``custom`` with ``RECONCILER_AZURE_ARM_E
 ``environment``, ``managed-identity``, ``workload-identity``, ``cli`` or ``client-secret`` (AZURE_CLIENT_ID
 and AZURE_CLIENT_SECRET). Each subscription signs in to its own Azure AD tenant: the tenant's plan names
 it (``spec.plan.azure.tenantId``), the provider's vault subscription uses ``RECONCILER_AZURE_TENANT_ID``
-(else AZURE_TENANT_ID, else the credential's home tenant)."""
+(else AZURE_TENANT_ID, else the credential's home tenant). How requests are retried and waited for:
+``RECONCILER_AZURE_RETRIES``, ``RECONCILER_AZURE_MAX_RETRY_AFTER_S``, ``RECONCILER_AZURE_RETRY_BACKOFF_S``,
+``RECONCILER_AZURE_POLLING_INTERVAL_S``, ``RECONCILER_JOB_TIMEOUT_S`` and ``RECONCILER_AZURE_REGISTRATION_TIMEOUT_S``
+(docs/azure.md)."""
 
 from __future__ import annotations
 
