@@ -67,7 +67,7 @@ def validate(
     """Check specs: YAML, schema, references and the domain rules. Exit 1 on any error."""
     from rich.console import Console
 
-    from reconciler.cli import render
+    from reconciler.reports import diagnostics as render
     from reconciler.spec.loader import load_paths
 
     result = load_paths(paths or [Path("specs")])

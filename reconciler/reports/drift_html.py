@@ -12,6 +12,7 @@ from html import escape
 
 from reconciler.engine.drift import DriftReport
 from reconciler.reports import drift_common as common
+from reconciler.reports import values
 from reconciler.reports.drift_common import TrendPoint
 
 _CSS = """
@@ -37,7 +38,8 @@ _COLOURS = {"drifted": "#d4a72c", "missing": "#cf222e", "pending": "#0969da", "u
 
 
 def _e(text: object) -> str:
-    return escape(str(text), quote=True)
+    """Any text on the page: unprintable characters written as escapes, then HTML-escaped."""
+    return escape(values.text(text), quote=True)
 
 
 def _summary(report: DriftReport) -> list[str]:

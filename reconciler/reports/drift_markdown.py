@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from reconciler.engine.drift import DriftReport
 from reconciler.reports import drift_common as common
+from reconciler.reports import values
 from reconciler.reports.drift_common import TrendPoint
 
 LIMIT = 65_000
@@ -17,10 +18,11 @@ _CELL_MAX = 300  # characters of one value in a table cell
 
 
 def cell(text: str) -> str:
-    """``text`` safe in a Markdown table cell: HTML-escaped, one line, pipes and Markdown marks escaped."""
+    """``text`` safe in a Markdown table cell: HTML-escaped, one line (unprintable characters, newlines
+    included, written as escapes), pipes and Markdown marks escaped."""
     if len(text) > _CELL_MAX:
         text = text[: _CELL_MAX - 1] + "…"
-    out = html.escape(text, quote=True).replace("\r", " ").replace("\n", " ")
+    out = html.escape(values.text(text), quote=True)
     for mark in ("\\", "|", "`", "*", "_", "[", "]", "~"):
         out = out.replace(mark, "\\" + mark)
     return out

@@ -1,10 +1,13 @@
 """The plan file: a documented, versioned JSON form of a ``Plan`` (docs/plan-format.md).
 
-``apply PLANFILE`` reads it back; a plan written by another format version is refused rather than
-half understood."""
+``apply PLANFILE`` reads it back (:func:`loads`, :func:`from_dict`); a plan written by another format
+version is refused rather than half understood, and so is a crafted file nested deeper than any plan
+(:data:`MAX_DEPTH`), which would otherwise exhaust the interpreter's recursion in the JSON parser or in
+whatever walks the values next (diffing, redaction, rendering)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from reconciler.core.addresses import Address
@@ -21,6 +24,47 @@ from reconciler.core.changes import (
 
 class PlanFormatError(ValueError):
     """A plan file that cannot be used; the message says why and what to do."""
+
+
+MAX_DEPTH = 64
+"""Nesting a plan file may have (a plan's deepest values, BIOS attributes in a field change, are under 10
+levels; spec files have the same limit)."""
+
+
+def loads(text: str) -> Any:
+    """The JSON document of a plan file (then :func:`from_dict`), refused with a :class:`PlanFormatError`
+    when it is not JSON or is nested too deep for the parser. Use it, not ``json.loads``: a crafted file of
+    a hundred thousand ``[`` makes the parser raise RecursionError, which is turned into that refusal here;
+    :func:`from_dict` refuses anything deeper than :data:`MAX_DEPTH` that the parser did read."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise PlanFormatError(_too_deep(None)) from None
+    except ValueError as exc:
+        raise PlanFormatError(f"not JSON ({exc}); make a plan file with plan -o FILE") from exc
+
+
+def _too_deep(depth: int | None) -> str:
+    found = f" ({depth} levels)" if depth is not None else ""
+    return f"nested deeper than {MAX_DEPTH} levels{found}: not a plan file reconciler wrote; make one with plan -o FILE"
+
+
+def _data_depth(data: Any) -> int:
+    """The deepest nesting of parsed JSON data, without recursion (a plan's values are walked once more,
+    which costs little next to parsing them)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def change_to_dict(c: ResourceChange) -> dict[str, Any]:
@@ -89,6 +133,9 @@ def from_dict(data: Any) -> tuple[Plan, list[str]]:
     """The plan and the spec paths it was made from."""
     if not isinstance(data, dict) or "formatVersion" not in data or "changes" not in data:
         raise PlanFormatError("not a reconciler plan file (no formatVersion/changes); make one with plan -o FILE")
+    depth = _data_depth(data)
+    if depth > MAX_DEPTH:
+        raise PlanFormatError(_too_deep(depth))
     # Version 1 lacked actionReason, version 2 vacates: their plans still read (the applier re-plans each step,
     # and a plan without vacates has none: a replace around a dependency's change then fails at the service).
     if data["formatVersion"] not in (1, 2, PLAN_FORMAT_VERSION):

@@ -116,9 +116,12 @@ _TAG = re.compile(r"(?<!\\)\[/?[a-z][a-z ]*\]")
 def emit(console: Console, lines: list[str]) -> None:
     """Print markup lines. To a terminal through rich, in one call; to a file or pipe (CI logs, a
     1,000-tenant plan saved for review) as plain text written directly, which is many times faster:
-    every value in the lines was escaped, so only our own style tags need removing."""
+    every value in the lines was escaped, so only our own style tags need removing. Every line has its
+    unprintable characters escaped here too, whatever built it: a live name holding ESC or a newline
+    cannot clear, move or forge a line of the plan a reviewer reads."""
     if not lines:
         return
+    lines = [values.text(line) for line in lines]
     if console.is_terminal:
         console.print("\n".join(lines), highlight=False)
         return
@@ -181,7 +184,9 @@ def summary(console: Console, plan: Plan) -> None:
     if errors:
         console.print(f"[bold red]✗ {len(errors)} error{'s' * (len(errors) != 1)} in the plan:[/bold red]")
         for c in errors:
-            console.print(f"  [red]![/red] {escape(str(c.address))}: {escape(c.error)}", highlight=False)
+            console.print(
+                f"  [red]![/red] {escape(values.text(c.address))}: {escape(values.text(c.error))}", highlight=False
+            )
     if not plan.pending:
         if not errors:
             declared = len(plan.changes) - kept

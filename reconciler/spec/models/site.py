@@ -6,7 +6,7 @@ the default VM network). Order in the YAML follows the order VMM needs (DOMAIN.m
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -24,14 +24,16 @@ from reconciler.spec.models.common import (
     ResourceGroupName,
     SpecModel,
     Url,
+    VaultName,
     Vlan,
+    WindowsHostName,
 )
 
 
 class VmmEndpoint(SpecModel):
     """The VMM server, reached over WinRM; credentials come from the environment or Kerberos."""
 
-    server: HostName = Field(description="VMM server FQDN; the WinRM endpoint is https://SERVER:5986 unless set")
+    server: WindowsHostName = Field(description="VMM server FQDN; the WinRM endpoint is https://SERVER:5986 unless set")
     port: Port = Field(5986, description="WinRM port")
     transport: Literal["https", "http"] = Field("https", description="WinRM transport; http only inside a lab")
 
@@ -48,13 +50,7 @@ class RecoveryVault(Managed):
 
     subscription_id: Guid
     resource_group: ResourceGroupName
-    name: Annotated[
-        str,
-        Field(
-            pattern=r"^[A-Za-z][A-Za-z0-9-]{1,49}$",
-            description="vault name: 2-50 letters, digits and hyphens, starting with a letter",
-        ),
-    ]
+    name: VaultName
     location: AzureRegion
 
 

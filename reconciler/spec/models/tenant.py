@@ -12,15 +12,20 @@ from pydantic import Field
 
 from reconciler.spec.models.common import (
     ApiVersion,
-    AzureName,
     AzureRegion,
     Cidr,
     DisplayName,
     Guid,
     Managed,
     Metadata,
+    PolicyName,
+    RecoveryPlanName,
     ResourceGroupName,
     SpecModel,
+    StorageAccountName,
+    SubnetName,
+    VirtualNetworkName,
+    VmName,
     VmSize,
 )
 from reconciler.spec.models.memory import MemorySettings
@@ -75,15 +80,6 @@ class VmNetwork(Managed):
     subnets: tuple[VmSubnet, ...] = ()
 
 
-StorageAccountName = Annotated[
-    str,
-    Field(
-        pattern=r"^[a-z0-9]{3,24}$",
-        description="storage account name: 3-24 lowercase letters and digits (globally unique in Azure)",
-    ),
-]
-
-
 class StorageSku(enum.StrEnum):
     STANDARD_LRS = "Standard_LRS"
     STANDARD_GRS = "Standard_GRS"
@@ -98,12 +94,12 @@ class StorageAccount(Managed):
 
 
 class AzureSubnet(SpecModel):
-    name: AzureName
+    name: SubnetName
     prefix: Cidr
 
 
 class VirtualNetwork(Managed):
-    name: AzureName
+    name: VirtualNetworkName
     address_space: tuple[Cidr, ...] = Field(min_length=1)
     subnets: tuple[AzureSubnet, ...] = Field(min_length=1)
 
@@ -111,7 +107,7 @@ class VirtualNetwork(Managed):
 class ReplicationPolicy(Managed):
     """ASR replication policy (HyperVReplicaAzure) in the provider's vault."""
 
-    name: AzureName
+    name: PolicyName
     replication_interval_seconds: Literal[30, 300, 900] = Field(
         300, description="how often changes are copied: 30, 300 or 900 seconds"
     )
@@ -130,8 +126,8 @@ class NetworkMapping(Managed):
     """Maps a tenant VM network to the tenant's Azure VNet and subnet for failover."""
 
     vm_network: DisplayName
-    azure_network: AzureName
-    azure_subnet: AzureName
+    azure_network: VirtualNetworkName
+    azure_subnet: SubnetName
 
 
 class ReplicaTarget(enum.StrEnum):
@@ -150,13 +146,13 @@ class DiskType(enum.StrEnum):
 class RecoveryGroup(SpecModel):
     """VMs that fail over together; the groups of a recovery plan boot one after the other."""
 
-    vms: tuple[DisplayName, ...] = Field(min_length=1, description="protected VMs of the tenant, by name")
+    vms: tuple[VmName, ...] = Field(min_length=1, description="protected VMs of the tenant, by name")
 
 
 class RecoveryPlan(Managed):
     """An ASR recovery plan: the tenant's protected VMs in groups that fail over together, in order."""
 
-    name: AzureName = Field(description="the plan's name in the vault (unique in the site's vault)")
+    name: RecoveryPlanName = Field(description="the plan's name in the vault (unique in the site's vault)")
     groups: tuple[RecoveryGroup, ...] = Field(min_length=1, description="boot groups, in failover order")
 
 
@@ -187,7 +183,7 @@ class OsType(enum.StrEnum):
 class Vm(Managed):
     """A tenant VM. VMs are configured (memory, protection), never created or deleted by the tool."""
 
-    name: DisplayName
+    name: VmName
     protect: bool = Field(False, description="enable Azure Site Recovery protection")
     os_type: OsType = OsType.WINDOWS
     memory_profile: str | None = Field(None, description="a MemoryProfile by name")
