@@ -10,11 +10,9 @@ import pytest
 import yaml
 
 from reconciler.providers.embedded.store import EstateStore
+from tests.azure_env import seed_vault as _seed_vault
 from tests.azure_fake import FakeAzure
 from tests.helpers import EMBEDDED_ENV, SPECS, applied_estate, isolate, out, run
-from tests.test_azure_provider import _seed_vault, azure, fake
-
-__all__ = ["azure", "fake"]
 
 SEED = """\
 apiVersion: reconciler/v1

@@ -23,6 +23,8 @@ from reconciler.providers.winrm.context import WinRMContext
 from reconciler.providers.winrm.provider import KINDS, WinRMProvider
 from reconciler.providers.winrm.settings import WinRMSettings
 from tests import winrm_estate
+from tests.azure_env import environment as azure_environment
+from tests.azure_env import seed_vault
 from tests.azure_fake import FakeAzure
 from tests.helpers import (
     EMBEDDED_ENV,
@@ -35,8 +37,6 @@ from tests.helpers import (
     plan_json,
     run,
 )
-from tests.test_azure_provider import _seed_vault
-from tests.test_azure_provider import environment as azure_environment
 from tests.vmm_emulator import VmmEmulator
 from tests.winrm_endpoint import WinRMEndpoint
 
@@ -67,13 +67,12 @@ def estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoint: WinRMEndpo
 
 
 @pytest.fixture
-def with_azure(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeAzure]:
-    """The Azure kinds on the Azure fake too (as tests/test_azure_provider.py switches them on)."""
-    with FakeAzure(tmp_path_factory.mktemp("azure")) as fake:
-        _seed_vault(fake)
-        for name, value in azure_environment(fake).items():
-            monkeypatch.setenv(name, value)
-        yield fake
+def with_azure(fake: FakeAzure, monkeypatch: pytest.MonkeyPatch) -> FakeAzure:
+    """The Azure kinds on the Azure fake too (``tests/azure_env.py``, as the Azure provider's tests switch them on)."""
+    seed_vault(fake)
+    for name, value in azure_environment(fake).items():
+        monkeypatch.setenv(name, value)
+    return fake
 
 
 def _apply(specs: Path, *extra: str) -> str:

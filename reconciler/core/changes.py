@@ -12,7 +12,7 @@ from typing import Any
 from reconciler.core.addresses import Address
 from reconciler.core.diagnostics import Diagnostic
 
-PLAN_FORMAT_VERSION = 2
+PLAN_FORMAT_VERSION = 3
 
 
 class Action(enum.StrEnum):
@@ -75,6 +75,10 @@ class ResourceChange:
     site: str = ""
     tenant: str | None = None
     observed_version: str = ""
+    # Dependents whose replace must delete their object before this change can run (``KindInfo.vacate_for``):
+    # this change's step deletes them first (the first half of their replace); their own steps, which wait for
+    # this one, create them again.
+    vacates: tuple[Address, ...] = ()
 
     @property
     def is_change(self) -> bool:

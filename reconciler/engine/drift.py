@@ -193,6 +193,12 @@ def classify_one(
         return entry(
             DriftClass.PENDING, f"an interrupted apply left this unfinished: {change.unfinished}", fields=fields
         )
+    if any(f.path == planner.MARKER_FIELD for f in change.fields):
+        return entry(
+            DriftClass.DRIFTED,
+            "created by reconciler, its ownership marker removed outside reconciler: apply puts it back",
+            fields=fields,
+        )
     if change.action_reason is ActionReason.LIFECYCLE:
         # The ownership marker records the lifecycle the object was applied with; last_applied does not,
         # so a spec that changed prune/protect cannot be told from a marker edited by hand.

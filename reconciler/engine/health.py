@@ -2,6 +2,9 @@
 
 - **protection**: a protected item (``asr.protected_item``) whose ``protectionState`` is not ``Protected`` or
   whose ``replicationHealth`` is not ``Normal`` (Warning: a warning; Critical, or not protected: critical);
+- **asr-provider**: an ASR Provider on a registered VMM server (``asr.vmm_server`` status ``providers``) that is
+  not connected or whose version is out of support (critical), or deprecated, due an update or expiring within
+  30 days (warning);
 - **cpu-ready**: a host of a power profile whose live ``cpuReadyPercent`` (``host.state`` status) exceeds the
   profile's ``cpuReadyAlertPercent``, naming the suspected cause and the fix: the host's current BIOS profile
   and power policy, or, when both are set for performance, too high a vCPU:pCPU ratio or oversized VMs (from
@@ -68,7 +71,7 @@ OVERSIZED_SHARE = 0.5  # a VM with at least this share of the host's cores waits
 
 @dataclass(frozen=True, slots=True)
 class HealthFinding:
-    """One health problem of a live object. ``check`` is ``protection`` or ``cpu-ready``; ``severity``
+    """One health problem of a live object. ``check`` is ``protection``, ``asr-provider`` or ``cpu-ready``; ``severity``
     ``warning`` or ``critical``; ``value``/``threshold`` the figures behind it (cpu-ready: percents)."""
 
     address: Address
@@ -337,6 +340,58 @@ def protection(resource: Resource, seen: Observed | None) -> HealthFinding | Non
     )
 
 
+# ASR Provider version states (providerVersionDetails.status) that need an update soon, or now.
+_PROVIDER_WARN = {"deprecated", "updateavailable", "securityupdaterequired"}
+_PROVIDER_STALE = {"notsupported"}
+PROVIDER_EXPIRY_WARNING_DAYS = 30
+FIX_PROVIDER = (
+    "update the Azure Site Recovery Provider on the VMM server (and the Recovery Services agent on its Hyper-V "
+    "hosts); a disconnected provider: check the server's outbound HTTPS to Azure and that its service runs"
+)
+
+
+def _provider_problems(p: Mapping[str, Any]) -> tuple[list[str], str]:
+    """What is wrong with one ASR Provider (empty: nothing) and how bad it is."""
+    problems: list[str] = []
+    critical = False
+    connection = str(p.get("connection") or "")
+    if connection and connection.casefold() != "connected":
+        problems.append(f"{connection} (last heartbeat {p.get('lastHeartbeat') or 'unknown'})")
+        critical = True
+    state = str(p.get("versionState") or "")
+    days = _number(p.get("expiresInDays"))
+    if state.casefold() in _PROVIDER_STALE or (days is not None and days < 0):
+        problems.append(f"version {p.get('version')} is out of support (expiry {p.get('expiry') or 'passed'})")
+        critical = True
+    elif state.casefold() in _PROVIDER_WARN:
+        problems.append(f"version {p.get('version')}: {state}")
+    elif days is not None and days <= PROVIDER_EXPIRY_WARNING_DAYS:
+        problems.append(f"version {p.get('version')} expires in {days:g} days ({p.get('expiry')})")
+    return problems, "critical" if critical else "warning"
+
+
+def asr_providers(resource: Resource, seen: Observed | None) -> list[HealthFinding]:
+    """The findings of the ASR Providers on a registered VMM server (``asr.vmm_server`` status ``providers``:
+    version, its support state and expiry, last heartbeat, connection): one per provider with a problem."""
+    out = []
+    for p in (seen.status.get("providers") or []) if seen is not None else []:
+        problems, severity = _provider_problems(p)
+        if problems:
+            out.append(
+                HealthFinding(
+                    address=resource.address,
+                    site=resource.site,
+                    tenant=None,
+                    check="asr-provider",
+                    severity=severity,
+                    message=f"ASR Provider on {p.get('name') or resource.address.name}: {'; '.join(problems)}",
+                    fix=FIX_PROVIDER,
+                    value=dict(p),
+                )
+            )
+    return out
+
+
 def findings(
     resources: Sequence[Resource],
     observed: Mapping[Address, Observed | None],
@@ -356,6 +411,8 @@ def findings(
             found = protection(r, observed.get(r.address))
             if found is not None:
                 out.append(found)
+        elif r.address.kind == "asr.vmm_server":
+            out += asr_providers(r, observed.get(r.address))
     for w in items:
         found = cpu_ready(
             w,
@@ -374,6 +431,7 @@ __all__ = [
     "HealthFinding",
     "Reading",
     "Watch",
+    "asr_providers",
     "cpu_ready",
     "findings",
     "host_reads",

@@ -87,6 +87,7 @@ def change_to_dict(c: ResourceChange) -> dict[str, Any]:
         "before": c.before,
         "after": c.after,
         "observedVersion": c.observed_version or None,
+        "vacates": [str(a) for a in c.vacates],
     }
 
 
@@ -124,6 +125,7 @@ def _change(d: dict[str, Any]) -> ResourceChange:
         site=d.get("site") or "",
         tenant=d.get("tenant"),
         observed_version=d.get("observedVersion") or "",
+        vacates=tuple(Address.parse(a) for a in d.get("vacates", [])),
     )
 
 
@@ -134,8 +136,9 @@ def from_dict(data: Any) -> tuple[Plan, list[str]]:
     depth = _data_depth(data)
     if depth > MAX_DEPTH:
         raise PlanFormatError(_too_deep(depth))
-    # Version 1 lacked actionReason only: its plans still read (the applier re-plans each step anyway).
-    if data["formatVersion"] not in (1, PLAN_FORMAT_VERSION):
+    # Version 1 lacked actionReason, version 2 vacates: their plans still read (the applier re-plans each step,
+    # and a plan without vacates has none: a replace around a dependency's change then fails at the service).
+    if data["formatVersion"] not in (1, 2, PLAN_FORMAT_VERSION):
         raise PlanFormatError(
             f"plan format version {data['formatVersion']} is not {PLAN_FORMAT_VERSION}; re-run plan with this version"
         )

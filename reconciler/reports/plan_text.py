@@ -164,6 +164,12 @@ def _change(c: ResourceChange) -> list[str]:
             f"[red]{escape(values.show(f.old, kind=kind, path=f.path))}[/red]"
             f" → [green]{escape(values.show(f.new, kind=kind, path=f.path))}[/green]{lock}",
         )
+    if c.vacates:
+        names = ", ".join(str(a) for a in c.vacates)
+        out.append(
+            f"        [bold yellow]↻ in order:[/bold yellow] deletes {escape(names)} first, then makes this change; "
+            "their own steps create them again after it"
+        )
     if c.disruptive:
         out.append(f"        [bold yellow]⚠ disruptive:[/bold yellow] {escape(c.disruptive)}")
     if c.unfinished and c.action_reason is not ActionReason.RESUME:  # a resume says it in its title line

@@ -226,6 +226,21 @@ ASR_POLICY = NameRule(
     last=re.compile(r"[A-Za-z0-9_]"),
     json_pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$",
 )
+
+ASR_RECOVERY_PLAN = NameRule(
+    code="name.asr-recovery-plan",
+    system="Site Recovery recovery plan",
+    summary="1-80 letters, digits, underscores, periods and hyphens, starting with a letter or digit and "
+    "ending with a letter, digit or underscore",
+    source=f"{AZURE_TABLE} lists no rule for Site Recovery recovery plans; this is the rule it gives other child "
+    "resources, kept so the name travels in the ARM URL unchanged",
+    min_length=1,
+    max_length=80,
+    allowed=re.compile(r"[A-Za-z0-9_.-]"),
+    first=_ALNUM,
+    last=re.compile(r"[A-Za-z0-9_]"),
+    json_pattern=r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9_])?$",
+)
 HYPERV_VM = NameRule(
     code="name.hyperv-vm",
     system="Hyper-V virtual machine",
@@ -297,6 +312,7 @@ RULES: tuple[NameRule, ...] = (
     AZURE_SUBNET,
     AZURE_RECOVERY_VAULT,
     ASR_POLICY,
+    ASR_RECOVERY_PLAN,
     HYPERV_VM,
     VMM_OBJECT,
     DNS_HOST,

@@ -158,6 +158,24 @@ def _recovery(seed: SeedTenant, live: Live, site: SiteFacts, doc: Generated) -> 
         size = (seed.plan.allowed_vm_sizes or (FALLBACK_VM_SIZE,))[0]
         doc.note(("recovery", "defaultTargetVmSize"), "no protected VM to read it from: the plan's first size")
     out["defaultTargetVmSize"] = size
+    target = _most([p.get("replicateTo") for p in protected if p.get("replicateTo")])
+    if target is not None and target != "ManagedDisks":
+        out["replicateTo"] = target
+    disk = _most([p.get("diskType") for p in protected if p.get("diskType")])
+    if disk is not None and disk != "Standard_LRS":
+        out["diskType"] = disk
+    plans = [
+        live.marked(
+            {"name": p["name"], "groups": [{"vms": list(g)} for g in p.get("groups") or []]},
+            scope,
+            "asr.recovery_plan",
+            p["name"],
+        )
+        for p in live.data(scope, "asr.recovery_plan")
+        if p.get("groups")
+    ]
+    if plans:
+        out["plans"] = plans
     return out
 
 

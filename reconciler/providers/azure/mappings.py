@@ -58,7 +58,8 @@ class NetworkMappingHandler(AsrHandler):
         d = resource.desired
         fabric, network = self.topology.network(vault, d["vmNetwork"])
         ops = asr.replication_network_mappings
-        current = self._mapping(vault, fabric, network, d["vmNetwork"])
+        found = self.current(resource)
+        current = found[0] if found is not None else None
         mapping = str(current["name"]) if current is not None else f"{network}-azure"[:80]
         body: dict[str, Any] = {
             "properties": {

@@ -10,7 +10,7 @@ from typing import Any
 
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
-from reconciler.core.changes import Action, ResourceChange
+from reconciler.core.changes import Action, ActionReason, ResourceChange
 from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.base import BaseProvider, Progress
@@ -153,7 +153,9 @@ class EmbeddedProvider(BaseProvider):
         a = change.address
         report = progress or (lambda _message: None)
         if change.action is Action.DELETE:
-            self._delete(a)
+            # A prune needs the ownership marker; the first half of a replace run ahead of a dependency's change
+            # (the planner's ``vacates``) is a delete the planner allowed, like any replace.
+            self._delete(a, pruning=change.action_reason is not ActionReason.REPLACE)
             return None
         if change.action is Action.ADOPT:
             return self._adopt(a, resource)
@@ -201,15 +203,16 @@ class EmbeddedProvider(BaseProvider):
                 row = self.store.put(row)
         return observed(row)
 
-    def _delete(self, address: Address) -> None:
-        """Delete (for a protected item: disable protection). Only what the tool created, and only once
-        nothing depends on it any more: the real systems refuse otherwise."""
+    def _delete(self, address: Address, *, pruning: bool = True) -> None:
+        """Delete (for a protected item: disable protection). Only what the tool created (unless it is the
+        first half of a replace), and only once nothing depends on it any more: the real systems refuse
+        otherwise."""
         self.faults.round_trip("delete", address)
         with self.store.transaction():
             row = self.store.get(address)
             if row is None:
                 return
-            if not row.owned:
+            if pruning and not row.owned:
                 raise PermanentError(f"{address} was not created by reconciler: not deleting it", code="NotOwned")
             rules.check_delete(self._view(), row)
             self.store.delete(address)

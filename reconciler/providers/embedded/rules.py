@@ -95,6 +95,10 @@ def _cloud(store: View, r: Resource) -> None:
         _need(store, _site(r, "vmm.logical_network", ln), "Set-SCCloud -AddCloudResource")
 
 
+def _vault_group(store: View, r: Resource) -> None:
+    _need(store, _site(r, "azure.resource_group", r.desired["resourceGroup"]), "recovery vault")
+
+
 def _storage(store: View, r: Resource) -> None:
     _need(store, _tenant(r, "azure.resource_group", r.desired["resourceGroup"]), "storage account")
     vault = store.get(_vault(store, r))
@@ -119,10 +123,49 @@ def _policy(store: View, r: Resource) -> None:
 def _association(store: View, r: Resource) -> None:
     _need(store, _tenant(r, "asr.replication_policy", r.desired["policy"]), "container mapping")
     _need(store, _tenant(r, "vmm.cloud", r.desired["cloud"]), "container mapping")
+    _registered(store, r)
+
+
+def _registered(store: View, r: Resource) -> None:
+    """ASR objects under the VMM server's fabric need the server registered with the vault."""
+    if not store.list("asr.vmm_server", r.site):
+        raise PermanentError(
+            f"the VMM server of site {r.site!r} is not registered with its vault", code="FabricNotFound"
+        )
+
+
+def _association_update(store: View, r: Resource) -> None:
+    """ASR removes the cloud's mapping to the old policy and pairs the new one: refused while VMs of the cloud
+    replicate with the old policy (disable their protection first)."""
+    _association(store, r)
+    current = store.get(r.address)
+    old = str((current.data if current is not None else {}).get("policy", ""))
+    if not old or old.casefold() == str(r.desired["policy"]).casefold():
+        return
+    users = [
+        item.address.name
+        for item in store.list("asr.protected_item", r.tenant)
+        if str(item.data.get("cloud", "")).casefold() == str(r.desired["cloud"]).casefold()
+        and str(item.data.get("policy", "")).casefold() == old.casefold()
+    ]
+    if users:
+        raise PermanentError(
+            f"cannot remove the mapping of {r.desired['cloud']!r} to policy {old!r}: VMs replicate with it "
+            f"({', '.join(users)}); disable their protection first",
+            code="ProtectionContainerMappingInUse",
+        )
+
+
+def _recovery_plan(store: View, r: Resource) -> None:
+    """Every VM of a recovery plan is a protected VM of the tenant."""
+    for group in r.desired["groups"]:
+        for vm in group:
+            _need(store, _tenant(r, "asr.protected_item", vm), f"recovery plan {r.desired['name']!r}")
 
 
 def _mapping(store: View, r: Resource) -> None:
     _need(store, _tenant(r, "vmm.vm_network", r.desired["vmNetwork"]), "network mapping")
+    _registered(store, r)
     vnet = store.get(_tenant(r, "azure.virtual_network", r.desired["azureNetwork"]))
     if vnet is None:
         raise PermanentError(f"network mapping: Azure network {r.desired['azureNetwork']!r} does not exist")
@@ -161,11 +204,23 @@ CREATE_CHECKS: dict[str, Check] = {
     "asr.policy_association": _association,
     "asr.network_mapping": _mapping,
     "asr.protected_item": _protected,
+    "asr.recovery_plan": _recovery_plan,
+    "asr.vault": _vault_group,
 }
 
 # Updates re-check the same references (a cloud gaining a logical network needs it to exist).
 UPDATE_CHECKS: dict[str, Check] = {
-    k: CREATE_CHECKS[k] for k in ("vmm.cloud", "vmm.logical_switch", "vmm.uplink_port_profile", "asr.network_mapping")
+    **{
+        k: CREATE_CHECKS[k]
+        for k in (
+            "vmm.cloud",
+            "vmm.logical_switch",
+            "vmm.uplink_port_profile",
+            "asr.network_mapping",
+            "asr.recovery_plan",
+        )
+    },
+    "asr.policy_association": _association_update,
 }
 
 

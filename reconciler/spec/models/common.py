@@ -91,6 +91,7 @@ VirtualNetworkName = Annotated[str, naming.AZURE_VIRTUAL_NETWORK]
 SubnetName = Annotated[str, naming.AZURE_SUBNET]
 VaultName = Annotated[str, naming.AZURE_RECOVERY_VAULT]
 PolicyName = Annotated[str, naming.ASR_POLICY]
+RecoveryPlanName = Annotated[str, naming.ASR_RECOVERY_PLAN]
 HostName = Annotated[str, naming.DNS_HOST]
 WindowsHostName = Annotated[str, naming.NETBIOS_HOST]
 VmSize = Annotated[

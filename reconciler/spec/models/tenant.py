@@ -1,6 +1,6 @@
 """``kind: Tenant``: one hosting customer: its Azure Pack plan and Azure subscription, its VMM cloud and
-VM networks, its disaster recovery to Azure (resource group, storage, VNet, policy, network mappings)
-and the VMs it protects.
+VM networks, its disaster recovery to Azure (resource group, storage, VNet, policy, network mappings,
+where replicas go, recovery plans) and the VMs it protects.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from reconciler.spec.models.common import (
     Managed,
     Metadata,
     PolicyName,
+    RecoveryPlanName,
     ResourceGroupName,
     SpecModel,
     StorageAccountName,
@@ -129,6 +130,32 @@ class NetworkMapping(Managed):
     azure_subnet: SubnetName
 
 
+class ReplicaTarget(enum.StrEnum):
+    """Where protected VMs replicate to in Azure."""
+
+    MANAGED_DISKS = "ManagedDisks"  # managed disks, the storage account a cache (since 2023; the default)
+    STORAGE_ACCOUNT = "StorageAccount"  # the storage account's page blobs; managed disks made at failover
+
+
+class DiskType(enum.StrEnum):
+    STANDARD_LRS = "Standard_LRS"
+    STANDARD_SSD_LRS = "StandardSSD_LRS"
+    PREMIUM_LRS = "Premium_LRS"
+
+
+class RecoveryGroup(SpecModel):
+    """VMs that fail over together; the groups of a recovery plan boot one after the other."""
+
+    vms: tuple[VmName, ...] = Field(min_length=1, description="protected VMs of the tenant, by name")
+
+
+class RecoveryPlan(Managed):
+    """An ASR recovery plan: the tenant's protected VMs in groups that fail over together, in order."""
+
+    name: RecoveryPlanName = Field(description="the plan's name in the vault (unique in the site's vault)")
+    groups: tuple[RecoveryGroup, ...] = Field(min_length=1, description="boot groups, in failover order")
+
+
 class Recovery(Managed):
     """Disaster recovery to Azure; its ``lifecycle`` is the recovery resource group's."""
 
@@ -139,6 +166,15 @@ class Recovery(Managed):
     policy: ReplicationPolicy
     network_mappings: tuple[NetworkMapping, ...] = ()
     default_target_vm_size: VmSize
+    replicate_to: ReplicaTarget = Field(
+        ReplicaTarget.MANAGED_DISKS,
+        description="ManagedDisks (default: the storage account is the cache) or StorageAccount (the older page "
+        "blob replicas); changing it re-protects every VM of the tenant",
+    )
+    disk_type: DiskType | None = Field(
+        None, description="managed disk type of the replicas: Standard_LRS (default), StandardSSD_LRS, Premium_LRS"
+    )
+    plans: tuple[RecoveryPlan, ...] = Field((), description="recovery plans: groups of VMs that fail over together")
 
 
 class OsType(enum.StrEnum):
@@ -155,6 +191,11 @@ class Vm(Managed):
     memory_profile: str | None = Field(None, description="a MemoryProfile by name")
     memory: MemorySettings | None = Field(None, description="inline memory settings (instead of memoryProfile)")
     target_vm_size: VmSize | None = Field(None, description="Azure size after failover; default from recovery")
+    os_disk: str | None = Field(
+        None,
+        min_length=1,
+        description="the VHD name of the OS disk, when VMM marks none of the VM's disks as the OS disk",
+    )
 
 
 class TenantSpec(SpecModel):
