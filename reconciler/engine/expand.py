@@ -26,15 +26,19 @@ WINDOWS_PLANS = {"HighPerformance", "Balanced", "PowerSaver"}
 
 
 def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
-    s = doc.model.spec
-    site = doc.name
-
-    def a(kind: str, name: str) -> Address:
-        return Address(kind, site, name)
-
+    """A site's objects: its vault (and the vault's resource group), then the NVGRE chain in VMM's order."""
     yield from expand_recovery.site_recovery(doc)
-    for i, ln in enumerate(s.logical_networks):
-        ln_addr = a("vmm.logical_network", ln.name)
+    yield from _logical_networks(doc)
+    yield from _port_profiles(doc)
+    yield from _switches(doc)
+    yield from _default_vm_network(doc)
+
+
+def _logical_networks(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """Logical networks, their network sites (definitions) and the sites' static IP pools."""
+    site = doc.name
+    for i, ln in enumerate(doc.model.spec.logical_networks):
+        ln_addr = Address("vmm.logical_network", site, ln.name)
         yield res(
             doc,
             ("spec", "logicalNetworks", i),
@@ -44,7 +48,7 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
             site=site,
         )
         for j, ns in enumerate(ln.sites):
-            ns_addr = a("vmm.network_site", ns.name)
+            ns_addr = Address("vmm.network_site", site, ns.name)
             yield res(
                 doc,
                 ("spec", "logicalNetworks", i, "sites", j),
@@ -63,7 +67,7 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                 yield res(
                     doc,
                     ("spec", "logicalNetworks", i, "sites", j, "ipPools", k),
-                    a("vmm.ip_pool", pool.name),
+                    Address("vmm.ip_pool", site, pool.name),
                     {
                         "name": pool.name,
                         "networkSite": ns.name,
@@ -77,11 +81,16 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                     lifecycle=(ln.lifecycle, ns.lifecycle, pool.lifecycle),
                     site=site,
                 )
+
+
+def _port_profiles(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """Uplink port profiles (on their network sites) and port classifications."""
+    s, site = doc.model.spec, doc.name
     for i, up in enumerate(s.uplink_port_profiles):
         yield res(
             doc,
             ("spec", "uplinkPortProfiles", i),
-            a("vmm.uplink_port_profile", up.name),
+            Address("vmm.uplink_port_profile", site, up.name),
             {
                 "name": up.name,
                 "networkSites": list(up.sites),
@@ -89,7 +98,7 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                 "teamingMode": up.teaming.mode.value,
                 "loadBalancing": up.teaming.load_balancing.value,
             },
-            *(a("vmm.network_site", n) for n in up.sites),
+            *(Address("vmm.network_site", site, n) for n in up.sites),
             lifecycle=(up.lifecycle,),
             site=site,
         )
@@ -97,7 +106,7 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
         yield res(
             doc,
             ("spec", "portClassifications", i),
-            a("vmm.port_classification", pc.name),
+            Address("vmm.port_classification", site, pc.name),
             {
                 "name": pc.name,
                 "description": pc.description,
@@ -108,8 +117,13 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
             lifecycle=(pc.lifecycle,),
             site=site,
         )
-    for i, sw in enumerate(s.logical_switches):
-        sw_addr = a("vmm.logical_switch", sw.name)
+
+
+def _switches(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """Logical switches with their uplink port profile sets, and each switch on each of its hosts."""
+    site = doc.name
+    for i, sw in enumerate(doc.model.spec.logical_switches):
+        sw_addr = Address("vmm.logical_switch", site, sw.name)
         yield res(
             doc,
             ("spec", "logicalSwitches", i),
@@ -121,8 +135,8 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                 "uplinkPortProfiles": list(sw.uplink_port_profiles),
                 "portClassifications": list(sw.port_classifications),
             },
-            *(a("vmm.uplink_port_profile", n) for n in sw.uplink_port_profiles),
-            *(a("vmm.port_classification", n) for n in sw.port_classifications),
+            *(Address("vmm.uplink_port_profile", site, n) for n in sw.uplink_port_profiles),
+            *(Address("vmm.port_classification", site, n) for n in sw.port_classifications),
             lifecycle=(sw.lifecycle,),
             site=site,
         )
@@ -130,29 +144,34 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
             yield res(
                 doc,
                 ("spec", "logicalSwitches", i, "hosts", j),
-                a("vmm.host_switch", f"{host}/{sw.name}"),
+                Address("vmm.host_switch", site, f"{host}/{sw.name}"),
                 {"host": host, "logicalSwitch": sw.name},
                 sw_addr,
                 lifecycle=(sw.lifecycle,),
                 site=site,
             )
-    if s.default_vm_network is not None:
-        d = s.default_vm_network
-        yield res(
-            doc,
-            ("spec", "defaultVmNetwork"),
-            a("vmm.vm_network", d.name),
-            {
-                "name": d.name,
-                "logicalNetwork": d.logical_network,
-                "isolation": d.isolation,
-                "subnets": [{"name": d.name, "subnet": d.subnet}],
-            },
-            a("vmm.logical_network", d.logical_network),
-            *_pool_deps(doc.model, d.logical_network),
-            lifecycle=(d.lifecycle,),
-            site=site,
-        )
+
+
+def _default_vm_network(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """The provider's default VM network, isolated with network virtualization."""
+    d, site = doc.model.spec.default_vm_network, doc.name
+    if d is None:
+        return
+    yield res(
+        doc,
+        ("spec", "defaultVmNetwork"),
+        Address("vmm.vm_network", site, d.name),
+        {
+            "name": d.name,
+            "logicalNetwork": d.logical_network,
+            "isolation": d.isolation,
+            "subnets": [{"name": d.name, "subnet": d.subnet}],
+        },
+        Address("vmm.logical_network", site, d.logical_network),
+        *_pool_deps(doc.model, d.logical_network),
+        lifecycle=(d.lifecycle,),
+        site=site,
+    )
 
 
 def _pool_deps(site: SiteDocument, logical_network: str) -> Iterator[Address]:
