@@ -15,10 +15,11 @@ from reconciler.core.errors import NotFoundError, PermanentError
 from reconciler.providers.winrm import marker
 from reconciler.providers.winrm.context import SiteRef, WinRMContext
 from reconciler.providers.winrm.contract import ErrorRecord, ScriptResult
+from reconciler.providers.winrm.credentials import SettingsError
 from reconciler.providers.winrm.errors import ScriptError
 from reconciler.providers.winrm.jobs import Jobs
 from reconciler.providers.winrm.session import SNAPSHOT_MAX_AGE_S, Session
-from reconciler.providers.winrm.settings import EndpointSettings, SettingsError, WinRMSettings
+from reconciler.providers.winrm.settings import EndpointSettings, WinRMSettings
 from reconciler.providers.winrm.vms import vmm_settings
 
 SITE = SiteRef("contoso-west", "VMM01.contoso.int", None, None)
