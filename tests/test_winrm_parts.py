@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.core import desired as typed
 from reconciler.core.errors import NotFoundError, PermanentError
 from reconciler.providers.winrm import marker
 from reconciler.providers.winrm.context import SiteRef, WinRMContext
@@ -215,14 +216,7 @@ def test_a_job_past_the_timeout_fails_the_step_saying_it_may_still_finish() -> N
 
 
 def test_memory_changes_send_only_what_changes_and_leave_startup_above_minimum_to_wmi() -> None:
-    report_max = {
-        "dynamic": True,
-        "startup": 2048,
-        "minimum": 512,
-        "maximum": 2048,
-        "bufferPercent": 20,
-        "priority": 50,
-    }
+    report_max = typed.VmMemory(dynamic=True, startup=2048, minimum=512, maximum=2048, bufferPercent=20, priority=50)
     assert vmm_settings(report_max, frozenset({"startup"})) == ({}, True)
     assert vmm_settings(report_max, frozenset({"bufferPercent", "priority"})) == (
         {"bufferPercent": 20, "weight": 5000},
@@ -233,12 +227,12 @@ def test_memory_changes_send_only_what_changes_and_leave_startup_above_minimum_t
         {"dynamic": True, "minimumMB": 512, "maximumMB": 2048, "startupMB": 512},
         True,
     )
-    plain = {"dynamic": True, "startup": 1024, "minimum": 1024, "maximum": 4096, "bufferPercent": 20, "priority": 50}
+    plain = typed.VmMemory(dynamic=True, startup=1024, minimum=1024, maximum=4096, bufferPercent=20, priority=50)
     assert vmm_settings(plain, frozenset({"startup", "minimum", "maximum"})) == (
         {"startupMB": 1024, "minimumMB": 1024, "maximumMB": 4096},
         False,
     )
-    static = {"dynamic": False, "startup": 4096, "minimum": 4096, "maximum": 4096, "bufferPercent": 20, "priority": 50}
+    static = typed.VmMemory(dynamic=False, startup=4096, minimum=4096, maximum=4096, bufferPercent=20, priority=50)
     assert vmm_settings(static, frozenset({"dynamic", "startup", "minimum"})) == (
         {"dynamic": False, "startupMB": 4096},
         False,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.resources import MaintenanceWindow, Resource, Rollout
 from reconciler.engine import expand_recovery
@@ -43,7 +43,7 @@ def _logical_networks(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
             doc,
             ("spec", "logicalNetworks", i),
             ln_addr,
-            {"name": ln.name, "networkVirtualization": ln.network_virtualization},
+            typed.LogicalNetwork(name=ln.name, networkVirtualization=ln.network_virtualization),
             lifecycle=(ln.lifecycle,),
             site=site,
         )
@@ -53,12 +53,12 @@ def _logical_networks(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                 doc,
                 ("spec", "logicalNetworks", i, "sites", j),
                 ns_addr,
-                {
-                    "name": ns.name,
-                    "logicalNetwork": ln.name,
-                    "hostGroups": list(ns.host_groups),
-                    "subnets": [{"subnet": sv.subnet, "vlan": sv.vlan} for sv in ns.subnets],
-                },
+                typed.NetworkSite(
+                    name=ns.name,
+                    logicalNetwork=ln.name,
+                    hostGroups=list(ns.host_groups),
+                    subnets=[{"subnet": sv.subnet, "vlan": sv.vlan} for sv in ns.subnets],
+                ),
                 ln_addr,
                 lifecycle=(ln.lifecycle, ns.lifecycle),
                 site=site,
@@ -68,15 +68,15 @@ def _logical_networks(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                     doc,
                     ("spec", "logicalNetworks", i, "sites", j, "ipPools", k),
                     Address("vmm.ip_pool", site, pool.name),
-                    {
-                        "name": pool.name,
-                        "networkSite": ns.name,
-                        "subnet": pool.subnet,
-                        "rangeStart": pool.range.start,
-                        "rangeEnd": pool.range.end,
-                        "gateway": pool.gateway,
-                        "dnsServers": list(pool.dns_servers),
-                    },
+                    typed.IpPool(
+                        name=pool.name,
+                        networkSite=ns.name,
+                        subnet=pool.subnet,
+                        rangeStart=pool.range.start,
+                        rangeEnd=pool.range.end,
+                        gateway=pool.gateway,
+                        dnsServers=list(pool.dns_servers),
+                    ),
                     ns_addr,
                     lifecycle=(ln.lifecycle, ns.lifecycle, pool.lifecycle),
                     site=site,
@@ -91,13 +91,13 @@ def _port_profiles(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
             doc,
             ("spec", "uplinkPortProfiles", i),
             Address("vmm.uplink_port_profile", site, up.name),
-            {
-                "name": up.name,
-                "networkSites": list(up.sites),
-                "networkVirtualization": up.network_virtualization,
-                "teamingMode": up.teaming.mode.value,
-                "loadBalancing": up.teaming.load_balancing.value,
-            },
+            typed.UplinkPortProfile(
+                name=up.name,
+                networkSites=list(up.sites),
+                networkVirtualization=up.network_virtualization,
+                teamingMode=up.teaming.mode.value,
+                loadBalancing=up.teaming.load_balancing.value,
+            ),
             *(Address("vmm.network_site", site, n) for n in up.sites),
             lifecycle=(up.lifecycle,),
             site=site,
@@ -107,13 +107,13 @@ def _port_profiles(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
             doc,
             ("spec", "portClassifications", i),
             Address("vmm.port_classification", site, pc.name),
-            {
-                "name": pc.name,
-                "description": pc.description,
-                "dhcpGuard": pc.dhcp_guard,
-                "routerGuard": pc.router_guard,
-                "macSpoofing": pc.mac_spoofing,
-            },
+            typed.PortClassification(
+                name=pc.name,
+                description=pc.description,
+                dhcpGuard=pc.dhcp_guard,
+                routerGuard=pc.router_guard,
+                macSpoofing=pc.mac_spoofing,
+            ),
             lifecycle=(pc.lifecycle,),
             site=site,
         )
@@ -128,13 +128,13 @@ def _switches(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
             doc,
             ("spec", "logicalSwitches", i),
             sw_addr,
-            {
-                "name": sw.name,
-                "uplinkMode": sw.uplink_mode.value,
-                "sriov": sw.sriov,
-                "uplinkPortProfiles": list(sw.uplink_port_profiles),
-                "portClassifications": list(sw.port_classifications),
-            },
+            typed.LogicalSwitch(
+                name=sw.name,
+                uplinkMode=sw.uplink_mode.value,
+                sriov=sw.sriov,
+                uplinkPortProfiles=list(sw.uplink_port_profiles),
+                portClassifications=list(sw.port_classifications),
+            ),
             *(Address("vmm.uplink_port_profile", site, n) for n in sw.uplink_port_profiles),
             *(Address("vmm.port_classification", site, n) for n in sw.port_classifications),
             lifecycle=(sw.lifecycle,),
@@ -145,7 +145,7 @@ def _switches(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                 doc,
                 ("spec", "logicalSwitches", i, "hosts", j),
                 Address("vmm.host_switch", site, f"{host}/{sw.name}"),
-                {"host": host, "logicalSwitch": sw.name},
+                typed.HostSwitch(host=host, logicalSwitch=sw.name),
                 sw_addr,
                 lifecycle=(sw.lifecycle,),
                 site=site,
@@ -161,12 +161,12 @@ def _default_vm_network(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
         doc,
         ("spec", "defaultVmNetwork"),
         Address("vmm.vm_network", site, d.name),
-        {
-            "name": d.name,
-            "logicalNetwork": d.logical_network,
-            "isolation": d.isolation,
-            "subnets": [{"name": d.name, "subnet": d.subnet}],
-        },
+        typed.VmNetwork(
+            name=d.name,
+            logicalNetwork=d.logical_network,
+            isolation=d.isolation,
+            subnets=[{"name": d.name, "subnet": d.subnet}],
+        ),
         Address("vmm.logical_network", site, d.logical_network),
         *_pool_deps(doc.model, d.logical_network),
         lifecycle=(d.lifecycle,),
@@ -188,19 +188,19 @@ def _pool_deps(site: SiteDocument, logical_network: str) -> Iterator[Address]:
                 yield Address("vmm.uplink_port_profile", site.metadata.name, up.name)
 
 
-def _memory_desired(vm: Vm, specs: SpecSet) -> dict[str, Any] | None:
+def _memory_desired(vm: Vm, specs: SpecSet) -> typed.VmMemory | None:
     settings = resolve.vm_memory(vm, specs)
     eff = resolve.effective_memory(settings) if settings is not None else None
     if eff is None:
         return None
-    return {
-        "dynamic": eff.dynamic,
-        "startup": eff.startup,
-        "minimum": eff.minimum,
-        "maximum": eff.maximum,
-        "bufferPercent": eff.buffer_percent,
-        "priority": eff.priority,
-    }
+    return typed.VmMemory(
+        dynamic=eff.dynamic,
+        startup=eff.startup,
+        minimum=eff.minimum,
+        maximum=eff.maximum,
+        bufferPercent=eff.buffer_percent,
+        priority=eff.priority,
+    )
 
 
 def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resource]:
@@ -224,11 +224,9 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
 
     memory = [_memory_desired(vm, specs) for vm in t.vms]
     cloud_addr = a("vmm.cloud", t.cloud.name)
-    cloud: dict[str, Any] = {
-        "name": t.cloud.name,
-        "hostGroups": list(t.cloud.host_groups),
-        "logicalNetworks": list(t.cloud.logical_networks),
-    }
+    cloud = typed.Cloud(
+        name=t.cloud.name, hostGroups=list(t.cloud.host_groups), logicalNetworks=list(t.cloud.logical_networks)
+    )
     if t.cloud.capacity is not None:
         cloud["capacity"] = t.cloud.capacity.model_dump(by_alias=True, exclude_none=True)
     yield res(
@@ -246,12 +244,12 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
             doc,
             ("spec", "vmNetworks", i),
             a("vmm.vm_network", net.name),
-            {
-                "name": net.name,
-                "logicalNetwork": net.logical_network,
-                "isolation": net.isolation.value,
-                "subnets": [{"name": sn.name, "subnet": sn.subnet} for sn in net.subnets],
-            },
+            typed.VmNetwork(
+                name=net.name,
+                logicalNetwork=net.logical_network,
+                isolation=net.isolation.value,
+                subnets=[{"name": sn.name, "subnet": sn.subnet} for sn in net.subnets],
+            ),
             s("vmm.logical_network", net.logical_network),
             *pool_deps(net.logical_network),
             cloud_addr,
@@ -303,16 +301,16 @@ def _power(doc: SpecDocument[PowerProfileDocument], specs: SpecSet) -> Iterator[
                 doc,
                 ("spec", "bios"),
                 Address("bmc.bios", site, host.name),
-                {"vendor": host.bmc.vendor.value, "attributes": attributes},
+                typed.Bios(vendor=host.bmc.vendor.value, attributes=attributes),
                 lifecycle=(host.lifecycle, p.bios.lifecycle),
                 site=site,
             )
             yield dataclasses.replace(bios_resource, policy=dataclasses.replace(bios_resource.policy, rollout=rollout))
         if p.hypervisor is not None:
             setting = (
-                {"platform": "hyperv", "powerPlan": p.hypervisor.power_plan.value}
+                typed.PowerPolicy(platform="hyperv", powerPlan=p.hypervisor.power_plan.value)
                 if host.platform.value == "hyperv" and p.hypervisor.power_plan is not None
-                else {"platform": "vsphere", "policy": p.hypervisor.policy.value}
+                else typed.PowerPolicy(platform="vsphere", policy=p.hypervisor.policy.value)
                 if host.platform.value == "vsphere" and p.hypervisor.policy is not None
                 else None
             )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize
@@ -56,7 +57,7 @@ class PolicyHandler(AsrHandler):
 
     def _settings(self, resource: Resource) -> dict[str, Any]:
         """The policy's HyperVReplicaAzure settings in the write shape (names differ from the read shape)."""
-        d = resource.desired
+        d = typed.of(resource, typed.ReplicationPolicy)
         tenant = self.session.tenant(resource.tenant)
         body: dict[str, Any] = {
             "instanceType": "HyperVReplicaAzure",

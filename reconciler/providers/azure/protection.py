@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import Observed, Resource
@@ -80,7 +81,7 @@ class ProtectionHandler(AsrHandler):
     def _targets(self, resource: Resource) -> dict[str, str]:
         """Where the VM replicates and fails over to: the storage account, network and resource group (ARM ids),
         and the subnet (by name, as Azure PowerShell sends it)."""
-        d = resource.desired
+        d = typed.of(resource, typed.ProtectedItem)
         tenant = self.session.tenant(resource.tenant)
         return {
             "storage": self.storage_id(tenant, d["storageAccount"]),

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, ActionReason, ResourceChange
@@ -314,7 +315,7 @@ class EmbeddedProvider(BaseProvider):
 
     def stage(self, change: ResourceChange, resource: Resource, progress: Progress) -> None:
         """Redfish PATCH of Bios/Settings: pending until the next reset."""
-        wanted = dict(resource.desired.get("attributes", {}))
+        wanted = dict(typed.of(resource, typed.Bios)["attributes"])
         self.faults.round_trip("PATCH Bios/Settings", change.address)
         self._set_status(change.address, pending=wanted)
         progress("BIOS settings staged for the next reset")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from reconciler.core import desired as typed
 from reconciler.core.resources import Resource
 from reconciler.providers.base import Progress, Step
 from reconciler.providers.winrm import normalize
@@ -38,7 +39,7 @@ class CloudHandler(VmmHandler):
         return self.context.tenant_of_cloud(site.name, n.name) or n.scope
 
     def put(self, resource: Resource, step: Step, report: Progress, seen: Normalized | None) -> None:
-        d = resource.desired
+        d = typed.of(resource, typed.Cloud)
         capacity = d.get("capacity") or {}
         data = {
             "operation": "set_cloud",

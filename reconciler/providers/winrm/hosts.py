@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, ResourceChange
 from reconciler.core.errors import NotFoundError, PermanentError
@@ -92,9 +93,10 @@ class PowerPolicyHandler:
     def apply(self, change: ResourceChange, resource: Resource, progress: Progress) -> Observed | None:
         if change.action is not Action.UPDATE:
             raise PermanentError(f"{change.address}: a host's power plan is only ever updated", code="NotCreatable")
-        plan = str(resource.desired.get("powerPlan") or "")
+        d = typed.of(resource, typed.PowerPolicy)
+        plan = d.get("powerPlan", "")
         guid = normalize.PLAN_GUIDS.get(plan.casefold())
-        if resource.desired.get("platform") != "hyperv" or guid is None:
+        if d["platform"] != "hyperv" or guid is None:
             raise PermanentError(f"{change.address}: not a Windows power plan: {plan!r}", code="InvalidPowerPlan")
         host = resource.address.name
         self.session.on_host(host, "host_power", {"operation": "set", "scheme": guid})

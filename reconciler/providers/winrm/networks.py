@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from reconciler.core import desired as typed
 from reconciler.core.resources import Resource
 from reconciler.providers.base import Progress, Step
 from reconciler.providers.winrm import normalize
@@ -32,7 +33,7 @@ class LogicalNetworkHandler(_Networks):
         return normalize.logical_network(obj)
 
     def put(self, resource: Resource, step: Step, report: Progress, seen: Normalized | None) -> None:
-        d = resource.desired
+        d = typed.of(resource, typed.LogicalNetwork)
         data = {
             "operation": "set_logical_network",
             "id": existing_id(seen),
@@ -52,7 +53,7 @@ class NetworkSiteHandler(_Networks):
         return normalize.network_site(obj)
 
     def put(self, resource: Resource, step: Step, report: Progress, seen: Normalized | None) -> None:
-        d = resource.desired
+        d = typed.of(resource, typed.NetworkSite)
         if not step.lifecycle_only:
             data = {
                 "operation": "set_network_site",
@@ -77,7 +78,7 @@ class IpPoolHandler(_Networks):
         return normalize.ip_pool(obj)
 
     def put(self, resource: Resource, step: Step, report: Progress, seen: Normalized | None) -> None:
-        d = resource.desired
+        d = typed.of(resource, typed.IpPool)
         data = {
             "operation": "set_ip_pool",
             "id": existing_id(seen),

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from reconciler.core import desired as typed
 from reconciler.core.resources import Resource
 from reconciler.providers.base import Progress, Step
 from reconciler.providers.winrm import marker, normalize
@@ -34,7 +35,7 @@ class UplinkPortProfileHandler(_Ports):
         return normalize.uplink_port_profile(obj)
 
     def put(self, resource: Resource, step: Step, report: Progress, seen: Normalized | None) -> None:
-        d = resource.desired
+        d = typed.of(resource, typed.UplinkPortProfile)
         data = {
             "operation": "set_uplink_port_profile",
             "id": existing_id(seen),
@@ -56,7 +57,7 @@ class PortClassificationHandler(_Ports):
         return normalize.port_classification(obj)
 
     def put(self, resource: Resource, step: Step, report: Progress, seen: Normalized | None) -> None:
-        d = resource.desired
+        d = typed.of(resource, typed.PortClassification)
         text = str(d.get("description") or "")
         # The spec manages the description: someone else's classification gets it without the marker.
         description = self.description(resource, seen, text)

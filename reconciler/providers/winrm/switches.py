@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from reconciler.core import desired as typed
 from reconciler.core.resources import Resource
 from reconciler.providers.base import Progress, Step
 from reconciler.providers.winrm import normalize
@@ -37,7 +38,7 @@ class LogicalSwitchHandler(_Switches):
         return normalize.logical_switch(obj)
 
     def put(self, resource: Resource, step: Step, report: Progress, seen: Normalized | None) -> None:
-        d = resource.desired
+        d = typed.of(resource, typed.LogicalSwitch)
         data = {
             "operation": "set_logical_switch",
             "id": existing_id(seen),
@@ -60,7 +61,7 @@ class HostSwitchHandler(_Switches):
         return normalize.host_switch(obj)
 
     def put(self, resource: Resource, step: Step, report: Progress, seen: Normalized | None) -> None:
-        d = resource.desired
+        d = typed.of(resource, typed.HostSwitch)
         if seen is None:  # the name is the host and the switch: an existing one already matches
             data = {"operation": "set_host_switch", "host": d["host"], "logicalSwitch": d["logicalSwitch"]}
             what = f"deploy logical switch {d['logicalSwitch']} to {d['host']}"

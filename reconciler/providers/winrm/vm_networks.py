@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from reconciler.core import desired as typed
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import Resource
 from reconciler.providers.base import Progress, Step
@@ -31,7 +32,7 @@ class VmNetworkHandler(VmmHandler):
         return self.context.tenant_of_vm_network(site.name, n.name) or n.scope or site.name
 
     def put(self, resource: Resource, step: Step, report: Progress, seen: Normalized | None) -> None:
-        d = resource.desired
+        d = typed.of(resource, typed.VmNetwork)
         if d["isolation"] != "WindowsNetworkVirtualization" and d.get("subnets"):
             raise PermanentError(
                 f"{resource.address}: VM subnets of a {d['isolation']} VM network name their network site's VLAN, "

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from reconciler.core import desired as typed
 from reconciler.core import kinds as core_kinds
 from reconciler.core.changes import Action, ResourceChange
 from reconciler.core.errors import NotFoundError, PermanentError, TemporaryError
@@ -38,12 +39,12 @@ _RESTORE_ATTEMPTS = 3
 _RANGE = frozenset({"startup", "minimum", "maximum", "dynamic"})
 
 
-def vmm_settings(desired: Mapping[str, Any], changed: frozenset[str]) -> tuple[dict[str, Any], bool]:
+def vmm_settings(desired: typed.VmMemory, changed: frozenset[str]) -> tuple[dict[str, Any], bool]:
     """What Set-SCVirtualMachine gets for the ``changed`` fields, and whether WMI sets the range after it (dynamic
     memory with startup above minimum, which VMM would set equal). Only what changes is sent: a startup size sent
     to a running VM whose startup is not changing would be refused."""
-    dynamic = bool(desired["dynamic"])
-    startup, minimum, maximum = int(desired["startup"]), int(desired["minimum"]), int(desired["maximum"])
+    dynamic = desired["dynamic"]
+    startup, minimum, maximum = desired["startup"], desired["minimum"], desired["maximum"]
     wmi = dynamic and startup > minimum and bool(changed & _RANGE)
     out: dict[str, Any] = {}
     if "dynamic" in changed:
@@ -57,9 +58,9 @@ def vmm_settings(desired: Mapping[str, Any], changed: frozenset[str]) -> tuple[d
         if "maximum" in changed and dynamic:
             out["maximumMB"] = maximum
     if "bufferPercent" in changed:
-        out["bufferPercent"] = int(desired["bufferPercent"])
+        out["bufferPercent"] = desired["bufferPercent"]
     if "priority" in changed:
-        out["weight"] = int(desired["priority"]) * 100
+        out["weight"] = desired["priority"] * 100
     return out, wmi
 
 
@@ -112,7 +113,7 @@ class VmMemoryHandler(VmmHandler):
         return seen
 
     def _set(self, resource: Resource, vm: Normalized, changed: frozenset[str], report: Progress) -> None:
-        site, desired = self.site(resource), resource.desired
+        site, desired = self.site(resource), typed.of(resource, typed.VmMemory)
         settings, wmi = vmm_settings(desired, changed)
         if settings:
             data = {"operation": "set_memory", "id": vm.id, **settings}
@@ -124,9 +125,9 @@ class VmMemoryHandler(VmmHandler):
             data = {
                 "operation": "set",
                 "vmId": str(vm.status.get("vmId") or ""),
-                "startupMB": int(desired["startup"]),
-                "minimumMB": int(desired["minimum"]),
-                "maximumMB": int(desired["maximum"]),
+                "startupMB": desired["startup"],
+                "minimumMB": desired["minimum"],
+                "maximumMB": desired["maximum"],
             }
             self.session.on_host(host, "hyperv_memory", data)
             report(f"{vm.name}: startup {desired['startup']} MB above minimum {desired['minimum']} MB set on {host}")
