@@ -140,9 +140,9 @@ def _finish(outcome: ApplyOutcome) -> None:
 
 
 def apply(
-    path: Annotated[Path, typer.Argument(help="Spec folder or file, or a plan file saved with plan -o.")] = Path(
-        "specs"
-    ),
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH|PLANFILE", help="Spec folder or file, or a plan file saved with plan -o.")
+    ] = Path("specs"),
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     target: Targets = None,
     exclude: Excludes = None,

@@ -54,11 +54,16 @@ def _write(text: str, out_file: Path | None) -> None:
 
 
 def drift(
-    path: Annotated[Path, typer.Argument(help="Spec folder or file.")] = Path("specs"),
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Spec folder or file.")] = Path("specs"),
     output: Annotated[
-        Format, typer.Option("--format", "-f", help="text, json, markdown or html (docs/drift.md).")
+        Format,
+        typer.Option(
+            "--format", "-f", metavar="[text|json|markdown|html]", help="text, json, markdown or html (docs/drift.md)."
+        ),
     ] = Format.text,
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report to this file.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="Write the report to this file.")
+    ] = None,
     target: Targets = None,
     exclude: Excludes = None,
     show_in_sync: Annotated[bool, typer.Option("--show-in-sync", help="List in-sync resources too (text).")] = False,

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from reconciler.cli.group import USAGE_EXIT
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -47,7 +49,9 @@ def locks() -> None:
 def force_unlock(
     scopes: Annotated[
         list[str] | None,
-        typer.Argument(help="Scopes to unlock, e.g. tenant/acmecorp site/contoso-west.", show_default=False),
+        typer.Argument(
+            metavar="SCOPE", help="Scopes to unlock, e.g. tenant/acmecorp site/contoso-west.", show_default=False
+        ),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Release every lock.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Release without asking.")] = False,
@@ -58,10 +62,10 @@ def force_unlock(
     out, err = _consoles()
     if not scopes and not all_:
         err.print("[red]error:[/red] name the scopes to unlock (e.g. tenant/acmecorp), or give --all.")
-        raise typer.Exit(2)
+        raise typer.Exit(USAGE_EXIT)
     if scopes and all_:
         err.print("[red]error:[/red] give scopes or --all, not both.")
-        raise typer.Exit(2)
+        raise typer.Exit(USAGE_EXIT)
     wanted = None if all_ else sorted(set(scopes or []))
     held = [lock for lock in store_locks.list_locks() if wanted is None or lock.scope in wanted]
     missing = sorted(set(wanted or []) - {lock.scope for lock in held})

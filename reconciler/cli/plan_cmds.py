@@ -36,14 +36,20 @@ Prune = Annotated[
 ]
 Estate = Annotated[
     Path | None,
-    typer.Option("--estate", help="Embedded estate database (default .reconciler/estate.db or $RECONCILER_ESTATE)."),
+    typer.Option(
+        "--estate",
+        metavar="FILE",
+        help="Embedded estate database (default .reconciler/estate.db or $RECONCILER_ESTATE).",
+    ),
 ]
 
 
 def plan(
-    path: Annotated[Path, typer.Argument(help="Spec folder or file.")] = Path("specs"),
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Spec folder or file.")] = Path("specs"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Save the plan for apply PLANFILE.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="PLANFILE", help="Save the plan for apply PLANFILE.")
+    ] = None,
     target: Targets = None,
     exclude: Excludes = None,
     detailed_exitcode: Annotated[

@@ -123,7 +123,7 @@ def _serve(metrics: Metrics, port: int | None, addr: str) -> Callable[[], None]:
 
 
 def watch(
-    path: Annotated[Path, typer.Argument(help="Spec folder or file.")] = Path("specs"),
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Spec folder or file.")] = Path("specs"),
     every: Annotated[
         str, typer.Option("--every", metavar="DURATION", help="Time between cycles: 30s, 15m, 1h.")
     ] = "15m",

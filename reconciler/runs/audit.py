@@ -213,7 +213,8 @@ class ApplyAudit:
     def step(self, result: applier.StepResult) -> None:
         change = self.changes.get(result.address)
         status = str(result.status)
-        level = {"failed": "error", "skipped": "warning", "held": "warning"}.get(status, quiet_level())
+        # A held step is expected (it waits for its window) and the UI shows it already: not a warning.
+        level = {"failed": "error", "skipped": "warning"}.get(status, quiet_level())
         audit(
             "apply.step",
             level=level,

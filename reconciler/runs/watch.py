@@ -196,8 +196,7 @@ def _log_cycle(cycle: Cycle) -> None:
         level="error" if cycle.error else "info",
         result=cycle.result,
         duration_s=round(cycle.duration_s, 3),
-        counts=report.counts() if report is not None else None,
-        drifted=len(engine_watch.drifted(report)) if report is not None else None,
+        counts=report.counts() if report is not None else None,  # the report's classes, as it counts them
         corrected=dataclasses.asdict(cycle.correction) if cycle.correction is not None else None,
         error=cycle.error or None,
     )
