@@ -41,12 +41,13 @@ def _plain_text(report: DriftReport, *, show_in_sync: bool) -> str:
 
 def _write(text: str, out_file: Path | None) -> None:
     from reconciler.cli.consoles import err
+    from reconciler.cli.files import write_atomically
 
     if out_file is None:
         typer.echo(text, nl=False)
         return
     try:
-        out_file.write_text(text, encoding="utf-8")
+        write_atomically(out_file, lambda stream: stream.write(text))
     except OSError as exc:
         err.print(f"[red]error:[/red] cannot write {out_file}: {exc.strerror or exc}", highlight=False)
         raise typer.Exit(1) from exc

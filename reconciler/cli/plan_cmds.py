@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,6 +42,20 @@ Estate = Annotated[
         help="Embedded estate database (default .reconciler/estate.db or $RECONCILER_ESTATE).",
     ),
 ]
+
+
+def _save(out_file: Path, document: dict[str, Any]) -> None:
+    """The plan file, whole or not at all (never through a file planted there); exit 1 when it cannot be
+    written."""
+    from reconciler.cli.consoles import err
+    from reconciler.cli.files import write_atomically
+    from reconciler.reports import json_document
+
+    try:
+        write_atomically(out_file, lambda stream: json_document.write(document, stream))
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot write {out_file}: {exc.strerror or exc}", highlight=False)
+        raise typer.Exit(1) from exc
 
 
 def plan(
@@ -96,11 +110,7 @@ def plan(
     else:
         plan_text.render(out, result, show_unchanged=show_unchanged)
     if out_file is not None:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = out_file.with_name(out_file.name + ".partial")  # a half-written plan never has the name
-        with partial.open("w", encoding="utf-8") as saved:
-            json_document.write(document, saved)
-        partial.replace(out_file)
+        _save(out_file, document)
         err.print(f"Saved the plan to {out_file}; apply exactly it with: reconciler apply {out_file}")
     run_plan.record(run, found)  # a store that cannot be written is only a warning: a plan changes nothing
     if result.errors:
