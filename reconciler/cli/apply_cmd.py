@@ -20,10 +20,6 @@ if TYPE_CHECKING:
     from reconciler.runs.apply import ApplyObserver, ApplyOutcome, SavedPlan
 
 
-def _is_plan_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() == ".json"
-
-
 def _confirm(yes: bool) -> bool:
     from reconciler.cli.consoles import err
 
@@ -179,7 +175,7 @@ def apply(
 
     with exits_on_run_errors():
         now = clock.from_environ()
-        saved = run_apply.read_saved(path) if _is_plan_file(path) else None
+        saved = run_apply.read_plan_file(path)  # by its content: p.plan, tfplan
         if saved is not None and (target or exclude):
             err.print("[red]--target/--exclude do not apply to a saved plan: it was targeted when made.[/red]")
             raise typer.Exit(1)

@@ -62,12 +62,33 @@ class SavedPlan:
 
 
 def read_saved(path: Path) -> SavedPlan:
-    """The plan file at ``path``; :class:`SavedPlanUnreadable` when it is not a plan this version applies."""
+    """The plan file at ``path``, checked (``plan_json.check_saved``: this format, its checksum, its fields);
+    :class:`SavedPlanUnreadable` when it is not a plan this version applies as it was written."""
     try:
-        plan, spec_paths = plan_json.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, plan_json.PlanFormatError) as exc:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        plan_json.check_saved(data)
+        plan, spec_paths = plan_json.from_dict(data)
+    except RecursionError as exc:  # json nests by recursion: a file nested this deep is no plan
+        raise SavedPlanUnreadable(path, ValueError("nested too deeply to be a plan file made by plan -o")) from exc
+    except (OSError, ValueError, plan_json.PlanFormatError) as exc:
         raise SavedPlanUnreadable(path, exc) from exc
     return SavedPlan(path, plan, tuple(spec_paths))
+
+
+def read_plan_file(path: Path) -> SavedPlan | None:
+    """The saved plan at ``path`` when the file is one (:func:`read_saved`), else None (specs). Recognised by
+    its content, whatever its name (``plan -o p.plan``, ``tfplan``): a JSON object, which no spec file starts
+    with; or a ``.json`` file, which then has to be a plan."""
+    if not path.is_file():
+        return None
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(4096)
+    except OSError:
+        return None  # the spec loader says why it cannot be read
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") or path.suffix.lower() == ".json":
+        return read_saved(path)
+    return None
 
 
 @dataclass(frozen=True)
@@ -143,6 +164,30 @@ def _lock(session: Session, request: ApplyRequest) -> LockSet:
         raise LockStoreFailed(db.shown_url(), exc) from exc
 
 
+def check_saved(saved: SavedPlan, current: Plan) -> None:
+    """:class:`PlanStale` unless ``current`` (the plan made now, under the locks) is still ``saved``: made by
+    this version of the tool, from the same specs (values and policies), on the same live objects, and
+    producing, value for value, the changes the file lists. Terraform's rule: what the saved plan says, or
+    nothing."""
+    import reconciler
+
+    made_by = saved.plan.tool_version
+    if made_by != reconciler.__version__:
+        raise PlanStale(
+            f"{saved.path} was made by reconciler {made_by}; this is reconciler {reconciler.__version__}", []
+        )
+    shown = audit.redact_plan(current)  # the file holds the plan redacted: compare like with like
+    if saved.plan.spec_digest != current.spec_digest:
+        changes = staleness.spec_changes(saved.plan, shown) or ["(a resource outside the plan's targets)"]
+        raise PlanStale(f"The specs changed since {saved.path} was made", changes)
+    moved = staleness.live_changes(saved.plan, shown)
+    if moved:
+        raise PlanStale(f"The live state changed since {saved.path} was made", moved)
+    differ = staleness.reviewed_changes(saved.plan, shown)
+    if differ:  # the file's values were edited, or its digest forged
+        raise PlanStale(f"The specs no longer produce the reviewed plan {saved.path}", differ)
+
+
 def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserver, clock: Clock) -> Plan:
     """The plan read under the locks, checked against a saved plan and cut to what the run applies."""
     saved = request.saved
@@ -155,12 +200,7 @@ def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserv
         clock=clock,
     )
     if saved is not None:
-        if saved.plan.spec_digest != current.spec_digest:
-            changes = staleness.spec_changes(saved.plan, current)
-            raise PlanStale(f"The specs changed since {saved.path} was made", changes)
-        moved = staleness.live_changes(saved.plan, current)
-        if moved:
-            raise PlanStale(f"The live state changed since {saved.path} was made", moved)
+        check_saved(saved, current)
         current = watch.restrict(current, {c.address for c in saved.plan.pending})  # nothing new slips in
     if request.only is not None:
         current = watch.restrict(current, request.only)

@@ -44,11 +44,14 @@ def plan(
     session.release()
     audit.plan_done(result)
     shown = audit.redact_plan(result)
-    # The changes come from the redacted plan; the rest of the document is redacted here.
-    document = {
-        key: value if key == "changes" else logs.redact(value)
-        for key, value in plan_json.to_dict(shown, spec_paths=session.spec_paths).items()
-    }
+    # The changes come from the redacted plan; the rest of the document is redacted here. Sealed last: apply
+    # takes the file only as it was written (its checksum).
+    document = plan_json.seal(
+        {
+            key: value if key == "changes" else logs.redact(value)
+            for key, value in plan_json.to_dict(shown, spec_paths=session.spec_paths).items()
+        }
+    )
     return PlanResult(shown, document, session.spec_paths)
 
 
