@@ -75,12 +75,13 @@ def drift(
     from reconciler.cli import progress
     from reconciler.cli.consoles import out
     from reconciler.cli.run_errors import exits_on_run_errors
+    from reconciler.cli.signals import graceful
     from reconciler.reports import drift_html, drift_markdown, drift_text, json_document
     from reconciler.runs import clock, run_history
     from reconciler.runs import drift as run_drift
 
     targets, excludes = target or [], exclude or []
-    with exits_on_run_errors():
+    with graceful() as stop, exits_on_run_errors():  # SIGTERM ends the read at once (exit 130)
         now = clock.from_environ()
         run = run_history.ReportRun("drift", clock=now)
         session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
@@ -92,6 +93,7 @@ def drift(
                 progress=progress.read_progress(output is Format.text),
                 trend=output in (Format.markdown, Format.html),
                 clock=now,
+                stop=stop,
             )
         finally:
             session.close()

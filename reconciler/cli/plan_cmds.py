@@ -85,12 +85,13 @@ def plan(
     from reconciler.cli import progress
     from reconciler.cli.consoles import err, out
     from reconciler.cli.run_errors import exits_on_run_errors
+    from reconciler.cli.signals import graceful
     from reconciler.reports import json_document, plan_text
     from reconciler.runs import clock, run_history
     from reconciler.runs import plan as run_plan
 
     targets, excludes = target or [], exclude or []
-    with exits_on_run_errors():
+    with graceful() as stop, exits_on_run_errors():  # SIGTERM ends the read at once (exit 130)
         now = clock.from_environ()
         run = run_history.ReportRun("plan", clock=now)
         session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
@@ -101,6 +102,7 @@ def plan(
             prune=prune,
             progress=progress.read_progress(not as_json),
             clock=now,
+            stop=stop,
         )
     result, document = found.plan, found.document  # shown and saved without a secret value (docs/logging.md)
     if as_json:

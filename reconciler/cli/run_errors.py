@@ -1,5 +1,6 @@
 """How the CLI shows why a run stopped: each :class:`~reconciler.runs.errors.RunError` in its own words on
-stderr, then exit 1. Commands run their work inside :func:`exits_on_run_errors`."""
+stderr, then exit 1 (130 for a run a signal or its deadline interrupted before it changed anything).
+Commands run their work inside :func:`exits_on_run_errors`."""
 
 from __future__ import annotations
 
@@ -94,7 +95,14 @@ def _plan_stale(exc: errors.PlanStale) -> None:
     err.print("Run plan -o again and review the new plan.")
 
 
+def _interrupted(exc: errors.RunInterrupted) -> None:
+    from reconciler.cli.consoles import err
+
+    err.print(f"[yellow]{exc}.[/yellow]", highlight=False)
+
+
 _RENDER: dict[type[errors.RunError], Callable[[Any], None]] = {
+    errors.RunInterrupted: _interrupted,
     errors.SpecsInvalid: _specs_invalid,
     errors.NothingSelected: _nothing_selected,
     errors.EstateInvalid: _estate_invalid,
@@ -123,4 +131,5 @@ def exits_on_run_errors() -> Iterator[None]:
         yield
     except errors.RunError as exc:
         render(exc)
-        raise typer.Exit(1) from exc
+        signalled = isinstance(exc, errors.RunInterrupted) and exc.signalled
+        raise typer.Exit(130 if signalled else 1) from exc

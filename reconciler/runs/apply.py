@@ -23,72 +23,40 @@ applier (``applier.apply_plan``)."""
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reconciler.core.addresses import Address
-from reconciler.core.changes import Action, Plan
+from reconciler.core.changes import Plan
 from reconciler.core.resources import Resource
-from reconciler.engine import applier, staleness, watch
-from reconciler.reports import plan_json
+from reconciler.engine import applier, watch
+from reconciler.engine.stop import NEVER, Stop, Stopped
 from reconciler.runs import audit, run_history
 from reconciler.runs.clock import SYSTEM, Clock
-from reconciler.runs.errors import LockStoreFailed, PlanStale, SavedPlanUnreadable, ScopeLocked
+from reconciler.runs.errors import LockStoreFailed, RunInterrupted, ScopeLocked
+from reconciler.runs.saved_plan import SavedPlan, check_saved, read_plan_file, read_saved
 from reconciler.runs.session import ReadProgress, Session, make_plan
+from reconciler.runs.settings import RUN_TIMEOUT_ENV, RunLimits, run_limits
 from reconciler.store import journal
 
 if TYPE_CHECKING:
     from reconciler.store.locks import LockSet
 
+__all__ = [
+    "ApplyObserver",
+    "ApplyOutcome",
+    "ApplyRequest",
+    "ApplyStatus",
+    "SavedPlan",
+    "apply_run",
+    "check_saved",
+    "read_plan_file",
+    "read_saved",
+]
+
 APPLY_COMMAND = "reconciler apply"
 CORRECT_COMMAND = "reconciler watch --auto-correct"
-
-
-@dataclass(frozen=True)
-class SavedPlan:
-    """A plan saved with ``plan -o``, as read back: the plan, and where its specs were."""
-
-    path: Path
-    plan: Plan
-    spec_paths: tuple[str, ...]
-
-    @property
-    def deletes(self) -> bool:
-        """It deletes: it was made with ``--prune`` and reviewed with its deletes."""
-        return any(c.action is Action.DELETE for c in self.plan.pending)
-
-
-def read_saved(path: Path) -> SavedPlan:
-    """The plan file at ``path``, checked (``plan_json.check_saved``: this format, its checksum, its fields);
-    :class:`SavedPlanUnreadable` when it is not a plan this version applies as it was written."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        plan_json.check_saved(data)
-        plan, spec_paths = plan_json.from_dict(data)
-    except RecursionError as exc:  # json nests by recursion: a file nested this deep is no plan
-        raise SavedPlanUnreadable(path, ValueError("nested too deeply to be a plan file made by plan -o")) from exc
-    except (OSError, ValueError, plan_json.PlanFormatError) as exc:
-        raise SavedPlanUnreadable(path, exc) from exc
-    return SavedPlan(path, plan, tuple(spec_paths))
-
-
-def read_plan_file(path: Path) -> SavedPlan | None:
-    """The saved plan at ``path`` when the file is one (:func:`read_saved`), else None (specs). Recognised by
-    its content, whatever its name (``plan -o p.plan``, ``tfplan``): a JSON object, which no spec file starts
-    with; or a ``.json`` file, which then has to be a plan."""
-    if not path.is_file():
-        return None
-    try:
-        with path.open("rb") as stream:
-            head = stream.read(4096)
-    except OSError:
-        return None  # the spec loader says why it cannot be read
-    if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") or path.suffix.lower() == ".json":
-        return read_saved(path)
-    return None
 
 
 @dataclass(frozen=True)
@@ -122,8 +90,9 @@ class ApplyStatus(enum.StrEnum):
 class ApplyOutcome:
     status: ApplyStatus
     plan: Plan  # what was (or would have been) applied; holds live values: redact before showing
-    report: applier.ApplyReport | None = None  # with APPLIED
+    report: applier.ApplyReport | None = None  # with APPLIED; ``report.stopped`` when the run was cut short
     run_id: str | None = None  # with APPLIED: the audit trail's and the history store's run
+    warnings: tuple[str, ...] = field(default=())  # what could not be recorded or released (the store failed)
 
 
 class ApplyObserver:
@@ -150,45 +119,25 @@ def _scopes(resources: Iterable[Resource]) -> set[str]:
     return {f"site/{r.site}" for r in chosen if r.site} | {f"tenant/{r.tenant}" for r in chosen if r.tenant}
 
 
-def _lock(session: Session, request: ApplyRequest) -> LockSet:
-    """The scope locks of every resource the run may change (all or none); step 1 of the module docstring."""
+def _lock(session: Session, request: ApplyRequest, stop: Stop) -> LockSet:
+    """The scope locks of every resource the run may change (all or none); step 1 of the module docstring.
+    A stop while waiting for them (a signal, the deadline) ends the wait: :class:`RunInterrupted`."""
     from reconciler.store import db, locks
 
     only = request.only
     scopes = _scopes(r for r in session.resources if only is None or r.address in only)
     try:
-        return locks.acquire(scopes, command=request.command, timeout_s=request.lock_timeout_s)
+        with stop.listening():
+            return locks.acquire(scopes, command=request.command, timeout_s=request.lock_timeout_s, sleep=stop.sleep)
     except locks.LockHeld as exc:
         raise ScopeLocked(exc, waited_s=request.lock_timeout_s) from exc
+    except Stopped as exc:
+        raise RunInterrupted(exc.reason, during="waiting for the scope locks", signalled=stop.signalled) from exc
     except db.StoreError as exc:
         raise LockStoreFailed(db.shown_url(), exc) from exc
 
 
-def check_saved(saved: SavedPlan, current: Plan) -> None:
-    """:class:`PlanStale` unless ``current`` (the plan made now, under the locks) is still ``saved``: made by
-    this version of the tool, from the same specs (values and policies), on the same live objects, and
-    producing, value for value, the changes the file lists. Terraform's rule: what the saved plan says, or
-    nothing."""
-    import reconciler
-
-    made_by = saved.plan.tool_version
-    if made_by != reconciler.__version__:
-        raise PlanStale(
-            f"{saved.path} was made by reconciler {made_by}; this is reconciler {reconciler.__version__}", []
-        )
-    shown = audit.redact_plan(current)  # the file holds the plan redacted: compare like with like
-    if saved.plan.spec_digest != current.spec_digest:
-        changes = staleness.spec_changes(saved.plan, shown) or ["(a resource outside the plan's targets)"]
-        raise PlanStale(f"The specs changed since {saved.path} was made", changes)
-    moved = staleness.live_changes(saved.plan, shown)
-    if moved:
-        raise PlanStale(f"The live state changed since {saved.path} was made", moved)
-    differ = staleness.reviewed_changes(saved.plan, shown)
-    if differ:  # the file's values were edited, or its digest forged
-        raise PlanStale(f"The specs no longer produce the reviewed plan {saved.path}", differ)
-
-
-def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserver, clock: Clock) -> Plan:
+def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserver, clock: Clock, stop: Stop) -> Plan:
     """The plan read under the locks, checked against a saved plan and cut to what the run applies."""
     saved = request.saved
     current = make_plan(
@@ -198,6 +147,7 @@ def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserv
         progress=observer.read_progress(),
         prune=request.prune or (saved is not None and saved.deletes),
         clock=clock,
+        stop=stop,
     )
     if saved is not None:
         check_saved(saved, current)
@@ -231,42 +181,107 @@ def _why_not(
     return None if observer.confirm(shown) else ApplyStatus.DECLINED
 
 
+@dataclass
+class _Applying:
+    """An apply under way, between its first record and ``apply.end``."""
+
+    plan: Plan
+    run: audit.ApplyAudit
+    report: applier.ApplyReport | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _apply(
+    session: Session,
+    plan: Plan,
+    request: ApplyRequest,
+    *,
+    observer: ApplyObserver,
+    clock: Clock,
+    stop: Stop,
+    limits: RunLimits,
+) -> _Applying:
+    """Steps 6 and 7 of the module docstring: the records opened, the steps carried out, the history run
+    closed (also when interrupted). Every write after the first change is a warning at worst."""
+    run = audit.start_apply(plan, clock=clock, **_audit_fields(request))
+    applying = _Applying(plan, run)
+    resources = applier.resources_by_address(session.resources)
+    recorder = run_history.begin(run.run_id, plan, session.spec_paths, resources, clock=clock)
+    try:
+        recorder.confirm_in_sync(plan)
+        applying.report = applier.apply_plan(
+            plan,
+            resources,
+            session.router,
+            concurrency=request.concurrency,
+            hooks=recorder.hooks(run.hooks(observer.step_hooks())),
+            allow_disruption=request.allow_disruption,
+            now=clock.now(),  # whether a maintenance window is open
+            journal=journal.StoreJournal(recorder.store),  # host procedures, written ahead of each step
+            run_id=run.run_id,
+            stop=stop,
+            step_timeout_s=limits.step_s,
+            stop_grace_s=limits.grace_s,
+        )
+    finally:
+        recorder.end(applying.report)  # None: interrupted
+        applying.warnings += recorder.warnings()
+    return applying
+
+
 def apply_run(
-    session: Session, request: ApplyRequest, *, observer: ApplyObserver | None = None, clock: Clock = SYSTEM
+    session: Session,
+    request: ApplyRequest,
+    *,
+    observer: ApplyObserver | None = None,
+    clock: Clock = SYSTEM,
+    stop: Stop = NEVER,
 ) -> ApplyOutcome:
     """Apply what ``request`` asks on ``session``, safely: see the module docstring for the steps and why.
     ``clock`` says when the plan was made, whether a maintenance window is open, and times what is recorded.
+    ``stop`` (a signal) ends the run promptly, as its deadline (``RECONCILER_RUN_TIMEOUT_S``) does: before any
+    change with :class:`RunInterrupted`, afterwards with the report saying so (``report.stopped``).
     Raises :class:`ScopeLocked`, :class:`LockStoreFailed`, :class:`PlanStale`, the live read's errors, and
     :class:`AuditUnwritable` or :class:`HistoryUnusable`: all before any change."""
     watcher = observer or ApplyObserver()
-    held = _lock(session, request)
-    report: applier.ApplyReport | None = None
+    limits = run_limits()
+    run_stop = Stop(parent=stop)  # the deadline stops this run, not the command that started it
+    cancel = run_stop.after(limits.run_s, f"the run's deadline passed ({RUN_TIMEOUT_ENV}={limits.run_s:g}s)")
     try:
-        plan = _current_plan(session, request, watcher, clock)
-        shown = audit.redact_plan(plan)
-        watcher.planned(shown)
-        stopped = _why_not(session, plan, shown=shown, request=request, observer=watcher, clock=clock)
-        if stopped is not None:
-            return ApplyOutcome(stopped, plan)
-        run = audit.start_apply(plan, clock=clock, **_audit_fields(request))
-        resources = applier.resources_by_address(session.resources)
-        recorder = run_history.begin(run.run_id, plan, session.spec_paths, resources, clock=clock)
-        recorder.confirm_in_sync(plan)
+        held = _lock(session, request, run_stop)
+        applying: _Applying | None = None
         try:
-            report = applier.apply_plan(
-                plan,
-                resources,
-                session.router,
-                concurrency=request.concurrency,
-                hooks=recorder.hooks(run.hooks(watcher.step_hooks())),
-                allow_disruption=request.allow_disruption,
-                now=clock.now(),  # whether a maintenance window is open
-                journal=journal.StoreJournal(recorder.store),  # host procedures, written ahead of each step
-                run_id=run.run_id,
-            )
+            plan = _current_plan(session, request, watcher, clock, run_stop)
+            shown = audit.redact_plan(plan)
+            watcher.planned(shown)
+            stopped = _why_not(session, plan, shown=shown, request=request, observer=watcher, clock=clock)
+            if stopped is not None:
+                return ApplyOutcome(stopped, plan)
+            if run_stop.is_set:
+                raise RunInterrupted(run_stop.reason, during="waiting for the go-ahead", signalled=run_stop.signalled)
+            with run_stop.listening():  # from here a signal stops the steps, never the bookkeeping
+                applying = _apply(session, plan, request, observer=watcher, clock=clock, stop=run_stop, limits=limits)
         finally:
-            recorder.end(report)  # None: interrupted
+            problem = _release(held)
+        if applying is None:
+            raise AssertionError("unreachable")  # pragma: no cover
+        if problem:
+            applying.warnings.append(problem)
+        report = applying.report or applier.ApplyReport(stopped="interrupted")
+        applying.run.end(report)
+        return ApplyOutcome(ApplyStatus.APPLIED, plan, report, applying.run.run_id, tuple(applying.warnings))
     finally:
+        cancel()
+        run_stop.close()
+
+
+def _release(held: LockSet) -> str:
+    """Release the locks; what went wrong, if anything (the store failed: they expire as leases, and the
+    next command that opens the store on this host releases them)."""
+    from reconciler.store import db
+
+    try:
         held.release()
-    run.end(report)
-    return ApplyOutcome(ApplyStatus.APPLIED, plan, report, run.run_id)
+    except db.StoreError as exc:
+        return f"the scope locks could not be released ({type(exc).__name__}): {held.fate()}"
+    return ""

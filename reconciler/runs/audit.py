@@ -243,6 +243,7 @@ class ApplyAudit:
             clock=self.clock,
             run_id=self.run_id,
             ok=report.ok,
+            stopped=report.stopped or None,  # why the run was cut short (a signal, its deadline)
             steps=len(report.results),
             summary=summary,
             duration_s=round(time.monotonic() - self.started, 3),

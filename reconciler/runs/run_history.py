@@ -49,8 +49,9 @@ def spec_commit(spec_paths: Sequence[str]) -> str | None:
 
 
 def outcome(report: applier.ApplyReport | None) -> str:
-    """The run's result: interrupted (no report), failed, held, or ok."""
-    if report is None:
+    """The run's result: interrupted (no report, or stopped part-way: a signal, its deadline), failed, held,
+    or ok."""
+    if report is None or report.stopped:
         return "interrupted"
     statuses = {r.status for r in report.results}
     if statuses & {"failed", "skipped"}:
@@ -134,6 +135,16 @@ class RunHistory:
                     error=_first_line(exc),
                     store=db.shown_url(self.store.url),
                 )
+
+    def warnings(self) -> list[str]:
+        """What the run could not record, for its summary (empty when every write went through)."""
+        if not self.failed_writes:
+            return []
+        return [
+            f"{self.failed_writes} write{'s' * (self.failed_writes != 1)} to the history store failed "
+            "(history.write-failed): the estate work above is done, the audit file has every step; the next "
+            "command that opens the store marks this run interrupted with the steps it holds"
+        ]
 
     def hooks(self, inner: applier.Hooks) -> applier.Hooks:
         """``inner`` plus a ``steps`` row (and ``last_applied``) after each step."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.engine import applier
 from reconciler.engine import watch as engine_watch
+from reconciler.engine.stop import NEVER, Stop
 from reconciler.runs import audit, failures, logs
 from reconciler.runs.apply import ApplyRequest, apply_run
 from reconciler.runs.clock import SYSTEM, Clock
@@ -81,19 +82,21 @@ class WatchObserver:
         """A cycle, or its correction, stopped for ``error`` (then logged as "see the message above")."""
 
 
-def _drift(session: Session, options: Options, clock: Clock) -> DriftReport:
+def _drift(session: Session, options: Options, clock: Clock, stop: Stop) -> DriftReport:
     """The drift report (redacted), made and recorded as ``reconciler drift`` makes and records it (a store
     that cannot be written is only a warning)."""
     from reconciler.runs import drift as run_drift
     from reconciler.runs import run_history
 
     run = run_history.ReportRun("drift", clock=clock)  # started now: the run's duration covers the read
-    found = run_drift.drift(session, targets=options.targets, excludes=options.excludes, clock=clock)
+    found = run_drift.drift(session, targets=options.targets, excludes=options.excludes, clock=clock, stop=stop)
     run_drift.record(run, found)
     return found.report
 
 
-def correct(session: Session, report: DriftReport, options: Options, *, clock: Clock = SYSTEM) -> Correction | None:
+def correct(
+    session: Session, report: DriftReport, options: Options, *, clock: Clock = SYSTEM, stop: Stop = NEVER
+) -> Correction | None:
     """Re-apply what drifted (see the module docstring); None when nothing needs it. The errors of
     :func:`~reconciler.runs.apply.apply_run`, except a lock another apply holds: then it is skipped."""
     wanted = engine_watch.corrections(report, apply_pending=options.apply_pending)
@@ -109,7 +112,7 @@ def correct(session: Session, report: DriftReport, options: Options, *, clock: C
     )
     try:
         # Read again under the locks, as apply does: another apply may have changed things since the drift read.
-        outcome = apply_run(session, request, clock=clock)
+        outcome = apply_run(session, request, clock=clock, stop=stop)
     except ScopeLocked as exc:
         correction.skipped = str(exc)
         logs.log("watch.correct-skipped", level="warning", reason=correction.skipped, addresses=len(wanted))
@@ -146,11 +149,11 @@ def _failed_correction(exc: BaseException) -> Correction:
 
 
 def _correct_safely(
-    session: Session, report: DriftReport, options: Options, observer: WatchObserver, clock: Clock
+    session: Session, report: DriftReport, options: Options, observer: WatchObserver, clock: Clock, stop: Stop
 ) -> Correction | None:
     """:func:`correct`, where anything that stops it makes a failed correction (the watch goes on)."""
     try:
-        return correct(session, report, options, clock=clock)
+        return correct(session, report, options, clock=clock, stop=stop)
     except LockStoreFailed as exc:  # the store's own error says what to check
         return _failed_correction(exc.cause)
     except RunError as exc:
@@ -164,8 +167,11 @@ def _correct_safely(
         return _failed_correction(exc)
 
 
-def run_cycle(options: Options, *, observer: WatchObserver | None = None, clock: Clock = SYSTEM) -> Cycle:
-    """One cycle: drift, then auto-correct if asked. Never raises for a failed cycle: ``error`` says why."""
+def run_cycle(
+    options: Options, *, observer: WatchObserver | None = None, clock: Clock = SYSTEM, stop: Stop = NEVER
+) -> Cycle:
+    """One cycle: drift, then auto-correct if asked. Never raises for a failed cycle: ``error`` says why. A
+    ``stop`` (a signal) ends its read or its correction promptly, as it ends ``drift`` and ``apply``."""
     shown = observer or WatchObserver()
     started = time.monotonic()
     cycle = Cycle()
@@ -173,9 +179,9 @@ def run_cycle(options: Options, *, observer: WatchObserver | None = None, clock:
         session = load([options.path], targets=options.targets, excludes=options.excludes, estate=options.estate)
         shown.loaded(session)
         try:
-            cycle.report = _drift(session, options, clock)
-            if options.auto_correct:
-                cycle.correction = _correct_safely(session, cycle.report, options, shown, clock)
+            cycle.report = _drift(session, options, clock, stop)
+            if options.auto_correct and not stop.is_set:
+                cycle.correction = _correct_safely(session, cycle.report, options, shown, clock, stop)
         finally:
             session.close()
     except RunError as exc:
@@ -210,9 +216,11 @@ def watch(
     observer: WatchObserver | None = None,
     rng: random.Random | None = None,
     clock: Clock = SYSTEM,
+    run_stop: Stop = NEVER,
 ) -> Cycle:
-    """Cycles until ``stop`` is set (the cycle in progress finishes) or, with ``options.once``, one; the
-    last cycle. Between cycles it waits ``every_s`` plus the jitter, counted from the cycle's start."""
+    """Cycles until ``stop`` is set or, with ``options.once``, one; the last cycle. Between cycles it waits
+    ``every_s`` plus the jitter, counted from the cycle's start. ``run_stop`` (set with ``stop`` by a signal)
+    also ends the cycle in progress promptly: its read, or its correction as a stopped apply ends."""
     from reconciler.runs.webhook import post_webhook, webhook_host
 
     _, host = audit.who()
@@ -230,7 +238,7 @@ def watch(
     )
     while True:
         started = time.monotonic()
-        cycle = run_cycle(options, observer=observer, clock=clock)
+        cycle = run_cycle(options, observer=observer, clock=clock, stop=run_stop)
         metrics.record(cycle, now=clock.now().timestamp())
         _log_cycle(cycle)
         if cycle.report is not None:

@@ -17,7 +17,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -123,6 +123,10 @@ class LockSet:
             if self._owns_store:
                 self.store.close()
 
+    def fate(self) -> str:
+        """What becomes of these locks when ``release`` failed (the store went away)."""
+        return "the next command that opens the store on this host releases them"
+
     def __enter__(self) -> LockSet:
         return self
 
@@ -151,6 +155,7 @@ def acquire(
     timeout_s: float = 0.0,
     poll_s: float = 0.2,
     store: Store | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> LockSet:
     """Lock every scope, all or none, waiting up to ``timeout_s`` seconds; raise LockHeld if one stays taken.
 
@@ -192,7 +197,7 @@ def acquire(
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise LockHeld.from_lock(taken[0])
-            time.sleep(min(max(poll_s, 0.01), remaining))
+            sleep(min(max(poll_s, 0.01), remaining))  # a run's stop ends the wait (it raises)
     except BaseException:
         if owns_store:
             db.close()
