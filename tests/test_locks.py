@@ -7,9 +7,12 @@ the repository's ``.reconciler/`` is never touched.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import re
 import shutil
+import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,6 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reconciler.cli.app import app
+from reconciler.core.addresses import Address
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.store import EstateStore
 from reconciler.store import db, locks
@@ -49,7 +53,8 @@ def test_open_store_uses_the_env_url_and_defaults_under_dot_reconciler(
         assert opened.url == f"sqlite:///{tmp_path / 'locks.db'}"
         with opened.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == db.SQLITE_BUSY_TIMEOUT_MS
+            # A transaction waits this long quietly for another's write lock, then says so and waits on.
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == db.SQLITE_QUIET_WAIT_MS
     assert (tmp_path / "locks.db").is_file()
     monkeypatch.delenv(db.ENV_DATABASE_URL)
     assert db.database_url() == "sqlite:///.reconciler/state.db"
@@ -192,9 +197,10 @@ def test_locks_command_lists_holder_pid_host_since_command(store: Store) -> None
     assert result.exit_code == 0, _out(result)
     text = _out(result)
     lock = list_locks(store=store)[0]
-    assert re.search(r"scope\s+holder\s+pid\s+host\s+since\s+command", text), text
+    assert re.search(r"scope\s+holder\s+pid\s+host\s+since\s+lease until\s+holder is\s+command", text), text
     row = rf"tenant/acmecorp\s+alice@ops1\s+{os.getpid()}\s+{re.escape(lock.host)}\s+"
-    assert re.search(row + re.escape(lock.acquired_at) + r"\s+reconciler apply", text), text
+    lease = rf"\s+{re.escape(lock.expires_at)}\s+running\s+"
+    assert re.search(row + re.escape(lock.acquired_at) + lease + r"reconciler apply", text), text
 
 
 def test_force_unlock_needs_scopes_or_all() -> None:
@@ -203,8 +209,16 @@ def test_force_unlock_needs_scopes_or_all() -> None:
     assert "name the scopes to unlock" in _out(result)
 
 
+def _gone(store: Store) -> None:
+    """Every lock now looks held by a process of this host that is gone: its pid is this test's, its start
+    time another (the pid was reused)."""
+    with store.engine.begin() as conn:
+        conn.execute(locks.locks_table.update().values(process_started="another-boot:1"))
+
+
 def test_force_unlock_refuses_without_yes_when_stdin_is_not_a_terminal(store: Store) -> None:
     acquire(["tenant/acmecorp"], holder="alice@ops1", store=store)
+    _gone(store)
     result = _run("force-unlock", "tenant/acmecorp")
     assert result.exit_code == 1
     assert "Refusing to unlock without --yes" in _out(result)
@@ -214,6 +228,7 @@ def test_force_unlock_refuses_without_yes_when_stdin_is_not_a_terminal(store: St
 def test_force_unlock_scopes_and_all(store: Store) -> None:
     acquire(["site/contoso-west", "tenant/acmecorp"], holder="alice@ops1", store=store)
     acquire(["tenant/fabrikam"], holder="bob@ops2", store=store)
+    _gone(store)
     result = _run("force-unlock", "tenant/fabrikam", "tenant/nobody", "--yes")
     assert result.exit_code == 0, _out(result)
     assert "released tenant/fabrikam (bob@ops2" in _out(result)
@@ -288,7 +303,7 @@ def test_apply_holds_every_site_and_tenant_it_touches_and_releases_them(
     seen.clear()
     result = _run("apply", SPECS, "--yes", "--estate", tmp_path / "estate.db", "--target", "tenant/fabrikam")
     assert list_locks(store=store) == []
-    assert seen in ([], [["site/contoso-west", "tenant/fabrikam"]])
+    assert seen in ([], [["tenant/fabrikam"]])  # the site's own objects are in sync: it is not locked
 
 
 def test_apply_releases_its_locks_when_it_fails(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -360,3 +375,156 @@ def test_two_applies_with_a_lock_timeout_run_one_after_the_other(tmp_path: Path)
     assert [r.returncode for r in runs] == [0, 0], [r.stdout + r.stderr for r in runs]
     assert sorted(_steps(r) > 0 for r in runs) == [False, True], [r.stdout for r in runs]
     assert all(HELD not in r.stderr for r in runs)
+
+
+# --- liveness and leases (issue #13, section 4) ----------------------------------------------------------
+
+
+def _lock_row(store: Store, scope: str, **values: object) -> None:
+    """A lock row as another process left it: ``values`` override this process's."""
+    row: dict[str, object] = {
+        "scope": scope,
+        "holder": "carol@ops3",
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "acquired_at": "2026-12-09T11:00:00+00:00",
+        "command": "reconciler apply",
+        "token": f"token-{scope}",
+        "process_started": None,
+        "expires_at": None,
+        "run_id": None,
+    }
+    row.update(values)
+    with store.engine.begin() as conn:
+        conn.execute(locks.locks_table.insert(), row)
+
+
+def _in(minutes: int) -> str:
+    return (datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=minutes)).isoformat(timespec="seconds")
+
+
+def test_force_unlock_never_releases_a_live_apply_on_this_host(store: Store) -> None:
+    """A live apply's lock released: a second apply ran alongside and two hosts rebooted twice."""
+    acquire(["tenant/acmecorp"], holder="alice@ops1", command="reconciler apply", store=store)
+    for extra in ((), ("--force",)):
+        result = _run("force-unlock", "tenant/acmecorp", "--yes", *extra)
+        assert result.exit_code == 1, _out(result)
+        text = _out(result)
+        assert "held by a running process on this host" in text, text
+        assert f"alice@ops1 pid {os.getpid()} (reconciler apply)" in text, text
+        assert [r.scope for r in list_locks(store=store)] == ["tenant/acmecorp"]
+
+
+def test_force_unlock_on_another_host_waits_for_the_lease_or_force(store: Store) -> None:
+    _lock_row(store, "tenant/acmecorp", host="ops9.example", pid=4242, expires_at=_in(10))
+    _lock_row(store, "tenant/fabrikam", host="ops9.example", pid=4243, expires_at=_in(-1))
+    result = _run("force-unlock", "--all", "--yes")
+    assert result.exit_code == 1, _out(result)  # one refused
+    text = _out(result)
+    assert "tenant/acmecorp is held by carol@ops3 pid 4242 (reconciler apply)" in text, text
+    assert "on ops9.example, lease until" in text and "give --force" in text, text
+    assert "released tenant/fabrikam" in text  # its lease ended
+    assert [r.scope for r in list_locks(store=store)] == ["tenant/acmecorp"]
+    forced = _run("force-unlock", "tenant/acmecorp", "--yes", "--force")
+    assert forced.exit_code == 0, _out(forced)
+    assert list_locks(store=store) == []
+
+
+def test_a_lock_whose_lease_ended_or_whose_holder_is_gone_is_taken_over(store: Store) -> None:
+    _lock_row(store, "tenant/acmecorp", host="ops9.example", pid=4242, expires_at=_in(-1))
+    _lock_row(store, "tenant/fabrikam", process_started="another-boot:1")  # this host: the pid was reused
+    _lock_row(store, "site/contoso-west", host="ops9.example", pid=4244, expires_at=_in(10))
+    with pytest.raises(LockHeld, match="lease until"):  # a live lease on another host holds
+        acquire(["site/contoso-west", "tenant/acmecorp"], store=store)
+    taken = acquire(["tenant/acmecorp", "tenant/fabrikam"], store=store)
+    reasons = {lock.scope: why for lock, why in taken.reclaimed}
+    assert reasons["tenant/acmecorp"].startswith("its lease ended at")
+    assert reasons["tenant/fabrikam"] == f"its holder, pid {os.getpid()} on this host, is gone"
+    assert {r.scope: r.token for r in list_locks(store=store)}["tenant/acmecorp"] == taken.token
+    taken.release()
+
+
+def test_a_holder_learns_when_its_lease_cannot_be_kept(store: Store) -> None:
+    lost: list[str] = []
+    told = threading.Event()
+    held = acquire(["tenant/acmecorp"], store=store, lease_s=0.3)
+
+    def on_lost(why: str) -> None:
+        lost.append(why)
+        told.set()
+
+    held.keep(on_lost)
+    force_unlock(["tenant/acmecorp"], store=store)  # someone took its locks away
+    assert told.wait(10), "the holder was never told"
+    assert "released by someone else" in lost[0]
+    held.release()
+
+
+def test_applies_for_different_tenants_of_one_site_run_side_by_side(tmp_path: Path) -> None:
+    """Each used to lock the site, so they ran one at a time. The site is locked only when its objects change."""
+    estate = tmp_path / "estate.db"
+    seed.init_estate(estate)
+    assert _run("apply", SPECS, "--yes", "--allow-disruption", "--estate", estate).exit_code == 0
+    drifted = EstateStore(estate)
+    try:
+        for tenant, policy in (("acmecorp", "AcmeCorp-Policy"), ("fabrikam", "Fabrikam-Policy")):
+            row = drifted.get(Address("asr.replication_policy", tenant, policy))
+            assert row is not None
+            row.data = {**row.data, "recoveryPointHours": 12}
+            drifted.put(row)
+    finally:
+        drifted.close()
+    gate = tmp_path / "gate"
+    env = {k: v for k, v in os.environ.items() if k not in EMBEDDED_ENV}
+    env.update(NO_COLOR="1", RECONCILER_EMBEDDED_PAUSE_AT="1", RECONCILER_EMBEDDED_PAUSE_FILE=str(gate))
+    command = ["apply", str(SPECS), "--yes", "--estate", str(estate), "--target", "tenant/acmecorp"]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", *command], cwd=tmp_path, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        bound = time.monotonic() + 60
+        while not gate.with_name("gate.paused").exists():
+            assert first.poll() is None and time.monotonic() < bound, first.communicate()
+            threading.Event().wait(0.01)
+        assert [r.scope for r in list_locks()] == ["tenant/acmecorp"]
+        second = _run("apply", SPECS, "--yes", "--estate", estate, "--target", "tenant/fabrikam")
+        assert second.exit_code == 0, _out(second)
+        assert "Fabrikam-Policy" in _out(second) and HELD not in _out(second)
+    finally:
+        gate.touch()
+        stdout, _ = first.communicate(timeout=60)
+    assert first.returncode == 0, stdout
+
+
+def test_a_writer_waiting_for_sqlites_write_lock_says_what_it_waits_for(tmp_path: Path) -> None:
+    """Another process held the write lock and apply waited 92 s without a word."""
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    open_store(url).close()
+    said = threading.Event()
+    records: list[str] = []
+
+    class Heard(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+            if "waiting for the write lock" in record.getMessage():
+                said.set()
+
+    heard = Heard()
+    logging.getLogger("reconciler.store").addHandler(heard)
+    blocker = sqlite3.connect(tmp_path / "busy.db", isolation_level=None)
+    taken: list[locks.LockSet] = []
+    try:
+        with open_store(url) as waiting:
+            blocker.execute("BEGIN IMMEDIATE")  # another process's write transaction
+            worker = threading.Thread(target=lambda: taken.append(acquire(["tenant/acmecorp"], store=waiting)))
+            worker.start()
+            told = said.wait(20)
+            blocker.execute("COMMIT")  # the other process is done: the waiter goes on
+            worker.join(30)
+            assert told, records
+            assert str(tmp_path / "busy.db") in records[-1], records
+            assert taken and [r.scope for r in list_locks(store=waiting)] == ["tenant/acmecorp"]
+            taken[0].release()
+    finally:
+        logging.getLogger("reconciler.store").removeHandler(heard)
+        blocker.close()

@@ -53,10 +53,11 @@ def _scope_locked(exc: errors.ScopeLocked) -> None:
 
     held, scope = exc.held, escape(exc.held.scope)
     waited = f" (still held after {exc.waited_s:g}s)" if exc.waited_s else ""
+    lease = f" (its lease ends at {held.expires_at} unless that apply renews it)" if held.expires_at else ""
     err.print(
         f"[red]another apply holds {scope}:[/red] {escape(held.holder)} pid {held.pid} since {held.acquired_at} "
         f"({escape(held.command)}){waited}; wait with --lock-timeout or, if that process is gone, "
-        f"reconciler force-unlock {scope}",
+        f"reconciler force-unlock {scope}{lease}",
         highlight=False,
     )
 

@@ -2,9 +2,11 @@
 
 In order (docs/architecture.md, "The runs layer"):
 
-1. Lock every scope (``site/NAME``, ``tenant/NAME``) the run may change, all or none, before reading: one
-   apply per scope, and nothing another apply does can slip between the read and the steps.
-2. Read the live state and plan again, under the locks.
+1. Lock every tenant (``tenant/NAME``) whose resources the run may change, all or none, before reading: one
+   apply per scope, and nothing another apply does can slip between the read and the steps
+   (``runs.scope_locks``: leases, renewed while the run lives).
+2. Read the live state and plan again, under the locks. When the plan changes a site's own objects, lock
+   that site (``site/NAME``) too and read again: applies for different tenants of one site run side by side.
 3. A saved plan must still be the plan: refused when the specs or the live objects it touches changed since
    it was made; then only its changes are kept. A correction keeps only the addresses it corrects.
 4. Show the plan (redacted) through the observer. A plan with errors is refused (not for a correction:
@@ -15,7 +17,13 @@ In order (docs/architecture.md, "The runs layer"):
    before the first change, afterwards a failed write is only a warning.
 7. Apply: the engine's steps, each reported to the observer's hooks (messages redacted), to the audit
    trail and to the history store.
-8. Close the history run (also when interrupted), release the locks, write ``apply.end``.
+8. Close the history run (also when interrupted), release the locks, write ``apply.end``. A store that fails
+   here is a warning in the outcome (``warnings``), never an error: the estate work is done, the audit file
+   has it, the locks expire as leases, and the next command marks the run interrupted (``store.recovery``).
+
+A stop (a signal, or the run's deadline ``RECONCILER_RUN_TIMEOUT_S``) ends the waits for locks and the read
+with :class:`RunInterrupted` (nothing changed), and the steps as ``engine.walk`` describes: the run is then
+recorded ``interrupted`` with every step's result.
 
 The session stays open: the caller loaded it and closes it. This module is the one place that calls the
 applier (``applier.apply_plan``)."""
@@ -23,25 +31,22 @@ applier (``applier.apply_plan``)."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Plan
-from reconciler.core.resources import Resource
 from reconciler.engine import applier, watch
-from reconciler.engine.stop import NEVER, Stop, Stopped
+from reconciler.engine.stop import NEVER, Stop
 from reconciler.runs import audit, run_history
 from reconciler.runs.clock import SYSTEM, Clock
-from reconciler.runs.errors import LockStoreFailed, RunInterrupted, ScopeLocked
+from reconciler.runs.errors import RunInterrupted
 from reconciler.runs.saved_plan import SavedPlan, check_saved, read_plan_file, read_saved
+from reconciler.runs.scope_locks import RunLocks, site_scopes, tenant_scopes
 from reconciler.runs.session import ReadProgress, Session, make_plan
 from reconciler.runs.settings import RUN_TIMEOUT_ENV, RunLimits, run_limits
 from reconciler.store import journal
-
-if TYPE_CHECKING:
-    from reconciler.store.locks import LockSet
 
 __all__ = [
     "ApplyObserver",
@@ -114,29 +119,6 @@ class ApplyObserver:
         return applier.Hooks()
 
 
-def _scopes(resources: Iterable[Resource]) -> set[str]:
-    chosen = list(resources)
-    return {f"site/{r.site}" for r in chosen if r.site} | {f"tenant/{r.tenant}" for r in chosen if r.tenant}
-
-
-def _lock(session: Session, request: ApplyRequest, stop: Stop) -> LockSet:
-    """The scope locks of every resource the run may change (all or none); step 1 of the module docstring.
-    A stop while waiting for them (a signal, the deadline) ends the wait: :class:`RunInterrupted`."""
-    from reconciler.store import db, locks
-
-    only = request.only
-    scopes = _scopes(r for r in session.resources if only is None or r.address in only)
-    try:
-        with stop.listening():
-            return locks.acquire(scopes, command=request.command, timeout_s=request.lock_timeout_s, sleep=stop.sleep)
-    except locks.LockHeld as exc:
-        raise ScopeLocked(exc, waited_s=request.lock_timeout_s) from exc
-    except Stopped as exc:
-        raise RunInterrupted(exc.reason, during="waiting for the scope locks", signalled=stop.signalled) from exc
-    except db.StoreError as exc:
-        raise LockStoreFailed(db.shown_url(), exc) from exc
-
-
 def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserver, clock: Clock, stop: Stop) -> Plan:
     """The plan read under the locks, checked against a saved plan and cut to what the run applies."""
     saved = request.saved
@@ -200,10 +182,11 @@ def _apply(
     clock: Clock,
     stop: Stop,
     limits: RunLimits,
+    run_id: str,
 ) -> _Applying:
     """Steps 6 and 7 of the module docstring: the records opened, the steps carried out, the history run
     closed (also when interrupted). Every write after the first change is a warning at worst."""
-    run = audit.start_apply(plan, clock=clock, **_audit_fields(request))
+    run = audit.start_apply(plan, clock=clock, run_id=run_id, **_audit_fields(request))
     applying = _Applying(plan, run)
     resources = applier.resources_by_address(session.resources)
     recorder = run_history.begin(run.run_id, plan, session.spec_paths, resources, clock=clock)
@@ -247,11 +230,20 @@ def apply_run(
     limits = run_limits()
     run_stop = Stop(parent=stop)  # the deadline stops this run, not the command that started it
     cancel = run_stop.after(limits.run_s, f"the run's deadline passed ({RUN_TIMEOUT_ENV}={limits.run_s:g}s)")
+    run_id = uuid.uuid4().hex[:12]  # the locks, the audit trail and the history store's run
+    held = RunLocks(
+        command=request.command,
+        run_id=run_id,
+        timeout_s=request.lock_timeout_s,
+        lease_s=limits.lock_lease_s,
+        stop=run_stop,
+    )
+    only = request.only
     try:
-        held = _lock(session, request, run_stop)
+        held.take(tenant_scopes(r for r in session.resources if only is None or r.address in only))
         applying: _Applying | None = None
         try:
-            plan = _current_plan(session, request, watcher, clock, run_stop)
+            plan = _locked_plan(session, request, watcher, clock, run_stop, held)
             shown = audit.redact_plan(plan)
             watcher.planned(shown)
             stopped = _why_not(session, plan, shown=shown, request=request, observer=watcher, clock=clock)
@@ -260,9 +252,11 @@ def apply_run(
             if run_stop.is_set:
                 raise RunInterrupted(run_stop.reason, during="waiting for the go-ahead", signalled=run_stop.signalled)
             with run_stop.listening():  # from here a signal stops the steps, never the bookkeeping
-                applying = _apply(session, plan, request, observer=watcher, clock=clock, stop=run_stop, limits=limits)
+                applying = _apply(
+                    session, plan, request, observer=watcher, clock=clock, stop=run_stop, limits=limits, run_id=run_id
+                )
         finally:
-            problem = _release(held)
+            problem = held.release()
         if applying is None:
             raise AssertionError("unreachable")  # pragma: no cover
         if problem:
@@ -275,13 +269,13 @@ def apply_run(
         run_stop.close()
 
 
-def _release(held: LockSet) -> str:
-    """Release the locks; what went wrong, if anything (the store failed: they expire as leases, and the
-    next command that opens the store on this host releases them)."""
-    from reconciler.store import db
-
-    try:
-        held.release()
-    except db.StoreError as exc:
-        return f"the scope locks could not be released ({type(exc).__name__}): {held.fate()}"
-    return ""
+def _locked_plan(
+    session: Session, request: ApplyRequest, observer: ApplyObserver, clock: Clock, stop: Stop, held: RunLocks
+) -> Plan:
+    """The plan read under the locks (step 2 of the module docstring). When it changes a site's own objects,
+    that site is locked too and the plan read again: they may have changed before the lock was held."""
+    plan = _current_plan(session, request, observer, clock, stop)
+    while sites := site_scopes(plan) - held.scopes:
+        held.take(sites)
+        plan = _current_plan(session, request, observer, clock, stop)
+    return plan

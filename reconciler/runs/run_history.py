@@ -235,9 +235,10 @@ def stamp(clock: Clock, *, ago_s: float = 0.0) -> str:
 def _start(
     run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mapping[Address, Resource], clock: Clock
 ) -> RunHistory:
-    from reconciler.store import db, history
+    from reconciler.store import db, history, liveness
 
     user, host = audit.who()
+    _host, pid, started = liveness.this_process()
     store = db.open_store(None)
     try:
         history.record_run_start(
@@ -249,6 +250,8 @@ def _start(
             spec_commit=spec_commit(spec_paths),
             started_at=stamp(clock),
             store=store,
+            pid=pid,  # so that the next command can tell this run died (store.recovery)
+            process_started=started,
         )
     except BaseException:
         store.close()

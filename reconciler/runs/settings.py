@@ -31,6 +31,7 @@ def whole_number_setting(
 STEP_TIMEOUT_ENV = "RECONCILER_STEP_TIMEOUT_S"
 RUN_TIMEOUT_ENV = "RECONCILER_RUN_TIMEOUT_S"
 STOP_GRACE_ENV = "RECONCILER_STOP_GRACE_S"
+LOCK_LEASE_ENV = "RECONCILER_LOCK_LEASE_S"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class RunLimits:
     run_s: float
     grace_s: float
     retry_after_max_s: float
+    lock_lease_s: float  # a scope lock lasts this long unless renewed (every third of it, while the run lives)
 
 
 def run_limits(environ: Mapping[str, str] | None = None) -> RunLimits:
@@ -60,4 +62,5 @@ def run_limits(environ: Mapping[str, str] | None = None) -> RunLimits:
         run_s=whole_number_setting(RUN_TIMEOUT_ENV, low=1, high=2_592_000, default=86_400, environ=environ),
         grace_s=whole_number_setting(STOP_GRACE_ENV, low=0, high=3_600, default=30, environ=environ),
         retry_after_max_s=retry_after_max,
+        lock_lease_s=whole_number_setting(LOCK_LEASE_ENV, low=30, high=86_400, default=300, environ=environ),
     )

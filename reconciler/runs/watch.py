@@ -5,7 +5,9 @@ and with auto-correct re-applies what drifted through :func:`reconciler.runs.app
 and missing resources (pending spec changes only with ``apply_pending``), under their scopes' locks (skipped
 with a warning when another apply holds one), never allowing disruption (a disruptive correction waits
 for its maintenance window). :func:`watch` runs cycles until told to stop: it logs a ``watch.cycle`` event
-per cycle, updates the metrics, and posts to the webhook when drift appears, changes or clears.
+per cycle, updates the metrics, and posts to the webhook when drift appears, changes or clears, and when a
+correction could not start because another apply holds a scope (``correction.skipped``, also a metric). A
+lock a dead run left behind (a killed watch's own) is stale and taken over (``runs.scope_locks``).
 
 A failed cycle never ends the watch: its ``error`` says why, and the observer gets the typed error to show."""
 
@@ -16,7 +18,7 @@ import random
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.engine import applier
 from reconciler.engine import watch as engine_watch
@@ -53,6 +55,7 @@ class Correction:
 
     wanted: int = 0  # addresses it set out to correct
     skipped: str = ""  # why it did nothing (a lock held, nothing left to do)
+    locked: bool = False  # it could not start: another apply holds a scope (a metric and a webhook notice)
     counts: dict[str, int] = dataclasses.field(default_factory=dict)  # step results
     failed: int = 0  # failed and skipped steps
 
@@ -114,7 +117,7 @@ def correct(
         # Read again under the locks, as apply does: another apply may have changed things since the drift read.
         outcome = apply_run(session, request, clock=clock, stop=stop)
     except ScopeLocked as exc:
-        correction.skipped = str(exc)
+        correction.skipped, correction.locked = str(exc), True
         logs.log("watch.correct-skipped", level="warning", reason=correction.skipped, addresses=len(wanted))
         return correction
     result = outcome.report
@@ -195,6 +198,23 @@ def run_cycle(
     return cycle
 
 
+SKIPPED_EVENT = "correction.skipped"
+
+
+def skipped_payload(correction: Correction, *, host: str, at: str) -> dict[str, Any]:
+    """The webhook's notice that auto-correct could not start (another apply holds a scope it needs): posted
+    on the first such cycle, again after a cycle that could correct. ``text`` for Slack and Teams."""
+    where = f" on {host}" if host else ""
+    return {
+        "text": f"reconciler: auto-correct skipped{where}: {correction.skipped} ({correction.wanted} to correct)",
+        "event": SKIPPED_EVENT,
+        "createdAt": at,
+        "host": host or None,
+        "reason": correction.skipped,
+        "addresses": correction.wanted,
+    }
+
+
 def _log_cycle(cycle: Cycle) -> None:
     report = cycle.report
     logs.log(
@@ -226,6 +246,7 @@ def watch(
     _, host = audit.who()
     chance = rng or random.Random()
     previous: frozenset[str] | None = None
+    was_locked = False  # the previous cycle's correction could not start: notified already
     logs.log(
         "watch.start",
         every_s=options.every_s,
@@ -247,6 +268,10 @@ def watch(
             previous = current
             if notice is not None and options.webhook:
                 post_webhook(options.webhook, engine_watch.webhook_payload(cycle.report, notice, host=host))
+        locked = cycle.correction is not None and cycle.correction.locked
+        if locked and not was_locked and options.webhook and cycle.correction is not None:
+            post_webhook(options.webhook, skipped_payload(cycle.correction, host=host, at=clock.now().isoformat()))
+        was_locked = locked
         if options.once or stop.is_set():
             break
         delay = engine_watch.next_delay(options.every_s, options.jitter, chance) - (time.monotonic() - started)
