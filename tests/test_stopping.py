@@ -20,8 +20,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -274,7 +275,7 @@ def test_a_stop_ends_a_retry_after_wait_at_once(
 
 
 class _Process:
-    """``python -m reconciler ...`` with its stderr read line by line (to wait on what it says)."""
+    """``python -m reconciler ...`` with its stdout and stderr read as they come (to wait on what it says)."""
 
     def __init__(self, args: Sequence[str | Path], *, cwd: Path, env: dict[str, str]) -> None:
         self.popen = subprocess.Popen(
@@ -287,12 +288,19 @@ class _Process:
         )
         self.stderr_lines: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.err: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.out: list[str] = []
+        assert self.popen.stdout is not None and self.popen.stderr is not None
+        self.readers = [
+            threading.Thread(target=self._read, args=(self.popen.stderr, self.stderr_lines.put), daemon=True),
+            threading.Thread(target=self._read, args=(self.popen.stdout, self.out.append), daemon=True),
+        ]
+        for reader in self.readers:
+            reader.start()
 
-    def _read(self) -> None:
-        assert self.popen.stderr is not None
-        for line in self.popen.stderr:
-            self.stderr_lines.put(line)
+    @staticmethod
+    def _read(stream: IO[str], keep: Callable[[str], None]) -> None:
+        for line in stream:
+            keep(line)
 
     def wait_for_stderr(self, text: str) -> None:
         while True:
@@ -302,10 +310,12 @@ class _Process:
                 return
 
     def finish(self) -> tuple[int, str, str]:
-        stdout, _ = self.popen.communicate(timeout=BOUND_S)
+        self.popen.wait(timeout=BOUND_S)
+        for reader in self.readers:
+            reader.join(BOUND_S)
         while not self.stderr_lines.empty():
             self.err.append(self.stderr_lines.get())
-        return self.popen.returncode, stdout, "".join(self.err)
+        return self.popen.returncode, "".join(self.out), "".join(self.err)
 
 
 def _environment(tmp_path: Path, **extra: str) -> dict[str, str]:

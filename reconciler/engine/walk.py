@@ -170,6 +170,7 @@ class Walk:
     def run(self) -> ApplyReport:
         pool = DaemonPool(max(1, self.concurrency * 2), name="step")
         self.running: dict[Future[StepResult], Address] = {}
+        self.submitted: dict[Address, Future[StepResult]] = {}  # the same, by address
         self.completions: queue.SimpleQueue[Future[StepResult] | None] = queue.SimpleQueue()
         try:
             with self.stop.listening(lambda: self.completions.put(None)):  # a stop wakes the wait
@@ -177,7 +178,7 @@ class Walk:
                     self._settle_screened()
                     for a in self._admit([a for a in self.ready if a not in self.finished]):
                         future = pool.submit(self.step, self.graph.nodes[a])
-                        self.running[future] = a
+                        self.running[future], self.submitted[a] = a, future
                         future.add_done_callback(self.completions.put)
                     self.ready.clear()
                     if not self.running:
@@ -197,8 +198,9 @@ class Walk:
             self._settle(a, StepStatus.HELD, self.held[a])
 
     def _wait_s(self) -> float:
-        """How long to wait for a completion before looking at the deadlines again."""
-        started = [self.deadlines[a] for a in self.running.values() if a in self.deadlines]
+        """How long to wait for a completion before looking at the deadlines again. Only the steps holding a
+        provider slot have one (a few per provider), never the thousands that may wait for a slot."""
+        started = list(self.deadlines.values())  # one C-level copy: workers add and remove entries
         if not started:
             return WAKE_S
         return max(0.0, min(WAKE_S, min(started) + self.grace_s - self.monotonic()))
@@ -216,18 +218,20 @@ class Walk:
         for future in completed:
             a = self.running.pop(future, None) if future is not None else None
             if future is not None and a is not None:
+                del self.submitted[a]
                 result = future.result()
                 self._completed(a, result)
                 self.hooks.post_apply(result)
         now = self.monotonic()
-        for future, a in list(self.running.items()):
-            deadline = self.deadlines.get(a)
-            if deadline is not None and now >= deadline + self.grace_s:
-                self._abandon(future, f"still running {self.grace_s:g}s after its deadline")
+        for a, deadline in list(self.deadlines.items()):
+            overdue = self.submitted.get(a)
+            if overdue is not None and now >= deadline + self.grace_s:
+                self._abandon(overdue, f"still running {self.grace_s:g}s after its deadline")
 
     def _abandon(self, future: Future[StepResult], why: str) -> None:
         """Give up waiting for a running step: failed, saying it may still finish (its thread is left)."""
         a = self.running.pop(future)
+        del self.submitted[a]
         result = StepResult(
             a,
             self.graph.nodes[a].action,
@@ -244,7 +248,7 @@ class Walk:
         self._settle_screened()  # held and skipped keep their own reason
         reason = f"not started: the run stopped ({self.stop.reason})"
         for a in self.graph.nodes:
-            if a not in self.finished and a not in self.running.values():
+            if a not in self.finished and a not in self.submitted:
                 self._settle(a, StepStatus.SKIPPED, reason)
         self.queued.clear()
         grace = 0.0 if self.stop.hard else self.grace_s
