@@ -2,11 +2,12 @@
 
 In order (docs/architecture.md, "The runs layer"):
 
-1. Lock every tenant (``tenant/NAME``) whose resources the run may change, all or none, before reading: one
-   apply per scope, and nothing another apply does can slip between the read and the steps
-   (``runs.scope_locks``: leases, renewed while the run lives).
-2. Read the live state and plan again, under the locks. When the plan changes a site's own objects, lock
-   that site (``site/NAME``) too and read again: applies for different tenants of one site run side by side.
+1. Lock every tenant (``tenant/NAME``) whose resources the run may change, and every site whose own objects
+   it selected for themselves, all or none, before reading: one apply per scope, and nothing another apply
+   does can slip between the read and the steps (``runs.scope_locks``: leases, renewed while the run lives).
+2. Read the live state and plan again, under the locks. When the plan changes a site's own objects that only
+   a tenant's target brought along, lock that site (``site/NAME``) too and read again: applies targeting
+   different tenants of one site run side by side.
 3. A saved plan must still be the plan: refused when the specs or the live objects it touches changed since
    it was made; then only its changes are kept. A correction keeps only the addresses it corrects.
 4. Show the plan (redacted) through the observer. A plan with errors is refused (not for a correction:
@@ -43,7 +44,7 @@ from reconciler.runs import audit, run_history
 from reconciler.runs.clock import SYSTEM, Clock
 from reconciler.runs.errors import RunInterrupted
 from reconciler.runs.saved_plan import SavedPlan, check_saved, read_plan_file, read_saved
-from reconciler.runs.scope_locks import RunLocks, site_scopes, tenant_scopes
+from reconciler.runs.scope_locks import RunLocks, site_scopes, up_front
 from reconciler.runs.session import ReadProgress, Session, make_plan
 from reconciler.runs.settings import RUN_TIMEOUT_ENV, RunLimits, run_limits
 from reconciler.store import journal
@@ -238,9 +239,8 @@ def apply_run(
         lease_s=limits.lock_lease_s,
         stop=run_stop,
     )
-    only = request.only
     try:
-        held.take(tenant_scopes(r for r in session.resources if only is None or r.address in only))
+        held.take(up_front(session.resources, targets=request.targets, only=request.only))
         applying: _Applying | None = None
         try:
             plan = _locked_plan(session, request, watcher, clock, run_stop, held)

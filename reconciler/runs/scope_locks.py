@@ -1,10 +1,12 @@
 """The scope locks of one apply run (``store.locks``), taken in two steps.
 
-1. Before reading anything: ``tenant/NAME`` of every tenant whose resources the run may change.
-2. After planning: ``site/NAME`` only for the sites whose own resources (logical networks, the vault, host
-   BIOS) the plan changes; the run then reads and plans again, since the site's objects may have changed
-   before it held the lock. Applies for different tenants of one site therefore run side by side, and one
-   that changes the site excludes every other that does.
+1. Before reading anything: ``tenant/NAME`` of every tenant whose resources the run may change, and
+   ``site/NAME`` of every site whose own resources (logical networks, the vault, host BIOS) the run selected
+   for themselves: all of the specs, or a target naming them (:func:`up_front`).
+2. After planning: ``site/NAME`` of a site whose own resources the plan changes although only a tenant's
+   target brought them along (what the tenant's objects depend on); the run then reads and plans again,
+   since the site's objects may have changed before it held the lock. Applies targeting different tenants of
+   one site therefore run side by side, and one that changes the site excludes every other that does.
 
 No deadlock: tenant locks are only ever taken first, all or none; site locks are taken all or none too, by a
 run that waits for them holding tenant locks no site-only holder needs.
@@ -15,7 +17,7 @@ lease ended, or its holder on this host is gone) are taken over and logged (``lo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from reconciler.engine.stop import Stop, Stopped
@@ -23,14 +25,22 @@ from reconciler.runs import logs
 from reconciler.runs.errors import LockStoreFailed, RunInterrupted, ScopeLocked
 
 if TYPE_CHECKING:
+    from reconciler.core.addresses import Address
     from reconciler.core.changes import Plan
     from reconciler.core.resources import Resource
     from reconciler.store.locks import LockSet
 
 
-def tenant_scopes(resources: Iterable[Resource]) -> set[str]:
-    """``tenant/NAME`` of each tenant resource."""
-    return {f"tenant/{r.tenant}" for r in resources if r.tenant}
+def up_front(resources: Iterable[Resource], *, targets: Sequence[str], only: Collection[Address] | None) -> set[str]:
+    """The scopes to lock before reading (step 1 of the module docstring): the tenants of ``resources`` (the
+    run's selection), and the sites whose own resources it selected for themselves, not only as what a
+    targeted tenant needs: every one without ``targets``, those a target names, those a correction corrects."""
+    chosen = [r for r in resources if only is None or r.address in only]
+    scopes = {f"tenant/{r.tenant}" for r in chosen if r.tenant}
+    for r in chosen:
+        if not r.tenant and r.site and (only is not None or not targets or any(r.address.matches(t) for t in targets)):
+            scopes.add(f"site/{r.site}")
+    return scopes
 
 
 def site_scopes(plan: Plan) -> set[str]:
