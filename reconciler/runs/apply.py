@@ -150,7 +150,14 @@ def _audit_fields(request: ApplyRequest) -> dict[str, Any]:
 
 
 def _why_not(
-    session: Session, plan: Plan, *, shown: Plan, request: ApplyRequest, observer: ApplyObserver, clock: Clock
+    session: Session,
+    plan: Plan,
+    *,
+    shown: Plan,
+    request: ApplyRequest,
+    observer: ApplyObserver,
+    clock: Clock,
+    run_id: str,
 ) -> ApplyStatus | None:
     """Why the run stops before changing anything (steps 4 and 5 of the module docstring), or None.
     ``shown``: the plan redacted."""
@@ -159,18 +166,17 @@ def _why_not(
         return ApplyStatus.PLAN_HAS_ERRORS
     if not plan.pending:
         if not correction:
-            run_history.record_nothing(plan, session.spec_paths, clock=clock)  # a run with no steps
+            run_history.record_nothing(plan, session.spec_paths, clock=clock, run_id=run_id)  # a run with no steps
         return ApplyStatus.NOTHING_TO_DO
     return None if observer.confirm(shown) else ApplyStatus.DECLINED
 
 
 @dataclass
-class _Applying:
-    """An apply under way, between its first record and ``apply.end``."""
+class _Applied:
+    """An apply that ran, before its ``apply.end``: its audit run, its report, what could not be recorded."""
 
-    plan: Plan
     run: audit.ApplyAudit
-    report: applier.ApplyReport | None = None
+    report: applier.ApplyReport
     warnings: list[str] = field(default_factory=list)
 
 
@@ -184,16 +190,16 @@ def _apply(
     stop: Stop,
     limits: RunLimits,
     run_id: str,
-) -> _Applying:
+) -> _Applied:
     """Steps 6 and 7 of the module docstring: the records opened, the steps carried out, the history run
     closed (also when interrupted). Every write after the first change is a warning at worst."""
     run = audit.start_apply(plan, clock=clock, run_id=run_id, **_audit_fields(request))
-    applying = _Applying(plan, run)
     resources = applier.resources_by_address(session.resources)
     recorder = run_history.begin(run.run_id, plan, session.spec_paths, resources, clock=clock)
+    report: applier.ApplyReport | None = None
     try:
         recorder.confirm_in_sync(plan)
-        applying.report = applier.apply_plan(
+        report = applier.apply_plan(
             plan,
             resources,
             session.router,
@@ -208,9 +214,8 @@ def _apply(
             stop_grace_s=limits.grace_s,
         )
     finally:
-        recorder.end(applying.report)  # None: interrupted
-        applying.warnings += recorder.warnings()
-    return applying
+        recorder.end(report)  # None: interrupted
+    return _Applied(run, report, recorder.warnings())
 
 
 def apply_run(
@@ -241,29 +246,27 @@ def apply_run(
     )
     try:
         held.take(up_front(session.resources, targets=request.targets, only=request.only))
-        applying: _Applying | None = None
         try:
             plan = _locked_plan(session, request, watcher, clock, run_stop, held)
             shown = audit.redact_plan(plan)
             watcher.planned(shown)
-            stopped = _why_not(session, plan, shown=shown, request=request, observer=watcher, clock=clock)
+            stopped = _why_not(
+                session, plan, shown=shown, request=request, observer=watcher, clock=clock, run_id=run_id
+            )
             if stopped is not None:
                 return ApplyOutcome(stopped, plan)
             if run_stop.is_set:
                 raise RunInterrupted(run_stop.reason, during="waiting for the go-ahead", signalled=run_stop.signalled)
             with run_stop.listening():  # from here a signal stops the steps, never the bookkeeping
-                applying = _apply(
+                applied = _apply(
                     session, plan, request, observer=watcher, clock=clock, stop=run_stop, limits=limits, run_id=run_id
                 )
+                problem = held.release()  # step 8: a store gone now is a warning, not an error
+                applied.run.end(applied.report)
         finally:
-            problem = held.release()
-        if applying is None:
-            raise AssertionError("unreachable")  # pragma: no cover
-        if problem:
-            applying.warnings.append(problem)
-        report = applying.report or applier.ApplyReport(stopped="interrupted")
-        applying.run.end(report)
-        return ApplyOutcome(ApplyStatus.APPLIED, plan, report, applying.run.run_id, tuple(applying.warnings))
+            held.release()  # when something above raised (released already otherwise)
+        warnings = (*applied.warnings, problem) if problem else tuple(applied.warnings)
+        return ApplyOutcome(ApplyStatus.APPLIED, plan, applied.report, applied.run.run_id, warnings)
     finally:
         cancel()
         run_stop.close()

@@ -277,16 +277,16 @@ def begin(
         raise HistoryUnusable(db.shown_url(), exc) from exc
 
 
-def record_nothing(plan: Plan, spec_paths: Sequence[str], *, clock: Clock = SYSTEM) -> None:
-    """An apply with nothing to change: a run with no steps (result ok). A store that cannot record it
-    is only a warning: nothing was going to be applied anyway."""
+def record_nothing(plan: Plan, spec_paths: Sequence[str], *, clock: Clock = SYSTEM, run_id: str | None = None) -> None:
+    """An apply with nothing to change: a run with no steps (result ok), ``run_id`` the one its locks carry.
+    A store that cannot record it is only a warning: nothing was going to be applied anyway."""
     import uuid
 
     from reconciler.engine import applier
     from reconciler.store import db
 
     try:
-        run = _start(uuid.uuid4().hex[:12], plan, spec_paths, {}, clock)
+        run = _start(run_id or uuid.uuid4().hex[:12], plan, spec_paths, {}, clock)
     except db.StoreError as exc:
         logs.log("history.write-failed", level="warning", write="run start", error=_first_line(exc))
         return

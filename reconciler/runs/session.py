@@ -26,6 +26,7 @@ from reconciler.providers.routing import Router
 from reconciler.runs.clock import SYSTEM, Clock
 from reconciler.runs.errors import (
     BadEnvironment,
+    BadSetting,
     EstateInvalid,
     LiveReadFailed,
     NothingSelected,
@@ -142,6 +143,10 @@ def read_live(
     the run's deadline) :class:`RunInterrupted` at once. A temporary error's retry is logged (``read.retry``)
     with how long it waits (a throttled endpoint's Retry-After, capped: ``RECONCILER_RETRY_AFTER_MAX_S``)."""
     concurrency = read_concurrency or read_concurrency_setting()
+    try:
+        refresh.retry_after_max_s()  # checked here, with the other settings, before anything is read
+    except ValueError as exc:
+        raise BadSetting(str(exc)) from None
     shown = progress or ReadProgress()
     shown.begin()
     try:
