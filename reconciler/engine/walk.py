@@ -244,6 +244,8 @@ class Walk:
     def _stopping(self) -> None:
         """The run is stopping: skip what has not started, give the steps in flight ``grace_s`` (none when the
         stop is hard) to finish, then abandon them."""
+        if not self.running and len(self.finished) == len(self.graph.nodes):
+            return  # it stopped as the last step ended: nothing was cut short
         self.report.stopped = self.stop.reason
         self._settle_screened()  # held and skipped keep their own reason
         reason = f"not started: the run stopped ({self.stop.reason})"
