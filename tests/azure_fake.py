@@ -24,6 +24,15 @@ Behaviour worth knowing when writing tests against it:
 * Tenant-side long-running operations (storage create, vnet create/delete, vault create/delete, resource group
   delete) also finish after ``job_polls`` InProgress polls.
 * ``inject`` makes the next matching requests fail; ``fail_next_job`` makes the next matching ASR job fail.
+* ASR refuses as the service does: 400 ``BadRequest`` with a generic message, the specific code, message and
+  recommended action in ``details``. Enable protection is checked against the protectable item (``hvHostVmId``,
+  the disks, managed disks with a cache account or a storage account, never both); a container mapping's
+  ``providerSpecificInput`` needs its ``instanceType``.
+* ``bodies`` records every write's JSON body; ``nic_shape = "legacy"`` answers protected VMs' NICs in the older
+  shape (``recoveryVMSubnetName``, no ``ipConfigs``), where an update's NIC input replaces the NIC's subnet.
+* ``register_vmm`` is what registering a VMM server leaves (``add_vault(..., vmm_server=None)``: a vault
+  without); ``extras`` (tests/azure_fake_extras.py): recovery plans, test failover, recovery points, ASR
+  Providers, resource provider registration (``extras.unregister``) and throttling (``extras.throttle_every``).
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tests import tls
+from tests.azure_fake_extras import Extras
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential, TokenRequestOptions
@@ -93,14 +103,44 @@ def _props(obj: JSON) -> JSON:
 
 
 class ArmError(Exception):
-    """An ARM error answer: {"error": {"code", "message"}}."""
+    """An ARM error answer: {"error": {"code", "message"}}, with ``details`` when given."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        details: list[JSON] | None = None,
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.details = details
+
+    def body(self, path: str) -> JSON:
+        """The answer's body. ASR refuses in its own shape: 400 ``BadRequest`` with a generic message, the
+        specific code, message, causes and recommended action in ``details`` (as the service answers)."""
+        error: JSON = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        elif self.status == 400 and "/replication" in path.lower():
+            error = {
+                "code": "BadRequest",
+                "message": "The operation has failed.",
+                "details": [
+                    {
+                        "code": self.code,
+                        "message": self.message,
+                        "possibleCauses": "The request is not valid for the current state of the object.",
+                        "recommendedAction": "Fix the request and retry the operation.",
+                        "activityId": str(uuid.uuid4()),
+                    }
+                ],
+            }
+        return {"error": error}
 
 
 def _bad_request(code: str, message: str) -> ArmError:
@@ -278,6 +318,8 @@ _DEEP = {
         r"replicationfabrics/[^/]+/replicationprotectioncontainers/[^/]+/replicationprotecteditems/[^/]+"
     ),
     "policies": r"replicationpolicies/[^/]+",
+    "recovery_plans": r"replicationrecoveryplans/[^/]+",
+    "providers": r"replicationfabrics/[^/]+/replicationrecoveryservicesproviders/[^/]+",
     "jobs": r"replicationjobs/[^/]+",
 }
 
@@ -299,6 +341,10 @@ class FakeAzure:
         self.token_clients: list[tuple[str, str]] = []  # (tenant, client_id) of each token request
         self.job_polls: int = 1
         self.page_size: int = 2
+        self.bodies: list[tuple[str, str, Any]] = []  # (method, path, JSON body) of every ARM write
+        # "ipConfigs": NICs read back with the failover subnet on each IP configuration (API 2021 and later);
+        # "legacy": on the NIC (recoveryVMSubnetName, no ipConfigs), as older API versions answer.
+        self.nic_shape: str = "ipConfigs"
         self._lock = threading.RLock()
         self._store: dict[str, JSON] = {}
         self._operations: dict[str, _Operation] = {}  # status URL key -> operation
@@ -311,6 +357,7 @@ class FakeAzure:
         self.ca_path: str = str(ca_path)
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._context.load_cert_chain(str(chain_path), str(key_path))
+        self.extras = Extras(self)  # recovery plans, test failover, ASR Providers, registration, throttling
         self._routes: list[tuple[re.Pattern[str], _RouteHandler]] = [
             (re.compile(pattern + r"/?", re.I), handler)
             for pattern, handler in [
@@ -350,6 +397,7 @@ class FakeAzure:
                 (_C + r"/replicationprotecteditems" + _ONE + r"/remove", self._protected_item_remove),
                 (_V + r"/replicationjobs", self._vault_list("jobs")),
                 (_V + r"/replicationjobs" + _ONE, self._job),
+                *self.extras.routes(_V, _C),
             ]
         ]
 
@@ -402,19 +450,50 @@ class FakeAzure:
         name: str,
         location: str,
         *,
-        vmm_server: str,
-        clouds: dict[str, list[str]],
-        vm_networks: list[str],
+        vmm_server: str | None,
+        clouds: dict[str, list[str]] | None = None,
+        vm_networks: list[str] | None = None,
         tags: dict[str, str] | None = None,
     ) -> None:
-        """A vault with the VMM server registered: one fabric, a protection container per cloud with its VMs as
-        protectable items, and the VM networks as replication networks."""
+        """A vault, with the VMM server registered to it (``register_vmm``) unless ``vmm_server`` is None."""
         with self._lock:
             if self._store.get(self._rg_key(subscription, resource_group)) is None:
                 self.add_resource_group(subscription, resource_group, location)
             rg_name = self._store[self._rg_key(subscription, resource_group)]["name"]
             vault = self._vault_object(subscription, rg_name, name, location, tags, {"name": "RS0", "tier": "Standard"})
             self._put(vault)
+        if vmm_server is not None:
+            self.register_vmm(
+                subscription,
+                resource_group,
+                name,
+                vmm_server=vmm_server,
+                clouds=clouds or {},
+                vm_networks=vm_networks or [],
+            )
+
+    def register_vmm(
+        self,
+        subscription: str,
+        resource_group: str,
+        vault_name: str,
+        *,
+        vmm_server: str,
+        clouds: dict[str, list[str]],
+        vm_networks: list[str],
+        provider_version: str = "5.24.0902.2",
+        connection: str = "Connected",
+    ) -> None:
+        """What registering a VMM server with the vault leaves (DRConfigurator.exe): one fabric with the ASR
+        Provider, a protection container per cloud with its VMs as protectable items, and the VM networks as
+        replication networks."""
+        with self._lock:
+            vault = self._store[
+                _key(
+                    f"/subscriptions/{subscription}/resourcegroups/{resource_group}/providers/"
+                    f"microsoft.recoveryservices/vaults/{vault_name}"
+                )
+            ]
             scope = self._vault_scope_of(vault)
             fabric_name = _stable_id("fabric", scope.key, vmm_server)
             fabric: JSON = {
@@ -434,6 +513,7 @@ class FakeAzure:
                 },
             }
             self._put(fabric)
+            self._put(self._recovery_services_provider(fabric, vmm_server, provider_version, connection))
             for network in vm_networks:
                 network_name = _stable_id("network", fabric["id"], network)
                 self._put(
@@ -506,6 +586,15 @@ class FakeAzure:
         with self._lock:
             self._store[_key(path)] = copy.deepcopy(body)
 
+    def objects(self, type_suffix: str) -> list[JSON]:
+        """Copies of the stored objects whose ARM type ends with ``type_suffix`` (``replicationProtectedItems``)."""
+        with self._lock:
+            return [
+                copy.deepcopy(o)
+                for o in self._store.values()
+                if str(o.get("type", "")).lower().endswith(type_suffix.lower())
+            ]
+
     def get_raw(self, path: str) -> JSON | None:
         """Any stored object by its ARM id (case-insensitive), or None."""
         with self._lock:
@@ -555,14 +644,14 @@ class FakeAzure:
                         body = ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
                 except ValueError:
                     body = ArmError(400, "InvalidRequestContent", "The request content was invalid JSON.")
+                if method != "GET" and not isinstance(body, ArmError):
+                    self.bodies.append((method, path, copy.deepcopy(body)))
                 try:
                     if isinstance(body, ArmError):
                         raise body
                     response = self._arm(_Request(method, path, raw_path, query, headers, body))
                 except ArmError as error:
-                    response = _Response(
-                        error.status, {"error": {"code": error.code, "message": error.message}}, dict(error.headers)
-                    )
+                    response = _Response(error.status, error.body(path), dict(error.headers))
                 except Exception:  # a bug in the fake or an input it cannot digest: say so, loudly
                     trace = traceback.format_exc()
                     sys.stderr.write(f"FakeAzure failed on {method} {path}:\n{trace}")
@@ -583,6 +672,7 @@ class FakeAzure:
                 "AuthenticationFailed",
                 "Authentication failed. The 'Authorization' header is missing or not a Bearer token.",
             )
+        self.extras.before(req)
         for injection in self._injections:
             if injection.method in (req.method, "*") and injection.pattern.search(req.path):
                 injection.times -= 1
@@ -987,7 +1077,7 @@ class FakeAzure:
         return self._page(req, self._children(_key(req.path)))
 
     def _virtual_network(self, req: _Request, m: re.Match[str]) -> _Response:
-        self._methods(req, "GET", "PUT", "DELETE")
+        self._methods(req, "GET", "PUT", "PATCH", "DELETE")
         rg = self._require_rg(m["sub"], m["rg"])
         key = _key(req.path)
         existing = self._store.get(key)
@@ -1051,6 +1141,10 @@ class FakeAzure:
             if req.method == "DELETE":
                 return _Response(204)
             raise self._resource_not_found("Microsoft.Network/virtualNetworks", name, m["rg"])
+        if req.method == "PATCH":  # updateTags: the tags alone
+            existing["tags"] = dict((req.body or {}).get("tags") or {})
+            existing["etag"] = f'W/"{uuid.uuid4()}"'
+            return _Response(200, copy.deepcopy(existing))
         if req.method == "DELETE":
             _props(existing)["provisioningState"] = "Deleting"
             location = existing.get("location", "westus")
@@ -1355,6 +1449,30 @@ class FakeAzure:
     def _provider_id(fabric: JSON) -> str:
         return f"{fabric['id']}/replicationRecoveryServicesProviders/{_stable_id('provider', fabric['id'])}"
 
+    def _recovery_services_provider(self, fabric: JSON, server: str, version: str, connection: str) -> JSON:
+        """The ASR Provider on the VMM server, shaped on ReplicationRecoveryServicesProviders_List.json."""
+        provider_id = self._provider_id(fabric)
+        return {
+            "id": provider_id,
+            "name": _name_of(provider_id),
+            "type": f"{_ASR_TYPE}/replicationFabrics/replicationRecoveryServicesProviders",
+            "properties": {
+                "fabricType": "VMM",
+                "friendlyName": server,
+                "providerVersion": version,
+                "serverVersion": "3.2.7510.0",
+                "providerVersionState": "Latest",
+                "providerVersionExpiryDate": None,
+                "fabricFriendlyName": server,
+                "lastHeartBeat": _now(),
+                "connectionStatus": connection,
+                "protectedItemCount": 0,
+                "allowedScenarios": ["Refresh"],
+                "machineName": server,
+                "providerVersionDetails": {"version": version, "expiryDate": None, "status": "Latest"},
+            },
+        }
+
     # ------------------------------------------------------------------------------------------------- ASR: policies
 
     def _policy_details(self, scope: _Vault, settings: JSON, current: JSON | None) -> JSON:
@@ -1514,6 +1632,12 @@ class FakeAzure:
             raise _bad_request(
                 "InvalidTargetProtectionContainer",
                 f"targetProtectionContainerId must be '{AZURE}' for Hyper-V (VMM) to Azure, not '{target}'.",
+            )
+        specific = properties.get("providerSpecificInput")
+        if specific is not None and not (isinstance(specific, dict) and specific.get("instanceType")):
+            raise _bad_request(
+                "InvalidProviderSpecificInput",
+                "providerSpecificInput needs its instanceType (ReplicationProviderSpecificContainerMappingInput).",
             )
         policy = self._require_policy(scope, properties.get("policyId"))
         for other in self._children(container_key + "/replicationprotectioncontainermappings"):
@@ -1716,7 +1840,9 @@ class FakeAzure:
             raise _bad_request(
                 "InvalidProviderSpecificInput", f"providerSpecificDetails.instanceType must be '{HVR_AZURE}'."
             )
-        self._require_storage_account(scope, psd.get("targetStorageAccountId"), "target")
+        details = _props(protectable).get("customDetails") or {}
+        disks = self._enable_disks(psd, details)
+        replica = self._replica_target(scope, psd)
         network_id = psd.get("targetAzureNetworkId")
         if network_id is not None:
             self._require_virtual_network(network_id)
@@ -1727,43 +1853,14 @@ class FakeAzure:
             raise _bad_request(
                 "TargetResourceGroupNotFound", f"The target resource group '{resource_group_id}' does not exist."
             )
-        details = _props(protectable).get("customDetails") or {}
         vm_network = self._source_vm_network(scope, network_id)
-        nic = {
-            "nicId": _stable_id("nic", protectable["id"]),
-            "vMNetworkName": vm_network,
-            "recoveryVMNetworkId": network_id,
-            "ipConfigs": [
-                {
-                    "name": "ipconfig1",
-                    "isPrimary": True,
-                    "subnetName": None,
-                    "ipAddressType": "Dynamic",
-                    "isSeletedForFailover": True,
-                    "recoverySubnetName": self._subnet_name(psd.get("targetAzureSubnetId")),
-                    "recoveryIPAddressType": "Dynamic",
-                }
-            ],
-            "selectionType": "SelectedByUser",
-            "enableAcceleratedNetworkingOnRecovery": False,
-            "reuseExistingNic": False,
-        }
-        disks = [
-            {
-                "vhdType": disk.get("vhdType"),
-                "vhdId": disk.get("vhdId"),
-                "vhdName": disk.get("vhdName"),
-                "maxSizeMB": str(disk.get("maxSizeMB")),
-            }
-            for disk in details.get("diskDetails") or []
-        ]
+        nic = self._nic(protectable, vm_network, network_id, self._subnet_name(psd.get("targetAzureSubnetId")))
         replication: JSON = {
             "instanceType": HVR_AZURE,
             "azureVmDiskDetails": disks,
             "recoveryAzureVmName": psd.get("targetAzureVmName") or psd.get("vmName") or vm,
             "recoveryAzureVMSize": psd.get("targetVmSize"),
-            "recoveryAzureStorageAccount": psd.get("targetStorageAccountId"),
-            "recoveryAzureLogStorageAccountId": psd.get("logStorageAccountId"),
+            **replica,
             "lastReplicatedTime": _now(),
             "rpoInSeconds": 30,
             "vmId": details.get("sourceItemId"),
@@ -1781,7 +1878,6 @@ class FakeAzure:
             "sourceVmCpuCount": 2,
             "enableRdpOnTargetOption": psd.get("enableRdpOnTargetOption") or "Never",
             "recoveryAzureResourceGroupId": resource_group_id,
-            "useManagedDisks": str(psd.get("useManagedDisks") or "false"),
             "licenseType": psd.get("licenseType") or "NoLicenseType",
         }
         item: JSON = {
@@ -1819,6 +1915,92 @@ class FakeAzure:
             },
         }
         return item, protectable
+
+    def _enable_disks(self, psd: JSON, details: JSON) -> list[JSON]:
+        """Check the enable input's VM and disks against the protectable item, as ASR does; the replicated disks."""
+        if psd.get("hvHostVmId") != details.get("sourceItemId"):
+            raise _bad_request(
+                "InvalidHvHostVmId",
+                f"hvHostVmId '{psd.get('hvHostVmId')}' is not the virtual machine's id on its host "
+                f"('{details.get('sourceItemId')}').",
+            )
+        disks = {str(d.get("vhdId")): d for d in details.get("diskDetails") or []}
+        if "vhdId" in psd and str(psd["vhdId"]) not in disks:
+            raise _bad_request("InvalidVhdId", f"The OS disk '{psd['vhdId']}' is not a disk of the virtual machine.")
+        chosen = psd.get("disksToInclude") or list(disks)
+        unknown = [d for d in chosen if str(d) not in disks]
+        if unknown:
+            raise _bad_request("InvalidDisksToInclude", f"Disks {unknown} are not disks of the virtual machine.")
+        return [
+            {
+                "vhdType": disks[str(d)].get("vhdType"),
+                "vhdId": str(d),
+                "vhdName": disks[str(d)].get("vhdName"),
+                "maxSizeMB": str(disks[str(d)].get("maxSizeMB")),
+            }
+            for d in chosen
+        ]
+
+    def _replica_target(self, scope: _Vault, psd: JSON) -> JSON:
+        """Where the replicas go: managed disks (with a cache storage account) or a storage account's page blobs."""
+        if str(psd.get("useManagedDisksForReplication", "")).lower() == "true":
+            if psd.get("targetStorageAccountId"):
+                raise _bad_request(
+                    "InvalidParameterCombination",
+                    "targetStorageAccountId cannot be given when replicating to managed disks "
+                    "(useManagedDisksForReplication); pass the cache storage account as logStorageAccountId.",
+                )
+            self._require_storage_account(scope, psd.get("logStorageAccountId"), "cache (log)")
+            disk_type = psd.get("diskType") or "Standard_LRS"
+            if disk_type not in ("Standard_LRS", "StandardSSD_LRS", "Premium_LRS"):
+                raise _bad_request("InvalidDiskType", f"The disk type '{disk_type}' is not supported.")
+            return {
+                "recoveryAzureStorageAccount": None,
+                "recoveryAzureLogStorageAccountId": psd["logStorageAccountId"],
+                "useManagedDisks": "True",
+                "protectedManagedDisks": [
+                    {
+                        "diskId": _stable_id("managed-disk", str(psd.get("hvHostVmId")), str(disk)),
+                        "seedManagedDiskId": None,
+                        "replicaDiskType": disk_type,
+                        "targetDiskAccountType": disk_type,
+                        "diskSizeInGB": 127,
+                    }
+                    for disk in psd.get("disksToInclude") or [psd.get("vhdId") or "os"]
+                ],
+            }
+        self._require_storage_account(scope, psd.get("targetStorageAccountId"), "target")
+        return {
+            "recoveryAzureStorageAccount": psd.get("targetStorageAccountId"),
+            "recoveryAzureLogStorageAccountId": psd.get("logStorageAccountId"),
+            "useManagedDisks": str(psd.get("useManagedDisks") or "false"),
+        }
+
+    def _nic(self, protectable: JSON, vm_network: str | None, network_id: Any, subnet: str | None) -> JSON:
+        """A protected VM's NIC, in the shape ``nic_shape`` says the service answers."""
+        nic: JSON = {
+            "nicId": _stable_id("nic", protectable["id"]),
+            "vMNetworkName": vm_network,
+            "recoveryVMNetworkId": network_id,
+            "selectionType": "SelectedByUser",
+            "enableAcceleratedNetworkingOnRecovery": False,
+            "reuseExistingNic": False,
+        }
+        if self.nic_shape == "legacy":
+            nic["recoveryVMSubnetName"] = subnet
+            return nic
+        nic["ipConfigs"] = [
+            {
+                "name": "ipconfig1",
+                "isPrimary": True,
+                "subnetName": None,
+                "ipAddressType": "Dynamic",
+                "isSeletedForFailover": True,
+                "recoverySubnetName": subnet,
+                "recoveryIPAddressType": "Dynamic",
+            }
+        ]
+        return nic
 
     def _source_vm_network(self, scope: _Vault, target_network_id: Any) -> str | None:
         """The VM network of a protected VM's NIC: the one mapped to the target network, else the first one."""
@@ -1943,7 +2125,12 @@ class FakeAzure:
                 raise _bad_request("NicNotFound", f"The protected item has no NIC '{nic_input.get('nicId')}'.")
             if nic_input.get("selectionType") is not None:
                 nic["selectionType"] = nic_input["selectionType"]
-            ip_configs = nic.setdefault("ipConfigs", [{"name": "ipconfig1", "isPrimary": True}])
+            if "ipConfigs" not in nic:
+                # The older shape: a NIC input replaces the NIC's recovery settings, its subnet included (a NIC
+                # input without recoveryVMSubnetName leaves the VM without a failover subnet).
+                nic["recoveryVMSubnetName"] = nic_input.get("recoveryVMSubnetName")
+                continue
+            ip_configs = nic["ipConfigs"]
             legacy_subnet = nic_input.get("recoveryVMSubnetName")  # the pre-ipConfigs field name
             if legacy_subnet is not None:
                 ip_configs[0]["recoverySubnetName"] = legacy_subnet

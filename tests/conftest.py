@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 
 
+pytest_plugins = ["tests.azure_env"]  # the Azure fake and its fixtures (tests/azure_env.py)
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return ROOT

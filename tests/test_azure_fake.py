@@ -85,6 +85,13 @@ def _calls_since(fake: FakeAzure, start: int, method: str, path_suffix: str) -> 
     return sum(1 for m, p in fake.calls[start:] if m == method and p.lower().endswith(path_suffix.lower()))
 
 
+def _asr_code(error: HttpResponseError) -> str:
+    """The specific code of an ASR refusal: ASR answers 400 BadRequest and names the reason in the details."""
+    assert error.error is not None and error.error.code == "BadRequest", error
+    assert error.error.details, error
+    return str(error.error.details[0].code)
+
+
 def _fabric_and_container(client: SiteRecoveryManagementClient, cloud: str) -> tuple[str, str]:
     fabric = next(iter(client.replication_fabrics.list(RG, VAULT)))
     assert fabric.name is not None
@@ -426,6 +433,7 @@ def test_whole_asr_sequence(
             policy_id=policy.id,
             protectable_item_id=protectable.id,
             provider_specific_details=asr.HyperVReplicaAzureEnableProtectionInput(
+                hv_host_vm_id=protectable.properties.custom_details.source_item_id,  # type: ignore[union-attr]
                 vm_name="t1-vm1",
                 os_type="Windows",
                 vhd_id=vhd_id,
@@ -446,7 +454,7 @@ def test_whole_asr_sequence(
     with pytest.raises(HttpResponseError) as not_mapped:
         site_recovery.replication_protected_items.begin_create(RG, VAULT, fabric, container, protectable.name, enable)
     assert not_mapped.value.status_code == 400
-    assert not_mapped.value.error is not None and not_mapped.value.error.code == "ProtectionContainerNotMappedToPolicy"
+    assert _asr_code(not_mapped.value) == "ProtectionContainerNotMappedToPolicy"
 
     # container mapping (policy <-> cloud)
     mapping = site_recovery.replication_protection_container_mappings.begin_create(
@@ -467,7 +475,7 @@ def test_whole_asr_sequence(
     assert mapping.properties.source_fabric_friendly_name == VMM
     with pytest.raises(HttpResponseError) as in_use:
         site_recovery.replication_policies.begin_delete(RG, VAULT, "tenant1-policy")
-    assert in_use.value.error is not None and in_use.value.error.code == "PolicyInUse"
+    assert _asr_code(in_use.value) == "PolicyInUse"
 
     # network mapping (VM network -> Azure virtual network)
     network_mapping = site_recovery.replication_network_mappings.begin_create(
@@ -528,7 +536,7 @@ def test_whole_asr_sequence(
     assert refreshed.properties is not None and refreshed.properties.protection_status == "Protected"
     with pytest.raises(HttpResponseError) as twice:
         site_recovery.replication_protected_items.begin_create(RG, VAULT, fabric, container, "again", enable)
-    assert twice.value.error is not None and twice.value.error.code == "ItemAlreadyProtected"
+    assert _asr_code(twice.value) == "ItemAlreadyProtected"
     with pytest.raises(HttpResponseError) as mapping_in_use:
         site_recovery.replication_protection_container_mappings.begin_delete(
             RG,
@@ -538,8 +546,7 @@ def test_whole_asr_sequence(
             "tenant1-mapping",
             asr.RemoveProtectionContainerMappingInput(properties=asr.RemoveProtectionContainerMappingInputProperties()),
         )
-    assert mapping_in_use.value.error is not None
-    assert mapping_in_use.value.error.code == "ProtectionContainerMappingInUse"
+    assert _asr_code(mapping_in_use.value) == "ProtectionContainerMappingInUse"
 
     # update the protected item
     nic_id = replication.vm_nics[0].nic_id
@@ -686,6 +693,7 @@ def test_asr_write_goes_through_an_asr_job(
                 policy_id=policy.id,
                 protectable_item_id=protectable.id,
                 provider_specific_details=asr.HyperVReplicaAzureEnableProtectionInput(
+                    hv_host_vm_id=protectable.name,
                     vm_name="t2-web1",
                     os_type="Windows",
                     target_azure_network_id=vnet_id,
@@ -737,7 +745,7 @@ def test_policy_refuses_missing_or_remote_storage_account(
     missing = f"/subscriptions/{TENANT_SUB}/resourceGroups/rg-x/providers/Microsoft.Storage/storageAccounts/sanothere"
     with pytest.raises(HttpResponseError) as not_found:
         site_recovery.replication_policies.begin_create(RG, VAULT, "bad-policy", _policy_input(missing))
-    assert not_found.value.error is not None and not_found.value.error.code == "StorageAccountNotFound"
+    assert _asr_code(not_found.value) == "StorageAccountNotFound"
     resources.resource_groups.create_or_update("rg-far", res.ResourceGroup(location="eastus"))
     far = storage.storage_accounts.begin_create(
         "rg-far",
@@ -747,7 +755,7 @@ def test_policy_refuses_missing_or_remote_storage_account(
     assert far.id is not None
     with pytest.raises(HttpResponseError) as remote:
         site_recovery.replication_policies.begin_create(RG, VAULT, "bad-policy", _policy_input(far.id))
-    assert remote.value.error is not None and remote.value.error.code == "StorageAccountLocationMismatch"
+    assert _asr_code(remote.value) == "StorageAccountLocationMismatch"
 
 
 def test_fail_next_job_fails_the_poller_and_rolls_back(
@@ -803,9 +811,11 @@ def test_injected_400_surfaces_its_code(fake: FakeAzure, site_recovery: SiteReco
     with pytest.raises(HttpResponseError) as rejected:
         site_recovery.replication_policies.begin_create(RG, VAULT, "rejected", _policy_input("/whatever"))
     assert rejected.value.status_code == 400
-    assert rejected.value.error is not None and rejected.value.error.code == "InvalidParameter"
-    assert rejected.value.error.message == "The input is invalid."
+    # ASR's shape: a generic BadRequest, the specific code and message in the details.
+    assert rejected.value.error is not None and rejected.value.error.code == "BadRequest"
+    assert _asr_code(rejected.value) == "InvalidParameter"
+    assert rejected.value.error.details[0].message == "The input is invalid."
     # times=1: the injection is used up; the next request reaches the fake's own validation
     with pytest.raises(HttpResponseError) as validated:
         site_recovery.replication_policies.begin_create(RG, VAULT, "rejected", _policy_input("/whatever"))
-    assert validated.value.error is not None and validated.value.error.code == "StorageAccountNotFound"
+    assert _asr_code(validated.value) == "StorageAccountNotFound"

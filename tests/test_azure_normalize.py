@@ -20,6 +20,7 @@ compares like with like.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -28,16 +29,16 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.engine import expand
 from reconciler.providers.azure import normalize
 from reconciler.providers.azure.normalize import Normalized
-from reconciler.spec.loader import load_paths
+from tests.helpers import desired_fields
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure"
 CASES = sorted(FIXTURES.glob("*/*.yaml"))
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
-_CASE_KEYS = {"arm", "vault", "expect"}
+_CASE_KEYS = {"arm", "vault", "expect", "providers", "protectedItems"}
+NOW = datetime.datetime(2026, 12, 6, 12, 0, tzinfo=datetime.UTC)  # the read's time, for provider expiry and heartbeat
 _EXPECT_KEYS = {"name", "data", "status", "owned", "scope"}
 
 NORMALIZE: dict[str, Callable[[dict[str, Any], dict[str, Any]], Normalized | None]] = {
@@ -49,6 +50,19 @@ NORMALIZE: dict[str, Callable[[dict[str, Any], dict[str, Any]], Normalized | Non
     "asr.policy_association": lambda arm, _: normalize.policy_association(arm),
     "asr.network_mapping": lambda arm, _: normalize.network_mapping(arm),
     "asr.protected_item": lambda arm, _: normalize.protected_item(arm),
+    "asr.vmm_server": lambda arm, case: normalize.vmm_server(
+        arm, case["vault"], [normalize.recovery_services_provider(p, NOW) for p in case.get("providers") or []]
+    ),
+    "asr.recovery_plan": lambda arm, case: normalize.recovery_plan(
+        arm,
+        {
+            str(i["id"]).casefold(): (
+                i["properties"]["friendlyName"],
+                i["properties"]["primaryProtectionContainerFriendlyName"],
+            )
+            for i in case.get("protectedItems") or []
+        },
+    ),
 }
 # Kinds whose list holds objects of other replication scenarios too: their cases show one being skipped.
 SKIPS_OTHER_SCENARIOS = {
@@ -56,6 +70,8 @@ SKIPS_OTHER_SCENARIOS = {
     "asr.policy_association",
     "asr.network_mapping",
     "asr.protected_item",
+    "asr.vmm_server",
+    "asr.recovery_plan",
 }
 
 # Spec fields a normalized object may lack: kind -> {field: why}.
@@ -64,6 +80,7 @@ NOT_READ = {
     "asr.network_mapping": {
         "azureSubnet": "ASR keeps the subnet on each protected VM, not on the mapping: the provider fills in the spec's"
     },
+    "asr.protected_item": {"diskType": "only a VM replicating to managed disks has a disk type"},
 }
 
 MISSING = "<missing>"
@@ -84,10 +101,10 @@ def _load(case: Path) -> dict[str, Any]:
     assert isinstance(doc.get("arm"), dict), f"{case.name}: arm is the ARM JSON object"
     assert "expect" in doc, f"{case.name}: say what to expect (null: the object is skipped)"
     kind = case.parent.name
-    if kind == "asr.replication_policy":
-        assert isinstance(doc.get("vault"), str), f"{case.name}: a policy case names its vault"
+    if kind in ("asr.replication_policy", "asr.vmm_server"):
+        assert isinstance(doc.get("vault"), str), f"{case.name}: a {kind} case names its vault"
     else:
-        assert "vault" not in doc, f"{case.name}: only asr.replication_policy cases name a vault"
+        assert "vault" not in doc, f"{case.name}: only policy and VMM server cases name a vault"
     if doc["expect"] is not None:
         _only(doc["expect"], _EXPECT_KEYS, "expect")
         assert {"name", "data"} <= set(doc["expect"]), f"{case.name}: expect names the object and its data"
@@ -129,13 +146,7 @@ def test_case(case: Path) -> None:
 @cache
 def _desired_fields() -> dict[str, frozenset[str]]:
     """The field names of each Azure kind's desired shape, from the example specs."""
-    loaded = load_paths([SPECS])
-    assert loaded.ok, "the example specs must load"
-    fields: dict[str, set[str]] = {}
-    for resource in expand.expand(loaded.specs):
-        if resource.kind in NORMALIZE:
-            fields.setdefault(resource.kind, set()).update(resource.desired)
-    return {kind: frozenset(names) for kind, names in fields.items()}
+    return desired_fields(NORMALIZE)
 
 
 OBJECT_CASES = [c for c in CASES if (yaml.safe_load(c.read_text()) or {}).get("expect") is not None]

@@ -13,7 +13,6 @@ import copy
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,58 +24,22 @@ from reconciler.providers.azure.provider import KINDS, AzureProvider
 from reconciler.providers.azure.settings import AzureSettings, Cloud
 from reconciler.providers.base import HandlerTable
 from reconciler.store import db as store_db
+from tests.azure_env import (
+    ACME_SUB,
+    PROVIDER_SUB,
+    VAULT,
+    VAULT_RG,
+    apply,
+    changes,
+    seed_vault,
+)
 from tests.azure_fake import FakeAzure
-from tests.helpers import EMBEDDED_ENV, copy_specs, edit_text, init_estate, isolate, out, plan_json, run
+from tests.helpers import copy_specs, edit_text, out, run
 
-PROVIDER_SUB = "00000000-0000-0000-0000-000000000001"
-ACME_SUB = "22222222-2222-2222-2222-222222222222"
-FABRIKAM_SUB = "44444444-4444-4444-4444-444444444444"
-VAULT_RG, VAULT = "WAPRecoveryGroup", "WAPRecoveryVault"
-CLOUDS = {"AcmeCorp Cloud": ["VM01", "VM02"], "Fabrikam Cloud": ["FAB-WEB01", "FAB-SQL01"]}
 AZURE_KINDS = sorted(KINDS)
-
-
-@pytest.fixture
-def fake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeAzure]:
-    with FakeAzure(tmp_path_factory.mktemp("azure")) as server:
-        yield server
-
-
-def _seed_vault(fake: FakeAzure, tags: dict[str, str] | None = None) -> None:
-    """The provider's vault as it is before the tool runs: made by hand, the VMM server registered to it, its
-    clouds and VM networks synchronised."""
-    fake.add_vault(
-        PROVIDER_SUB,
-        VAULT_RG,
-        VAULT,
-        "westus",
-        vmm_server="VMM01.contoso.int",
-        clouds=CLOUDS,
-        vm_networks=["YellowNetwork", "BlueNetwork"],
-        tags=tags,
-    )
-
-
-@pytest.fixture
-def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeAzure) -> FakeAzure:
-    """Run in tmp_path with the Azure kinds on the fake (a custom cloud, its CA, client-secret sign-in)."""
-    isolate(tmp_path, monkeypatch, unset=EMBEDDED_ENV, estate="estate.db", audit_log="audit.jsonl")
-    env = {
-        "RECONCILER_AZURE": "on",
-        "RECONCILER_AZURE_CLOUD": "custom",
-        "RECONCILER_AZURE_ARM_ENDPOINT": fake.base_url,
-        "RECONCILER_AZURE_AUTHORITY": fake.base_url,
-        "RECONCILER_AZURE_CA_BUNDLE": fake.ca_path,
-        "RECONCILER_AZURE_CREDENTIAL": "client-secret",
-        "RECONCILER_AZURE_TENANT_ID": "99999999-9999-9999-9999-999999999999",
-        "RECONCILER_AZURE_POLLING_INTERVAL_S": "0",
-        "AZURE_CLIENT_ID": "reconciler-tests",
-        "AZURE_CLIENT_SECRET": "fake-secret-for-the-local-token-endpoint",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    init_estate(tmp_path / "estate.db")
-    return fake
+_seed_vault = seed_vault
+_apply = apply
+_changes = changes
 
 
 def test_each_azure_kind_has_exactly_one_handler() -> None:
@@ -96,37 +59,23 @@ def test_each_azure_kind_has_exactly_one_handler() -> None:
             HandlerTable("azure", [*provider.table.handlers, copy.copy(provider.table["asr.vault"])])
 
 
-def _apply(specs: Path, *extra: str) -> str:
-    result = run("apply", specs, "--yes", "--allow-disruption", *extra)
-    text = out(result)
-    assert result.exit_code == 0, text
-    return text
-
-
-def _changes(specs: Path, *extra: str) -> dict[str, str]:
-    """Address -> action of every change the plan proposes."""
-    return {
-        c["address"]: c["action"]
-        for c in plan_json(specs, Path("estate.db"), *extra)["changes"]
-        if c["action"] != "noop"
-    }
-
-
 def test_plan_apply_converges_with_azure_on_the_fake(azure: FakeAzure, tmp_path: Path) -> None:
     _seed_vault(azure)
     specs = copy_specs(tmp_path)
     before = _changes(specs)
     azure_creates = {a for a, action in before.items() if a.split(":")[0] in AZURE_KINDS}
-    assert {a.split(":")[0] for a in azure_creates} == set(AZURE_KINDS) - {"asr.vault"}
+    # The vault and its resource group exist (made by hand) and the VMM server is registered: all else is created.
+    assert {a.split(":")[0] for a in azure_creates} == set(AZURE_KINDS) - {"asr.vault", "asr.vmm_server"}
     assert all(before[a] == "create" for a in azure_creates)
 
     azure.calls.clear()
     text = _apply(specs)
     assert "Apply complete" in text and " 0 failed" in text
-    # The steps re-read their own object (a GET, a list in its container): the vault-wide list runs once, for
-    # the plan (one page: the vault protects nothing yet), never once per step.
+    # The steps re-read their own object (a GET, a list in its container): the vault-wide list runs for the
+    # plan only (one page: the vault protects nothing yet; the protected items' read, and the recovery plans'
+    # to name their VMs), never once per step.
     vault_wide = [p for m, p in azure.calls if m == "GET" and re.search(r"/vaults/[^/]+/replicationProtectedItems$", p)]
-    assert len(vault_wide) == 1
+    assert len(vault_wide) == 2
     # The ASR job's progress is reported while a protection is enabled.
     assert re.search(r"enable protection of VM01", text) or "create asr.protected_item:acmecorp/VM01" in text
 
@@ -170,13 +119,18 @@ def test_plan_reads_with_list_calls_only(azure: FakeAzure, tmp_path: Path) -> No
         "replicationprotectioncontainermappings",
         "replicationnetworkmappings",
         "replicationprotecteditems",
+        "replicationrecoveryplans",
+        "replicationfabrics",
+        "replicationrecoveryservicesproviders",
         "resourcegroups",
         "storageaccounts",
         "virtualnetworks",
     }, lists
-    # One vault: 5 vault-wide lists; 2 tenants: a resource-group list each, and a storage and a network list per
-    # recovery resource group. Whatever the number of objects (more pages follow nextLink on the same path).
-    assert len({p.casefold() for p in gets}) == 5 + 2 * 3
+    # One vault: 8 vault-wide lists (the vault, policies, container and network mappings, protected items,
+    # recovery plans, fabrics, ASR Providers) and its subscription's resource groups; 2 tenants: a resource-group
+    # list each, and a storage and a network list per recovery resource group. Whatever the number of objects
+    # (more pages follow nextLink on the same path).
+    assert len({p.casefold() for p in gets}) == 8 + 1 + 2 * 3
 
 
 def test_throttling_is_retried_after_the_servers_retry_after(azure: FakeAzure, tmp_path: Path) -> None:
@@ -239,27 +193,6 @@ def test_a_failed_asr_job_names_its_error_and_a_rerun_converges(azure: FakeAzure
     assert run("plan", specs, "--detailed-exitcode").exit_code == 0
 
 
-def test_an_untagged_object_is_reported_and_never_changed(azure: FakeAzure, tmp_path: Path) -> None:
-    _seed_vault(azure)
-    specs = copy_specs(tmp_path)
-    _apply(specs)
-    path = (
-        f"/subscriptions/{ACME_SUB}/resourceGroups/AcmeCorpRecoveryGroup/providers/Microsoft.Storage/storageAccounts/"
-    )
-    path += "drstorageacct1"
-    account = azure.get_raw(path)
-    assert account is not None
-    account["tags"] = {"owner": "acme-it"}  # someone replaced the tags: no longer ours
-    account["sku"] = {"name": "Standard_LRS", "tier": "Standard"}
-    azure.put_raw(path, account)
-    document = plan_json(specs, Path("estate.db"))
-    change = next(c for c in document["changes"] if c["address"] == "azure.storage_account:acmecorp/drstorageacct1")
-    assert change["action"] == "noop" and change["noopReason"] == "unowned"
-    assert [f["path"] for f in change["fields"]] == ["sku"]
-    _apply(specs)
-    assert azure.get_raw(path)["sku"]["name"] == "Standard_LRS"  # type: ignore[index]
-
-
 def test_prune_disables_protection_only_of_what_the_tool_owns(azure: FakeAzure, tmp_path: Path) -> None:
     _seed_vault(azure)
     specs = copy_specs(tmp_path)
@@ -272,8 +205,10 @@ def test_prune_disables_protection_only_of_what_the_tool_owns(azure: FakeAzure, 
     _apply(specs)
     items = "/replicationProtectedItems"
     assert sum(1 for m, p in azure.calls if m == "PUT" and items in p) == 3  # VM01, FAB-WEB01, FAB-SQL01
+    # The recovery plan drops FAB-WEB01 before its protection is disabled (it waits for the plan's update).
 
     edit_text(tenant, "    - name: FAB-WEB01\n      protect: true\n", "    - name: FAB-WEB01\n      protect: false\n")
+    edit_text(tenant, "          - vms: [FAB-WEB01]             # then the web server that needs it\n", "")
     kept = _changes(specs)
     assert "asr.protected_item:fabrikam/FAB-WEB01" not in kept  # no delete without --prune
     text = _apply(specs, "--prune")

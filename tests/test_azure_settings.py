@@ -39,7 +39,9 @@ def test_sovereign_clouds_pick_their_endpoint_audience_and_authority(cloud: str,
     kwargs = settings.client_kwargs()
     assert kwargs["base_url"] == endpoint
     assert kwargs["credential_scopes"] == [f"{endpoint}/.default"]
-    assert kwargs["retry_total"] == 0  # the engine owns retries
+    # Each request is retried by the SDK pipeline (a throttled request, not the whole step), Retry-After capped.
+    assert kwargs["retry_policy"].total_retries == 6 and kwargs["retry_policy"].max_retry_after_s == 120
+    assert kwargs["polling_interval"] == 5.0  # not the SDK's 30 s when the service says Retry-After: 0
     assert "connection_verify" not in kwargs
 
 

@@ -1,5 +1,6 @@
 """Fast paths in validation agree with the plain forms they replace: the CIDR check
-(``models.common._canonical_v4_network``) with ``ipaddress``, the secret scan with a scan of every value."""
+(``models.common._canonical_v4_network``) with ``ipaddress``, the secret scan with a scan of every value,
+each naming rule's one-regex check with its character-by-character check."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from typing import Any
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from reconciler.core.redact import looks_secret
+from reconciler.core.redact import inline_secrets, looks_secret
+from reconciler.spec import naming
 from reconciler.spec.models.common import _canonical_v4_network
-from reconciler.spec.secrets import _SECRET_VALUE, has_secret
+from reconciler.spec.secrets import has_secret
 
 
 def _canonical(value: str) -> bool:
@@ -46,7 +48,23 @@ def test_the_fast_path_accepts_exactly_canonical_ipv4_networks(value: str) -> No
 
 
 _SECRETISH = st.sampled_from(
-    ["password", "adminPassword", "apiKey", "name", "subnet", "AccountKey=abc;", "x=y", "sig=" + "A" * 20, "plain"]
+    [
+        "password",
+        "adminPassword",
+        "apiKey",
+        "bmcPass",
+        "pass_word",
+        "\u0440\u0430ssword",  # Cyrillic look-alikes
+        "name",
+        "subnet",
+        "AccountKey=abc;",
+        "x=y",
+        "sig=" + "A" * 20,
+        "https://h/x?sv=1&token=abc",
+        "https://u:p@h/",
+        "a@b",
+        "plain",
+    ]
 )
 _spec_data = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), _SECRETISH, st.text(max_size=8)),
@@ -64,10 +82,26 @@ def _reference_has_secret(value: Any) -> bool:
         return any(looks_secret(k) or _reference_has_secret(v) for k, v in value.items())
     if isinstance(value, list):
         return any(_reference_has_secret(v) for v in value)
-    return isinstance(value, str) and _SECRET_VALUE.search(value) is not None
+    return isinstance(value, str) and bool(inline_secrets(value))
 
 
 @settings(max_examples=1000, deadline=None)
 @given(_spec_data)
 def test_the_secret_scan_finds_what_the_plain_scan_finds(value: Any) -> None:
     assert has_secret(value) == _reference_has_secret(value)
+
+
+_NAME_CHARACTERS = st.sampled_from(list("aZ09-_.() $:\\/'\"`|<>*?#%&+=;,@!~\u00e9\u6771\u00a0\u2003\t\n\x1b"))
+_names = st.one_of(st.text(_NAME_CHARACTERS, min_size=1, max_size=12), st.text(min_size=1, max_size=12))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.sampled_from(naming.RULES), _names)
+@example(naming.VMM_OBJECT, " Acme")
+@example(naming.HYPERV_VM, "VM01.")
+@example(naming.AZURE_RESOURCE_GROUP, "R\u00e9seau(1)")
+def test_each_naming_rule_accepts_in_one_regex_exactly_what_it_accepts_character_by_character(
+    rule: naming.NameRule, value: str
+) -> None:
+    fast = rule._pattern().fullmatch(value) is not None
+    assert fast == (rule.character_problem(value) is None), (rule.code, value)

@@ -512,6 +512,9 @@ def test_prune_deletes_only_what_reconciler_created_and_was_marked_prunable(spec
     # Then the specs drop them: acmecorp's whole recovery block, and FAB-SQL01's protection.
     _drop_recovery(acmecorp, "VM01")
     _edit(fabrikam, "    - name: FAB-SQL01\n      protect: true\n", "    - name: FAB-SQL01\n      protect: false\n")
+    plans = "    plans:                               # VMs that fail over together, group by group\n"
+    text = fabrikam.read_text(encoding="utf-8")
+    fabrikam.write_text(text[: text.index(plans)] + text[text.index("  vms:\n") :], encoding="utf-8")
     assert _run("validate", specs).exit_code == 0
     prunable = [
         "asr.replication_policy:acmecorp/AcmeCorp-Policy",
@@ -525,6 +528,7 @@ def test_prune_deletes_only_what_reconciler_created_and_was_marked_prunable(spec
         "azure.storage_account:acmecorp/drstorageacct1": not_prunable,
         "azure.virtual_network:acmecorp/YellowNetwork": not_prunable,
         "asr.protected_item:fabrikam/FAB-SQL01": "protected (lifecycle.protect): never deleted",
+        "asr.recovery_plan:fabrikam/Fabrikam-DR": not_prunable,
     }
 
     # Without --prune nothing is deleted: every orphan is listed as not declared, with why it is kept.
@@ -572,7 +576,7 @@ def test_prune_deletes_only_what_reconciler_created_and_was_marked_prunable(spec
 
 def test_objects_reconciler_did_not_create_are_never_pruned(specs: Path, db: Path) -> None:
     fabrikam = specs / "tenants" / "fabrikam.yaml"
-    cloud = '    name: Fabrikam Cloud\n    hostGroups: ["All Hosts/West"]\n    logicalNetworks: [Provider Address]\n'
+    cloud = "    name: Fabrikam Cloud\n    hostGroups: [All Hosts/West]\n    logicalNetworks: [Provider Address]\n"
     # The specs even mark the seeded cloud prunable: updating it does not make it reconciler's.
     _edit(fabrikam, cloud, cloud + "    lifecycle: {prune: true}\n")
     assert _run("apply", specs, "--yes", "--allow-disruption", "--estate", db).exit_code == 0

@@ -105,7 +105,7 @@ def test_every_rule_code_has_a_fixture() -> None:
 def test_every_emitted_code_is_documented() -> None:
     """Codes written in the source are the codes docs/validation.md lists, no more, no fewer."""
     pattern = re.compile(
-        r'"((?:yaml|file|spec|schema|secret|network|ref|tenant|site|recovery|policy|nv|memory|vm|bios|power)\.[a-z-]+)"'
+        r'"((?:yaml|file|spec|schema|secret|network|ref|tenant|site|recovery|policy|nv|memory|vm|bios|power|name|text)\.[a-z-]+)"'
     )
     in_source = set()
     for path in (Path(__file__).parent.parent / "reconciler" / "spec").rglob("*.py"):

@@ -12,7 +12,18 @@ from typing import Annotated
 import typer
 
 from reconciler import __version__
-from reconciler.cli import apply_cmd, drift_cmds, estate_cmds, history_cmds, lock_cmds, plan_cmds, watch_cmds
+from reconciler.cli import (
+    adopt_cmd,
+    apply_cmd,
+    drift_cmds,
+    estate_cmds,
+    fmt_cmds,
+    history_cmds,
+    import_cmds,
+    lock_cmds,
+    plan_cmds,
+    watch_cmds,
+)
 from reconciler.cli.group import ReconcilerGroup
 from reconciler.runs.logs import LogFormat, LogLevel
 from reconciler.runs.logs import configure as configure_logging
@@ -83,7 +94,7 @@ def validate(
     """Check specs: YAML, schema, references and the domain rules. Exit 1 on any error."""
     from rich.console import Console
 
-    from reconciler.cli import render
+    from reconciler.reports import diagnostics as render
     from reconciler.spec.loader import load_paths
 
     result = load_paths(paths or [Path("specs")])
@@ -128,6 +139,9 @@ app.command("history")(history_cmds.history)
 app.command("show")(history_cmds.show)
 app.command("drift")(drift_cmds.drift)
 app.command("watch")(watch_cmds.watch)
+app.command("adopt")(adopt_cmd.adopt)
+app.command("fmt")(fmt_cmds.fmt)
+app.command("import")(import_cmds.import_)
 
 
 def _terminate(signum: int, _frame: object) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.cli.plan_cmds import Estate, Excludes, Prune, Targets
+from reconciler.cli.plan_cmds import Estate, Excludes, Prune, Shard, Targets, with_shard
 from reconciler.cli.signals import INTERRUPTED_EXIT
 
 if TYPE_CHECKING:
@@ -170,6 +170,7 @@ def apply(
     ] = Path("specs"),
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     target: Targets = None,
+    shard: Shard = None,
     exclude: Excludes = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=256, metavar="N", help="Parallel steps per provider.")
@@ -206,8 +207,9 @@ def apply(
     with graceful() as stop, exits_on_run_errors():
         now = clock.from_environ()
         saved = run_apply.read_plan_file(path)  # by its content: p.plan, tfplan
+        target = with_shard(target, shard)
         if saved is not None and (target or exclude):
-            err.print("[red]--target/--exclude do not apply to a saved plan: it was targeted when made.[/red]")
+            err.print("[red]--target/--exclude/--shard do not apply to a saved plan: it was targeted when made.[/red]")
             raise typer.Exit(1)
         request = run_apply.ApplyRequest(
             targets=tuple(saved.plan.targets if saved is not None else target or ()),

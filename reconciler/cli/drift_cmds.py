@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.cli.plan_cmds import Estate, Excludes, Targets
+from reconciler.cli.plan_cmds import Estate, Excludes, Shard, Targets, with_shard
 
 if TYPE_CHECKING:
     from reconciler.engine.drift import DriftReport
@@ -66,6 +66,7 @@ def drift(
         Path | None, typer.Option("--out", "-o", metavar="FILE", help="Write the report to this file.")
     ] = None,
     target: Targets = None,
+    shard: Shard = None,
     exclude: Excludes = None,
     show_in_sync: Annotated[bool, typer.Option("--show-in-sync", help="List in-sync resources too (text).")] = False,
     estate: Estate = None,
@@ -80,7 +81,7 @@ def drift(
     from reconciler.runs import clock, run_history
     from reconciler.runs import drift as run_drift
 
-    targets, excludes = target or [], exclude or []
+    targets, excludes = with_shard(target, shard), exclude or []
     with graceful() as stop, exits_on_run_errors():  # SIGTERM ends the read at once (exit 130)
         now = clock.from_environ()
         run = run_history.ReportRun("drift", clock=now)

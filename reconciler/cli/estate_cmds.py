@@ -49,8 +49,8 @@ def init(
     estate: Db = None,
 ) -> None:
     """Reset the embedded estate from an estate file: what exists before the tool runs."""
-    from reconciler.cli import render
     from reconciler.providers.embedded import seed
+    from reconciler.reports import diagnostics as render
 
     out, err = _consoles()
     db = seed.database_path(estate)

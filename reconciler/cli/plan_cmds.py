@@ -4,6 +4,7 @@ Only typer is imported at module level; the runs layer and the renderers load wh
 
 from __future__ import annotations
 
+import enum
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +27,30 @@ Excludes = Annotated[
         help="Leave out this address, tenant/NAME, site/NAME or kind (and what needs it).",
     ),
 ]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Only the sites and tenants whose name hashes to shard I of N (0 <= I < N): one of N processes "
+        "sharing the estate (docs/scaling.md).",
+    ),
+]
+
+
+def with_shard(targets: list[str] | None, shard: str | None) -> list[str]:
+    """``--target`` selectors plus the ``--shard`` one (``shard/I/N``); a malformed shard exits 1."""
+    from reconciler.core.addresses import parse_shard
+
+    if shard is None:
+        return list(targets or [])
+    selector = f"shard/{shard.strip()}"
+    if parse_shard(selector) is None:
+        typer.echo(f"error: --shard {shard!r}: expected I/N with 0 <= I < N, e.g. --shard 0/4", err=True)
+        raise typer.Exit(1)
+    return [*(targets or []), selector]
+
+
 Prune = Annotated[
     bool,
     typer.Option(
@@ -42,6 +67,12 @@ Estate = Annotated[
         help="Embedded estate database (default .reconciler/estate.db or $RECONCILER_ESTATE).",
     ),
 ]
+
+
+class PlanFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
 
 
 def _save(out_file: Path, document: dict[str, Any]) -> None:
@@ -61,11 +92,21 @@ def _save(out_file: Path, document: dict[str, Any]) -> None:
 def plan(
     path: Annotated[Path, typer.Argument(metavar="PATH", help="Spec folder or file.")] = Path("specs"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
+    output: Annotated[
+        PlanFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="[text|json|markdown]",
+            help="text, json (as --json), or markdown (a pull-request comment).",
+        ),
+    ] = PlanFormat.text,
     out_file: Annotated[
         Path | None, typer.Option("--out", "-o", metavar="PLANFILE", help="Save the plan for apply PLANFILE.")
     ] = None,
     target: Targets = None,
     exclude: Excludes = None,
+    shard: Shard = None,
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 0 when nothing changes, 2 when something would.")
     ] = False,
@@ -90,7 +131,8 @@ def plan(
     from reconciler.runs import clock, run_history
     from reconciler.runs import plan as run_plan
 
-    targets, excludes = target or [], exclude or []
+    targets, excludes = with_shard(target, shard), exclude or []
+    as_json = as_json or output is PlanFormat.json
     with graceful() as stop, exits_on_run_errors():  # SIGTERM ends the read at once (exit 130)
         now = clock.from_environ()
         run = run_history.ReportRun("plan", clock=now)
@@ -100,13 +142,17 @@ def plan(
             targets=targets,
             excludes=excludes,
             prune=prune,
-            progress=progress.read_progress(not as_json),
+            progress=progress.read_progress(output is PlanFormat.text and not as_json),
             clock=now,
             stop=stop,
         )
     result, document = found.plan, found.document  # shown and saved without a secret value (docs/logging.md)
     if as_json:
         json_document.write(document, sys.stdout)  # line by line: a 1,000-tenant plan is 35 MB of JSON
+    elif output is PlanFormat.markdown:
+        from reconciler.reports import plan_markdown
+
+        sys.stdout.write(plan_markdown.render(result))
     elif summary:
         plan_text.counts_view(out, result)
     else:

@@ -14,8 +14,8 @@ from reconciler.runs import errors
 
 
 def _specs_invalid(exc: errors.SpecsInvalid) -> None:
-    from reconciler.cli import render
     from reconciler.cli.consoles import err
+    from reconciler.reports import diagnostics as render
 
     render.text(err, exc.diagnostics, files=exc.files, documents=exc.documents)
     err.print("[red]Fix the specs first: nothing was read or changed.[/red]")
@@ -28,8 +28,8 @@ def _nothing_selected(_exc: errors.NothingSelected) -> None:
 
 
 def _estate_invalid(exc: errors.EstateInvalid) -> None:
-    from reconciler.cli import render
     from reconciler.cli.consoles import err
+    from reconciler.reports import diagnostics as render
 
     render.text(err, exc.diagnostics, files=1, documents=0)
 

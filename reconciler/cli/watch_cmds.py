@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.cli.plan_cmds import Estate, Excludes, Targets
+from reconciler.cli.plan_cmds import Estate, Excludes, Shard, Targets, with_shard
 
 if TYPE_CHECKING:
     from reconciler.engine.stop import Stop
@@ -149,6 +149,7 @@ def watch(
         bool, typer.Option("--once", help="Run one cycle and exit: 0 in sync, 2 anything found, 1 error.")
     ] = False,
     target: Targets = None,
+    shard: Shard = None,
     exclude: Excludes = None,
     concurrency: Annotated[
         int,
@@ -176,7 +177,7 @@ def watch(
         raise typer.Exit(1)
     options = run_watch.Options(
         path=path,
-        targets=target or [],
+        targets=with_shard(target, shard),
         excludes=exclude or [],
         estate=estate,
         auto_correct=auto_correct,

@@ -7,10 +7,29 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
 _KIND_RE = re.compile(r"^[a-z]+\.[a-z_]+$")
+_SHARD_RE = re.compile(r"^shard/(\d+)/(\d+)$")
+
+
+def shard_of(scope: str, count: int) -> int:
+    """The shard (0 to ``count`` - 1) a site's or tenant's resources belong to: the first 8 bytes of the SHA-256 of
+    its name. Stable across processes, machines and versions (Python's ``hash`` is salted per process)."""
+    return int.from_bytes(hashlib.sha256(scope.encode("utf-8")).digest()[:8], "big") % count
+
+
+def parse_shard(selector: str) -> tuple[int, int] | None:
+    """``shard/I/N`` as (I, N) when it is one (0 <= I < N), else None."""
+    found = _SHARD_RE.match(selector.strip())
+    if found is None:
+        return None
+    index, count = int(found[1]), int(found[2])
+    return (index, count) if 0 <= index < count else None
+
+
 _GOOD_KINDS: set[str] = set()
 
 
@@ -49,7 +68,8 @@ class Address:
 
     def matches(self, selector: str) -> bool:
         """Does ``selector`` pick this address? A full address, ``tenant/NAME`` or ``site/NAME`` (a scope),
-        a kind (``asr.protected_item``), or a kind family (``asr``). Case-insensitive names."""
+        ``shard/I/N`` (every scope hashing to shard I of N: :func:`shard_of`), a kind (``asr.protected_item``), or
+        a kind family (``asr``). Case-insensitive names."""
         sel = selector.strip()
         if ":" in sel:
             try:
@@ -57,6 +77,9 @@ class Address:
             except ValueError:
                 return False
             return other.kind == self.kind and other.scope == self.scope and other.name.lower() == self.name.lower()
+        if sel.startswith("shard/"):  # shard/I/N: the scopes whose name hashes to shard I of N
+            shard = parse_shard(sel)
+            return shard is not None and shard_of(self.scope, shard[1]) == shard[0]
         if sel.startswith(("tenant/", "site/", "scope/")):
             return self.scope == sel.split("/", 1)[1]
         return sel in (self.kind, self.provider_family)

@@ -13,9 +13,10 @@ from reconciler.core.addresses import Address
 from reconciler.core.diagnostics import Diagnostic
 from reconciler.core.resources import Policy
 
-PLAN_FORMAT_VERSION = 3
-"""The plan file's format (docs/plan-format.md). 3: the tool's version, a checksum, and each change's policy
-(lifecycle, rollout, window), so that a saved plan says everything that decides what apply does."""
+PLAN_FORMAT_VERSION = 4
+"""The plan file's format (docs/plan-format.md). 3: ``vacates``; 4: the tool's version, a checksum, and each
+change's policy (lifecycle, rollout, window), so that a saved plan says everything that decides what apply
+does."""
 
 
 class Action(enum.StrEnum):
@@ -23,6 +24,7 @@ class Action(enum.StrEnum):
     UPDATE = "update"
     REPLACE = "replace"
     DELETE = "delete"
+    ADOPT = "adopt"  # take over an existing object: its ownership marker is written, nothing else changes
     NOOP = "noop"
     READ = "read"
 
@@ -37,6 +39,7 @@ class ActionReason(enum.StrEnum):
     RESUME = "resume"  # in sync, but an interrupted apply left a procedure half done (a VM it stopped)
     LIFECYCLE = "lifecycle"  # in sync; only the ownership marker's prune/protect changes
     PRUNE = "prune"  # not declared any more, created by the tool and marked prunable: --prune deletes it
+    ADOPT = "adopt"  # exists without the tool's marker and the spec says adopt: mark it, change nothing else
 
 
 class NoopReason(enum.StrEnum):
@@ -76,6 +79,10 @@ class ResourceChange:
     site: str = ""
     tenant: str | None = None
     observed_version: str = ""
+    # Dependents whose replace must delete their object before this change can run (``KindInfo.vacate_for``):
+    # this change's step deletes them first (the first half of their replace); their own steps, which wait for
+    # this one, create them again.
+    vacates: tuple[Address, ...] = ()
     # What decides how apply treats it besides the values (lifecycle, rollout and its window): None for an
     # object the specs do not declare.
     policy: Policy | None = None

@@ -3,6 +3,10 @@
 Every layer that finds a problem in what a user wrote returns ``Diagnostic`` values; only the CLI
 renders them. A diagnostic names where (file, line, column), what (the field path and a message), why
 (a stable ``code`` that tests and tools can match) and how to fix it (``hint``).
+
+Messages quote what the user wrote, and what was written can be hostile: every diagnostic writes the
+unprintable characters of its message, hint and path as escapes and cuts an overlong one
+(``core.text``), whoever built it. Renderers may print them as they are.
 """
 
 from __future__ import annotations
@@ -10,6 +14,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from reconciler.core.text import clip, printable
+
+MAX_TEXT = 1000
+"""Characters of a message, hint or path a diagnostic keeps (values inside are cut shorter where quoted)."""
 
 
 class Severity(enum.StrEnum):
@@ -25,6 +34,11 @@ class Location:
     line: int = 0
     column: int = 0
 
+    def __post_init__(self) -> None:
+        safe = printable(self.file)  # a file name is as much input as what it holds
+        if safe is not self.file:
+            object.__setattr__(self, "file", safe)
+
     def __str__(self) -> str:
         if self.line:
             return f"{self.file}:{self.line}:{self.column}"
@@ -37,7 +51,8 @@ class Diagnostic:
 
     ``code`` is stable (tests and CI tooling match on it); ``message`` and ``hint`` are for people.
     ``path`` is the dotted field path inside the document (``spec.recovery.policy.name``), empty for
-    problems about a whole file.
+    problems about a whole file. ``quote_source`` False tells a renderer not to print the source line
+    (it holds a secret).
     """
 
     code: str
@@ -47,6 +62,14 @@ class Diagnostic:
     hint: str = ""
     severity: Severity = Severity.ERROR
     related: tuple[Location, ...] = field(default=())
+    quote_source: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("message", "hint", "path"):
+            text = getattr(self, name)
+            safe = clip(printable(text), MAX_TEXT)
+            if safe is not text:
+                object.__setattr__(self, name, safe)
 
     @property
     def is_error(self) -> bool:

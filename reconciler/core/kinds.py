@@ -38,6 +38,19 @@ def _bios_disruption(fields: tuple[FieldChange, ...], _status: Mapping[str, Any]
     return "the host must reboot (in maintenance mode) for BIOS settings to apply" if fields else ""
 
 
+def _reprotection(fields: tuple[FieldChange, ...], status: Mapping[str, Any]) -> str:
+    """ASR: a protected VM's policy, storage account or replica target cannot change in place. Protection is
+    disabled and enabled again: the VM's recovery points are lost and it replicates from scratch."""
+    if not any(f.immutable for f in fields):
+        return ""
+    size = status.get("diskSizeMB")
+    amount = f" ({size / 1024:.0f} GB)" if isinstance(size, int | float) and size > 0 else ""
+    return (
+        "protection is disabled and enabled again: its recovery points are lost and it replicates from scratch "
+        f"(initial replication of its disks again{amount})"
+    )
+
+
 @dataclass(frozen=True)
 class KindInfo:
     kind: str
@@ -66,6 +79,14 @@ class KindInfo:
     # The engine procedure a change of this kind runs instead of a plain provider call ("host-reboot":
     # maintenance, stage, reset, confirm, leave; see engine/procedures).
     procedure: str = ""
+    # The error for a configure-only object that does not exist, when the kind says more than "does not exist"
+    # (what to do about it); ``{name}`` is the object's name, ``{scope}`` its site or tenant.
+    missing: str = ""
+    # Kinds of dependencies that cannot change while an object of this kind exists on them (ASR cannot remove a
+    # policy's container mapping while VMs replicate with the policy). When an object of this kind is replaced
+    # and such a dependency changes in the same plan, the dependency's step deletes the object first (the first
+    # half of its replace) and the object's own step creates it again afterwards (the planner's ``vacates``).
+    vacate_for: frozenset[str] = frozenset()
 
     def canonical(self, name: str, value: Any) -> Any:
         """``value`` of field ``name`` under its canonical spelling (e.g. vault sku RS0 -> Standard)."""
@@ -77,6 +98,7 @@ class KindInfo:
 
 _SITE_KINDS = {
     "asr.vault",
+    "asr.vmm_server",
     "vmm.logical_network",
     "vmm.network_site",
     "vmm.ip_pool",
@@ -97,11 +119,11 @@ _TAGGED_KINDS = {"asr.vault", "azure.resource_group", "azure.storage_account", "
 def _k(kind: str, title: str, **kw: Any) -> KindInfo:
     if kind in _TAGGED_KINDS:
         kw.setdefault("owner_tags", True)
-    if kind == "vmm.vm_network":  # the provider's default VM network and the tenants' own
+    if kind in ("vmm.vm_network", "azure.resource_group"):  # the provider's own, and the tenants'
         kw.setdefault("scopes", frozenset({"site", "tenant"}))
     elif kind in _SITE_KINDS:
         kw.setdefault("scopes", frozenset({"site"}))
-    for key in ("immutable", "case_insensitive", "unordered", "memory_fields"):
+    for key in ("immutable", "case_insensitive", "unordered", "memory_fields", "vacate_for"):
         if key in kw:
             kw[key] = frozenset(kw[key])
     return KindInfo(kind, title, **kw)
@@ -111,12 +133,32 @@ KINDS: dict[str, KindInfo] = {
     k.kind: k
     for k in (
         _k(
+            "azure.resource_group",
+            "resource group",
+            immutable={"location", "subscriptionId"},
+            case_insensitive={"name", "location"},
+        ),
+        _k(
             "asr.vault",
             "recovery vault",
             immutable={"location", "subscriptionId", "resourceGroup"},
             case_insensitive={"name", "resourceGroup", "location"},
             # PUT sku Standard reads back as {"name": "RS0", "tier": "Standard"} (DOMAIN.md).
             aliases={"sku": {"rs0": "Standard"}},
+        ),
+        _k(
+            "asr.vmm_server",
+            "VMM server registration",
+            creatable=False,
+            noun="VMM server registration",
+            case_insensitive={"server", "vault"},
+            missing=(
+                "VMM server {name} is not registered with the site's recovery vault: download the vault "
+                "settings file (Get-AzRecoveryServicesVaultSettingsFile -SiteRecovery, or the portal's Prepare "
+                "infrastructure), install the Azure Site Recovery Provider on {name} (AzureSiteRecoveryProvider.exe, "
+                "setupdr.exe /i), register it (DRConfigurator.exe /r /Friendlyname {name} /Credentials <file>), "
+                "and the Recovery Services agent on each Hyper-V host; then plan again (docs/azure.md)"
+            ),
         ),
         _k("vmm.logical_network", "logical network", case_insensitive={"name"}),
         _k(
@@ -162,12 +204,6 @@ KINDS: dict[str, KindInfo] = {
             unordered={"hostGroups", "logicalNetworks"},
         ),
         _k(
-            "azure.resource_group",
-            "resource group",
-            immutable={"location", "subscriptionId"},
-            case_insensitive={"name", "location"},
-        ),
-        _k(
             "azure.storage_account",
             "storage account",
             immutable={"location", "subscriptionId", "resourceGroup"},
@@ -205,7 +241,9 @@ KINDS: dict[str, KindInfo] = {
         _k(
             "asr.protected_item",
             "protected VM",
-            immutable={"storageAccount", "policy"},
+            immutable={"storageAccount", "policy", "replicateTo", "diskType"},
+            disruption=_reprotection,
+            vacate_for={"asr.policy_association"},
             case_insensitive={
                 "vm",
                 "cloud",
@@ -215,6 +253,11 @@ KINDS: dict[str, KindInfo] = {
                 "targetSubnet",
                 "targetResourceGroup",
             },
+        ),
+        _k(
+            "asr.recovery_plan",
+            "recovery plan",
+            case_insensitive={"name", "groups"},
         ),
         _k(
             "hyperv.vm_memory",

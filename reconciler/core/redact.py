@@ -3,51 +3,141 @@ written (log lines, audit events, plan files).
 
 Three rules, applied recursively to dicts, lists, tuples and strings (the input is never mutated):
 
-- the value of a mapping key that looks like a credential (``SECRET_KEY``, the same pattern that makes
+- the value of a mapping key that looks like a credential (:func:`looks_secret`, the same test that makes
   ``validate`` refuse such keys in specs) is replaced by ``MASK``; so are ``old``/``new`` of a field change
   (``{"path": ..., "old": ..., "new": ...}``) whose path ends in such a key;
 - every occurrence of a *known secret* inside a string is replaced by ``MASK``. Known secrets are the
   values of environment variables whose name looks like a credential (``AZURE_CLIENT_SECRET``,
   ``RECONCILER_VMM_PASSWORD``, ``..._TOKEN``, ``..._KEY``), at least ``MIN_SECRET_LENGTH`` characters long;
-- inline credentials keep their name and lose their value: ``AccountKey=...;``, ``SharedAccessKey=``,
-  ``Password=``, a SAS ``sig=``, and the password of a ``scheme://user:password@host`` URL.
+- inline credentials (:func:`inline_secrets`, the same test ``validate`` applies to spec values) keep their
+  name and lose their value: ``AccountKey=...;``, ``SharedAccessKey=``, ``Password=``, a URL query parameter
+  that names a credential (a SAS ``sig=``, ``token=``, ``key=``, ``code=``), and the password of a
+  ``scheme://user:password@host`` URL.
 
 Pure: the environment is passed in (``Redactor.from_environ(os.environ)``), nothing is read here.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 MASK: Final = "***"
 MIN_SECRET_LENGTH: Final = 4
 
-SECRET_KEY: Final = re.compile(
-    r"(?i)(passw(or)?d|^pwd$|secret|token|credential|connection[-_]?string|(^|[a-z0-9_-])key$|api[-_]?key|private[-_]?key)"
+# A key names a credential when, once normalised (:func:`normalise_key`), its words joined hold one of these
+# (``pass_word`` and ``passWord`` are "password"), it ends in "key" (accountKey, AZURE_STORAGE_KEY), or one
+# of its words is in _SECRET_WORDS ("bmcPass", not "bypass").
+_SECRET_JOINED: Final = (
+    r"passw(or)?d|passphrase|passcode|secret|token|credential|connectionstring|apikey|privatekey|key$"
 )
-"""A key (spec field, mapping key, environment variable name) that names a credential."""
+_SECRET_WORDS: Final = frozenset({"pass", "pwd", "pw"})
+# URL query parameters that carry a credential without saying so: a SAS signature, an Azure Functions key.
+_SECRET_PARAMETERS: Final = frozenset({"sig", "code", "signature", "x-amz-signature", "x-goog-signature"})
 
-# Environment variables that match SECRET_KEY by name but hold no secret: PWD is the working directory.
+# Environment variables that look like credentials by name but hold none: PWD is the working directory.
 _NOT_SECRET_NAMES: Final = frozenset({"PWD", "OLDPWD"})
 # Values too common to be secrets: masking every "true" in the output would only destroy information.
 _NOT_SECRET_VALUES: Final = frozenset({"true", "false", "none", "null", "yes", "no", "on", "off"})
 
 
+# Compiled on first use, like the patterns below: the CLI imports this module at start-up.
 @functools.cache
-def _inline_pattern() -> re.Pattern[str]:  # compiled on first use: the CLI imports this module at start-up
-    return re.compile(
-        r"(?i)(?P<name>\b(?:AccountKey|SharedAccessKey|Password|Pwd)=|[?&]sig=)(?P<secret>[^;&\s\"']+)"
-        r"|(?P<userinfo>://[^/\s:@\"']+:)(?P<password>[^/\s@\"']+)(?=@)"
+def _key_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str], dict[int, str], dict[int, str]]:
+    # Cyrillic and Greek letters that look like Latin ones, mapped to what they imitate (NFKD has already
+    # turned fullwidth and styled letters into plain ones); then the usual substitutions, inside words.
+    letters = str.maketrans(
+        {
+            **dict(zip("аВвсеЕһіІјЈКкМмНнОоРрСсТтуХхѕЅԁԛԝ", "aBBceEhiIjJKkMmHhOoPpCcTtyXxsSdqw", strict=True)),
+            **dict(zip("ΑαΒβΕεΗΙιΚκΜΝνΟοΡρΤτΥυΧχ", "AaBBEeHIiKkMNvOoPpTtYuXx", strict=True)),
+        }
     )
+    leet = str.maketrans({"@": "a", "$": "s", "0": "o", "3": "e", "5": "s", "7": "t"})
+    return (
+        re.compile(_SECRET_JOINED),
+        re.compile(r"(?<=[a-z0-9])(?=[A-Z])"),
+        re.compile(r"[^A-Za-z0-9@$]+"),
+        letters,
+        leet,
+    )
+
+
+def normalise_key(key: str) -> tuple[str, ...]:
+    """The words of a key as the secret check reads them: compatibility forms folded (fullwidth letters),
+    accents dropped, Cyrillic and Greek look-alikes mapped to the Latin letters they imitate, split at
+    camelCase and at every separator, ``@ $ 0 3 5 7`` read as ``a s o e s t`` inside a word, lowercase,
+    other digits left out: ``bmcPass`` -> ``("bmc", "pass")``, ``p@ssw0rd`` -> ``("password",)``,
+    ``AZURE_STORAGE_KEY_2`` -> ``("azure", "storage", "key")``."""
+    _, camel, separators, letters, leet = _key_patterns()
+    folded = "".join(c for c in unicodedata.normalize("NFKD", key) if not unicodedata.combining(c))
+    words = separators.split(camel.sub(" ", folded.translate(letters)))
+    plain = ("".join(c for c in word.translate(leet) if not c.isdigit()).casefold() for word in words)
+    return tuple(w for w in plain if w)
 
 
 @functools.lru_cache(maxsize=4096)
 def looks_secret(key: str) -> bool:
-    """Whether a key names a credential. Keys repeat across thousands of objects: cached per key."""
-    return bool(SECRET_KEY.search(key))
+    """Whether a key (a spec field, a mapping key, an environment variable name, a URL query parameter)
+    names a credential (see :func:`normalise_key`). The one definition: ``validate`` refuses such keys in
+    specs and the redactor masks their values. Keys repeat across thousands of objects: cached per key."""
+    words = normalise_key(key)
+    return any(w in _SECRET_WORDS for w in words) or _key_patterns()[0].search("".join(words)) is not None
+
+
+@functools.cache
+def _inline_pattern() -> re.Pattern[str]:
+    return re.compile(
+        r"(?i)(?P<name>\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|Password|Pwd)=)(?P<secret>[^;&\s\"']+)"
+        r"|(?P<param>[?&](?P<pname>[^=&#?\s\"']+)=)(?P<pvalue>[^&#\s\"']+)"
+        r"|(?P<userinfo>://[^/\s:@\"']+:)(?P<password>[^/\s@\"']+)(?=@)"
+    )
+
+
+class InlineKind(enum.StrEnum):
+    """Where a credential sits inside a text."""
+
+    CONNECTION_STRING = "connection-string"  # AccountKey=...; in a connection string
+    URL_QUERY = "url-query"  # ?token=... or &sig=... in a URL
+    URL_PASSWORD = "url-password"  # scheme://user:password@host
+
+
+@dataclass(frozen=True, slots=True)
+class InlineSecret:
+    """A credential found inside a text: its kind, the name it goes by (never its value), and the span of
+    the value in the text."""
+
+    kind: InlineKind
+    name: str
+    start: int
+    end: int
+
+
+def _secret_parameter(name: str) -> bool:
+    return name.lower() in _SECRET_PARAMETERS or looks_secret(name)
+
+
+def inline_secrets(text: str) -> list[InlineSecret]:
+    """Every credential written inside ``text``: ``AccountKey=``, ``SharedAccessKey=``, ``Password=`` and
+    the like in a connection string, a URL query parameter that names a credential (``sig``, ``token``,
+    ``key``, ``code``, anything :func:`looks_secret` accepts), the password of ``scheme://user:password@``.
+    The one definition: ``validate`` refuses such values in specs and the redactor masks them."""
+    if "=" not in text and "@" not in text:  # every form holds one: most strings are answered here
+        return []
+    found: list[InlineSecret] = []
+    for m in _inline_pattern().finditer(text):
+        if m.group("name") is not None:
+            found.append(InlineSecret(InlineKind.CONNECTION_STRING, m.group("name")[:-1], *m.span("secret")))
+        elif m.group("param") is not None:
+            if _secret_parameter(m.group("pname")):
+                found.append(InlineSecret(InlineKind.URL_QUERY, m.group("pname"), *m.span("pvalue")))
+        else:
+            found.append(InlineSecret(InlineKind.URL_PASSWORD, "user:password@", *m.span("password")))
+    return found
 
 
 def secret_env_values(environ: Mapping[str, str]) -> frozenset[str]:
@@ -68,12 +158,6 @@ def _known_pattern(secrets: frozenset[str]) -> re.Pattern[str] | None:
         return None
     # Longest first, so a secret containing another is masked whole.
     return re.compile("|".join(re.escape(s) for s in sorted(secrets, key=lambda s: (-len(s), s))))
-
-
-def _inline(match: re.Match[str]) -> str:
-    if match.group("name") is not None:
-        return match.group("name") + MASK
-    return match.group("userinfo") + MASK
 
 
 class Redactor:
@@ -102,8 +186,8 @@ class Redactor:
         """The string with every known secret and inline credential masked."""
         if self._known is not None:
             value = self._known.sub(MASK, value)
-        if "=" in value or "@" in value:
-            value = _inline_pattern().sub(_inline, value)
+        for found in reversed(inline_secrets(value)):  # from the end: earlier spans stay where they are
+            value = value[: found.start] + MASK + value[found.end :]
         return value
 
     def clean_text(self, value: str) -> bool:
@@ -111,7 +195,7 @@ class Redactor:
         leave as it is: then the caller just takes the slower path)."""
         if self._known is not None and self._known.search(value) is not None:
             return False
-        return not (("=" in value or "@" in value) and _inline_pattern().search(value) is not None)
+        return not inline_secrets(value)
 
     def clean(self, value: Any) -> bool:
         """Whether redacting ``value`` would change nothing: plain data (dicts with string keys, lists,

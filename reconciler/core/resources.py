@@ -46,6 +46,7 @@ class Policy:
     ignore_fields: tuple[str, ...] = ()
     mode: Mode = Mode.ENFORCE
     creatable: bool = True  # False for tenant VMs and hosts: configured, never created or deleted
+    adopt: bool = False  # an existing object without the tool's marker is taken over (marked), not left alone
     rollout: Rollout | None = None
 
 

@@ -26,7 +26,7 @@ from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, ActionReason, NoopReason, ResourceChange
 from reconciler.core.resources import Mode, Observed, Resource
 from reconciler.engine import planner
-from reconciler.engine.health import HealthFinding
+from reconciler.engine.health import HealthFinding, Reading
 
 if TYPE_CHECKING:
     from reconciler.store.history import Applied
@@ -96,6 +96,7 @@ class DriftReport:
     excludes: tuple[str, ...] = ()
     format_version: int = DRIFT_FORMAT_VERSION
     health: tuple[HealthFinding, ...] = ()  # engine/health.py: protection and CPU ready problems
+    readings: tuple[Reading, ...] = ()  # every watched host's CPU ready, finding or not: the trend history keeps
 
     def counts(self) -> dict[str, int]:
         """Entries per class (every class present, zero when none)."""
@@ -184,11 +185,19 @@ def classify_one(
         return entry(DriftClass.DRIFTED, "differs from the spec (observe-only: reported, never changed)", fields=fields)
     if change.noop_reason is NoopReason.UNOWNED:
         return entry(DriftClass.DRIFTED, change.reason, fields=fields)
+    if change.action is Action.ADOPT:  # the spec adopts an object made outside reconciler: apply marks it
+        return entry(DriftClass.PENDING, "not adopted yet: apply marks it as reconciler's, changing nothing else")
     if change.action_reason is ActionReason.RESUME:  # a procedure an interrupted apply left half done
         return entry(DriftClass.PENDING, change.reason)
     if change.unfinished:  # the same, with the change itself still to make (a BIOS change, its host out)
         return entry(
             DriftClass.PENDING, f"an interrupted apply left this unfinished: {change.unfinished}", fields=fields
+        )
+    if any(f.path == planner.MARKER_FIELD for f in change.fields):
+        return entry(
+            DriftClass.DRIFTED,
+            "created by reconciler, its ownership marker removed outside reconciler: apply puts it back",
+            fields=fields,
         )
     if change.action_reason is ActionReason.LIFECYCLE:
         # The ownership marker records the lifecycle the object was applied with; last_applied does not,
@@ -219,6 +228,7 @@ def make_report(
     digest: str | None = None,
     health: Sequence[HealthFinding] = (),
     planned: Mapping[Address, ResourceChange] | None = None,
+    readings: Sequence[Reading] = (),
 ) -> DriftReport:
     """Classify every resource (``resources``: the selected ones) and every live object of their scopes
     that no spec declares. ``declared`` is every resource of the specs (default ``resources``): what a
@@ -255,6 +265,7 @@ def make_report(
         targets=tuple(targets),
         excludes=tuple(excludes),
         health=tuple(health),
+        readings=tuple(readings),
     )
 
 
@@ -287,6 +298,7 @@ __all__ = [
     "FieldDrift",
     "HealthFinding",
     "LastApplied",
+    "Reading",
     "ScopeCounts",
     "classify_one",
     "make_report",

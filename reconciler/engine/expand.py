@@ -9,110 +9,37 @@ dicts use the normalized shape providers read back, so the planner compares like
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Iterator
 from typing import Any
 
-from reconciler.core import kinds
 from reconciler.core.addresses import Address
-from reconciler.core.resources import MaintenanceWindow, Mode, Policy, Resource, Rollout, SourceText
+from reconciler.core.resources import MaintenanceWindow, Resource, Rollout
+from reconciler.engine import expand_recovery
+from reconciler.engine.expand_base import res
 from reconciler.spec import bios, resolve
 from reconciler.spec.loader import SpecDocument, SpecSet
-from reconciler.spec.models.common import Lifecycle
 from reconciler.spec.models.power import PowerProfileDocument
 from reconciler.spec.models.site import SiteDocument
 from reconciler.spec.models.tenant import TenantDocument, Vm
-from reconciler.spec.yamlsource import FieldPath
 
 WINDOWS_PLANS = {"HighPerformance", "Balanced", "PowerSaver"}
 
 
-@functools.cache
-def _default_policy(kind: str) -> Policy:
-    """The policy of a resource no lifecycle touches (most of them): one shared object per kind."""
-    return Policy(creatable=kinds.info(kind).creatable)
-
-
-def _policy(kind: str, *lifecycles: Lifecycle | None, prefix: str = "") -> Policy:
-    """Merge lifecycles (outer first, inner wins); ``prefix`` selects and strips ignoreFields like
-    ``memory.priority`` when one spec item (a VM) feeds several resources."""
-    if not any(lifecycles):
-        return _default_policy(kind)
-    protect = prune = False
-    mode = Mode.ENFORCE
-    ignore: list[str] = []
-    for lc in lifecycles:
-        if lc is None:
-            continue
-        protect = protect or lc.protect
-        prune = prune or lc.prune
-        if lc.mode.value == Mode.OBSERVE.value:
-            mode = Mode.OBSERVE
-        for f in lc.ignore_fields:
-            if not prefix:
-                ignore.append(f)
-            elif f.startswith(prefix + "."):
-                ignore.append(f[len(prefix) + 1 :])
-    return Policy(
-        protect=protect, prune=prune, ignore_fields=tuple(ignore), mode=mode, creatable=kinds.info(kind).creatable
-    )
-
-
-def _source(doc: SpecDocument[Any], path: FieldPath) -> str:
-    """``file:line:column`` of a spec item, for messages (the fast path: the item's own position)."""
-    mark = doc.source.values.get(path)
-    if mark is not None:
-        return f"{doc.source.file}:{mark.line + 1}:{mark.column + 1}"
-    return str(doc.where(path))
-
-
-def _res(
-    doc: SpecDocument[Any],
-    path: FieldPath,
-    address: Address,
-    desired: dict[str, Any],
-    *deps: Address,
-    lifecycle: tuple[Lifecycle | None, ...] = (),
-    prefix: str = "",
-    site: str,
-    tenant: str | None = None,
-) -> Resource:
-    return Resource(
-        address=address,
-        desired=desired,
-        depends_on=tuple(deps),
-        site=site,
-        tenant=tenant,
-        policy=_policy(address.kind, *lifecycle, prefix=prefix),
-        source=SourceText(functools.partial(_source, doc, path)),
-    )
-
-
 def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
-    s = doc.model.spec
+    """A site's objects: its vault (and the vault's resource group), then the NVGRE chain in VMM's order."""
+    yield from expand_recovery.site_recovery(doc)
+    yield from _logical_networks(doc)
+    yield from _port_profiles(doc)
+    yield from _switches(doc)
+    yield from _default_vm_network(doc)
+
+
+def _logical_networks(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """Logical networks, their network sites (definitions) and the sites' static IP pools."""
     site = doc.name
-
-    def a(kind: str, name: str) -> Address:
-        return Address(kind, site, name)
-
-    v = s.recovery_vault
-    yield _res(
-        doc,
-        ("spec", "recoveryVault"),
-        a("asr.vault", v.name),
-        {
-            "subscriptionId": v.subscription_id,
-            "resourceGroup": v.resource_group,
-            "name": v.name,
-            "location": v.location,
-            "sku": "Standard",
-        },
-        lifecycle=(v.lifecycle,),
-        site=site,
-    )
-    for i, ln in enumerate(s.logical_networks):
-        ln_addr = a("vmm.logical_network", ln.name)
-        yield _res(
+    for i, ln in enumerate(doc.model.spec.logical_networks):
+        ln_addr = Address("vmm.logical_network", site, ln.name)
+        yield res(
             doc,
             ("spec", "logicalNetworks", i),
             ln_addr,
@@ -121,8 +48,8 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
             site=site,
         )
         for j, ns in enumerate(ln.sites):
-            ns_addr = a("vmm.network_site", ns.name)
-            yield _res(
+            ns_addr = Address("vmm.network_site", site, ns.name)
+            yield res(
                 doc,
                 ("spec", "logicalNetworks", i, "sites", j),
                 ns_addr,
@@ -137,10 +64,10 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                 site=site,
             )
             for k, pool in enumerate(ns.ip_pools):
-                yield _res(
+                yield res(
                     doc,
                     ("spec", "logicalNetworks", i, "sites", j, "ipPools", k),
-                    a("vmm.ip_pool", pool.name),
+                    Address("vmm.ip_pool", site, pool.name),
                     {
                         "name": pool.name,
                         "networkSite": ns.name,
@@ -154,11 +81,16 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                     lifecycle=(ln.lifecycle, ns.lifecycle, pool.lifecycle),
                     site=site,
                 )
+
+
+def _port_profiles(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """Uplink port profiles (on their network sites) and port classifications."""
+    s, site = doc.model.spec, doc.name
     for i, up in enumerate(s.uplink_port_profiles):
-        yield _res(
+        yield res(
             doc,
             ("spec", "uplinkPortProfiles", i),
-            a("vmm.uplink_port_profile", up.name),
+            Address("vmm.uplink_port_profile", site, up.name),
             {
                 "name": up.name,
                 "networkSites": list(up.sites),
@@ -166,15 +98,15 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                 "teamingMode": up.teaming.mode.value,
                 "loadBalancing": up.teaming.load_balancing.value,
             },
-            *(a("vmm.network_site", n) for n in up.sites),
+            *(Address("vmm.network_site", site, n) for n in up.sites),
             lifecycle=(up.lifecycle,),
             site=site,
         )
     for i, pc in enumerate(s.port_classifications):
-        yield _res(
+        yield res(
             doc,
             ("spec", "portClassifications", i),
-            a("vmm.port_classification", pc.name),
+            Address("vmm.port_classification", site, pc.name),
             {
                 "name": pc.name,
                 "description": pc.description,
@@ -185,9 +117,14 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
             lifecycle=(pc.lifecycle,),
             site=site,
         )
-    for i, sw in enumerate(s.logical_switches):
-        sw_addr = a("vmm.logical_switch", sw.name)
-        yield _res(
+
+
+def _switches(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """Logical switches with their uplink port profile sets, and each switch on each of its hosts."""
+    site = doc.name
+    for i, sw in enumerate(doc.model.spec.logical_switches):
+        sw_addr = Address("vmm.logical_switch", site, sw.name)
+        yield res(
             doc,
             ("spec", "logicalSwitches", i),
             sw_addr,
@@ -198,38 +135,43 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                 "uplinkPortProfiles": list(sw.uplink_port_profiles),
                 "portClassifications": list(sw.port_classifications),
             },
-            *(a("vmm.uplink_port_profile", n) for n in sw.uplink_port_profiles),
-            *(a("vmm.port_classification", n) for n in sw.port_classifications),
+            *(Address("vmm.uplink_port_profile", site, n) for n in sw.uplink_port_profiles),
+            *(Address("vmm.port_classification", site, n) for n in sw.port_classifications),
             lifecycle=(sw.lifecycle,),
             site=site,
         )
         for j, host in enumerate(sw.hosts):
-            yield _res(
+            yield res(
                 doc,
                 ("spec", "logicalSwitches", i, "hosts", j),
-                a("vmm.host_switch", f"{host}/{sw.name}"),
+                Address("vmm.host_switch", site, f"{host}/{sw.name}"),
                 {"host": host, "logicalSwitch": sw.name},
                 sw_addr,
                 lifecycle=(sw.lifecycle,),
                 site=site,
             )
-    if s.default_vm_network is not None:
-        d = s.default_vm_network
-        yield _res(
-            doc,
-            ("spec", "defaultVmNetwork"),
-            a("vmm.vm_network", d.name),
-            {
-                "name": d.name,
-                "logicalNetwork": d.logical_network,
-                "isolation": d.isolation,
-                "subnets": [{"name": d.name, "subnet": d.subnet}],
-            },
-            a("vmm.logical_network", d.logical_network),
-            *_pool_deps(doc.model, d.logical_network),
-            lifecycle=(d.lifecycle,),
-            site=site,
-        )
+
+
+def _default_vm_network(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """The provider's default VM network, isolated with network virtualization."""
+    d, site = doc.model.spec.default_vm_network, doc.name
+    if d is None:
+        return
+    yield res(
+        doc,
+        ("spec", "defaultVmNetwork"),
+        Address("vmm.vm_network", site, d.name),
+        {
+            "name": d.name,
+            "logicalNetwork": d.logical_network,
+            "isolation": d.isolation,
+            "subnets": [{"name": d.name, "subnet": d.subnet}],
+        },
+        Address("vmm.logical_network", site, d.logical_network),
+        *_pool_deps(doc.model, d.logical_network),
+        lifecycle=(d.lifecycle,),
+        site=site,
+    )
 
 
 def _pool_deps(site: SiteDocument, logical_network: str) -> Iterator[Address]:
@@ -266,7 +208,6 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
     scope = doc.name
     site_doc = specs.sites[t.site]
     site = site_doc.name
-    vault = site_doc.model.spec.recovery_vault
 
     def a(kind: str, name: str) -> Address:
         return Address(kind, scope, name)
@@ -290,7 +231,7 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
     }
     if t.cloud.capacity is not None:
         cloud["capacity"] = t.cloud.capacity.model_dump(by_alias=True, exclude_none=True)
-    yield _res(
+    yield res(
         doc,
         ("spec", "cloud"),
         cloud_addr,
@@ -301,7 +242,7 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
         tenant=scope,
     )
     for i, net in enumerate(t.vm_networks):
-        yield _res(
+        yield res(
             doc,
             ("spec", "vmNetworks", i),
             a("vmm.vm_network", net.name),
@@ -320,7 +261,7 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
         )
     for i, (vm, wanted) in enumerate(zip(t.vms, memory, strict=True)):
         if wanted is not None:
-            yield _res(
+            yield res(
                 doc,
                 ("spec", "vms", i),
                 a("hyperv.vm_memory", vm.name),
@@ -330,144 +271,9 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
                 site=site,
                 tenant=scope,
             )
-    r = t.recovery
-    if r is None:
-        return
-    sub = t.plan.azure.subscription_id
-    region = resolve.recovery_region(doc.model, specs) or vault.location
-    rg_addr = a("azure.resource_group", r.resource_group)
-    yield _res(
-        doc,
-        ("spec", "recovery", "resourceGroup"),
-        rg_addr,
-        {"subscriptionId": sub, "name": r.resource_group, "location": region},
-        site=site,
-        tenant=scope,
-    )
-    sa_addr = a("azure.storage_account", r.storage_account.name)
-    yield _res(
-        doc,
-        ("spec", "recovery", "storageAccount"),
-        sa_addr,
-        {
-            "subscriptionId": sub,
-            "resourceGroup": r.resource_group,
-            "name": r.storage_account.name,
-            "location": region,
-            "sku": r.storage_account.sku.value,
-        },
-        rg_addr,
-        s("asr.vault", vault.name),
-        lifecycle=(r.storage_account.lifecycle,),
-        site=site,
-        tenant=scope,
-    )
-    vn = r.virtual_network
-    vn_addr = a("azure.virtual_network", vn.name)
-    yield _res(
-        doc,
-        ("spec", "recovery", "virtualNetwork"),
-        vn_addr,
-        {
-            "subscriptionId": sub,
-            "resourceGroup": r.resource_group,
-            "name": vn.name,
-            "location": region,
-            "addressSpace": list(vn.address_space),
-            "subnets": [{"name": sn.name, "prefix": sn.prefix} for sn in vn.subnets],
-        },
-        rg_addr,
-        lifecycle=(vn.lifecycle,),
-        site=site,
-        tenant=scope,
-    )
-    p = r.policy
-    policy_addr = a("asr.replication_policy", p.name)
-    policy: dict[str, Any] = {
-        "vault": vault.name,
-        "name": p.name,
-        "replicationIntervalSeconds": p.replication_interval_seconds,
-        "recoveryPointHours": p.recovery_point_hours,
-        "appConsistentSnapshotHours": p.app_consistent_snapshot_hours,
-        "storageAccount": r.storage_account.name,
-    }
-    if p.start_time is not None:
-        policy["startTime"] = p.start_time
-    yield _res(
-        doc,
-        ("spec", "recovery", "policy"),
-        policy_addr,
-        policy,
-        s("asr.vault", vault.name),
-        sa_addr,
-        lifecycle=(p.lifecycle,),
-        site=site,
-        tenant=scope,
-    )
-    assoc_addr = a("asr.policy_association", t.cloud.name)
-    yield _res(
-        doc,
-        ("spec", "recovery", "policy"),
-        assoc_addr,
-        {"cloud": t.cloud.name, "policy": p.name},
-        policy_addr,
-        cloud_addr,
-        lifecycle=(p.lifecycle,),
-        site=site,
-        tenant=scope,
-    )
-    mapping_addrs = []
-    for i, m in enumerate(r.network_mappings):
-        m_addr = a("asr.network_mapping", m.vm_network)
-        mapping_addrs.append(m_addr)
-        yield _res(
-            doc,
-            ("spec", "recovery", "networkMappings", i),
-            m_addr,
-            {
-                "vmNetwork": m.vm_network,
-                "azureSubscriptionId": sub,
-                "azureResourceGroup": r.resource_group,
-                "azureNetwork": m.azure_network,
-                "azureSubnet": m.azure_subnet,
-            },
-            a("vmm.vm_network", m.vm_network),
-            vn_addr,
-            s("asr.vault", vault.name),
-            lifecycle=(m.lifecycle,),
-            site=site,
-            tenant=scope,
-        )
-    first_subnet = r.network_mappings[0].azure_subnet if r.network_mappings else vn.subnets[0].name
-    for i, vm in enumerate(t.vms):
-        if not vm.protect:
-            continue
-        # Protection waits for the VM's memory to be configured (and is blocked if the VM is missing).
-        vm_memory = (a("hyperv.vm_memory", vm.name),) if memory[i] is not None else ()
-        yield _res(
-            doc,
-            ("spec", "vms", i),
-            a("asr.protected_item", vm.name),
-            {
-                "vm": vm.name,
-                "cloud": t.cloud.name,
-                "policy": p.name,
-                "storageAccount": r.storage_account.name,
-                "osType": vm.os_type.value,
-                "targetVmSize": vm.target_vm_size or r.default_target_vm_size,
-                "targetResourceGroup": r.resource_group,
-                "targetNetwork": vn.name,
-                "targetSubnet": first_subnet,
-            },
-            assoc_addr,
-            *mapping_addrs,
-            sa_addr,
-            *vm_memory,
-            lifecycle=(vm.lifecycle,),
-            prefix="protection",
-            site=site,
-            tenant=scope,
-        )
+    if t.recovery is not None:
+        vm_memory = {vm.name: a("hyperv.vm_memory", vm.name) for vm, m in zip(t.vms, memory, strict=True) if m}
+        yield from expand_recovery.tenant_recovery(doc, specs, cloud=cloud_addr, vm_memory=vm_memory)
 
 
 def _rollout(doc: SpecDocument[PowerProfileDocument]) -> Rollout:
@@ -493,7 +299,7 @@ def _power(doc: SpecDocument[PowerProfileDocument], specs: SpecSet) -> Iterator[
                 }
             else:
                 attributes = {k: str(v) for k, v in (p.bios.attributes or {}).items()}
-            bios_resource = _res(
+            bios_resource = res(
                 doc,
                 ("spec", "bios"),
                 Address("bmc.bios", site, host.name),
@@ -511,7 +317,7 @@ def _power(doc: SpecDocument[PowerProfileDocument], specs: SpecSet) -> Iterator[
                 else None
             )
             if setting is not None:
-                yield _res(
+                yield res(
                     doc,
                     ("spec", "hypervisor"),
                     Address("host.power_policy", site, host.name),

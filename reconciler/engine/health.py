@@ -2,14 +2,23 @@
 
 - **protection**: a protected item (``asr.protected_item``) whose ``protectionState`` is not ``Protected`` or
   whose ``replicationHealth`` is not ``Normal`` (Warning: a warning; Critical, or not protected: critical);
+- **asr-provider**: an ASR Provider on a registered VMM server (``asr.vmm_server`` status ``providers``) that is
+  not connected or whose version is out of support (critical), or deprecated, due an update or expiring within
+  30 days (warning);
 - **cpu-ready**: a host of a power profile whose live ``cpuReadyPercent`` (``host.state`` status) exceeds the
-  profile's ``cpuReadyAlertPercent``, naming the host's current BIOS profile and power policy as the
-  suspected cause and the fix. The seed's lesson: Dell demand-based power management (DBPM) raised CPU
-  ready above 20% on hosts at half load; BIOS Maximum Performance fixed it, OS Control hands the policy
-  to the hypervisor (then its power plan matters). Twice the threshold or more is critical.
+  profile's ``cpuReadyAlertPercent``, naming the suspected cause and the fix: the host's current BIOS profile
+  and power policy, or, when both are set for performance, too high a vCPU:pCPU ratio or oversized VMs (from
+  the ``vcpus``, ``pcpus`` and ``vms`` a backend with inventory reports beside the metric). The seed's
+  lesson: Dell demand-based power management (DBPM) raised CPU ready above 20% on hosts at half load; BIOS
+  Maximum Performance fixed it, OS Control hands the policy to the hypervisor (then its power plan
+  matters). Twice the threshold or more is critical.
+
+Every watched host's figure, finding or not, is also a :class:`Reading`: the drift report keeps them, so the
+history of drift runs holds each host's CPU ready trend. Where a figure comes from is the backend's
+(``cpuReadySource``: vCenter's QueryPerf, or the embedded estate's table).
 
 Which hosts to watch comes from the specs (:func:`watches`); reading ``host.state`` is one bulk read per
-site (:func:`host_reads`). See docs/drift.md."""
+site or vCenter (:func:`host_reads`). See docs/drift.md."""
 
 from __future__ import annotations
 
@@ -52,11 +61,17 @@ FIX_OTHER = (
     "power management is not the likely cause: look for oversized VMs (a multi-vCPU VM waits for that many "
     "free cores) or too high a vCPU:pCPU ratio"
 )
+FIX_RATIO = (
+    "move VMs to hosts with free cores (or add hosts), and give VMs only the vCPUs they use: a multi-vCPU VM "
+    "waits until that many cores are free at once"
+)
+HIGH_VCPU_RATIO = 3.0  # vCPUs of running VMs per physical core above which CPU ready is expected
+OVERSIZED_SHARE = 0.5  # a VM with at least this share of the host's cores waits for most of them at once
 
 
 @dataclass(frozen=True, slots=True)
 class HealthFinding:
-    """One health problem of a live object. ``check`` is ``protection`` or ``cpu-ready``; ``severity``
+    """One health problem of a live object. ``check`` is ``protection``, ``asr-provider`` or ``cpu-ready``; ``severity``
     ``warning`` or ``critical``; ``value``/``threshold`` the figures behind it (cpu-ready: percents)."""
 
     address: Address
@@ -69,6 +84,7 @@ class HealthFinding:
     fix: str = ""
     value: Any = None
     threshold: float | None = None
+    evidence: Mapping[str, Any] | None = None  # cpu-ready: the figures behind the cause (source, vCPUs, VMs)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +100,7 @@ class HealthFinding:
             "fix": self.fix or None,
             "value": self.value,
             "threshold": self.threshold,
+            "evidence": dict(self.evidence) if self.evidence else None,
         }
 
     @classmethod
@@ -99,6 +116,7 @@ class HealthFinding:
             fix=d.get("fix") or "",
             value=d.get("value"),
             threshold=d.get("threshold"),
+            evidence=d.get("evidence") or None,
         )
 
 
@@ -162,20 +180,73 @@ def _pct(value: float) -> str:
     return f"{value:g}%"
 
 
+def _ratio(status: Mapping[str, Any]) -> tuple[float, int, int] | None:
+    """vCPUs of the running VMs per physical core, with both counts (None: the backend has no inventory)."""
+    vcpus, pcpus = status.get("vcpus"), status.get("pcpus")
+    if not isinstance(vcpus, int) or not isinstance(pcpus, int) or pcpus <= 0:
+        return None
+    return vcpus / pcpus, vcpus, pcpus
+
+
+def _vm_text(vm: Mapping[str, Any]) -> str:
+    per = _number(vm.get("cpuReadyPerVcpuPercent"))
+    each = f", {_pct(per)} per vCPU" if per is not None else ""
+    return f"{vm.get('name')} {_pct(_number(vm.get('cpuReadyPercent')) or 0.0)} ({vm.get('vcpus')} vCPUs{each})"
+
+
+def _waits(vm: Mapping[str, Any]) -> bool:
+    """The VM itself shows ready time (an idle oversized VM is not why the host waits)."""
+    return (_number(vm.get("cpuReadyPercent")) or 0.0) > 0
+
+
+def _evidence(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The figures behind a cpu-ready finding that the backend reported beside the metric."""
+    keys = ("cpuReadySource", "cpuReadyPeakPercent", "vcpus", "pcpus", "vms")
+    out = {k: status[k] for k in keys if status.get(k) not in (None, [], "")}
+    ratio = _ratio(status)
+    if ratio is not None:
+        out["vcpuPerCore"] = round(ratio[0], 2)
+    return out
+
+
+def _diagnose(sys_profile: str, plan: str, status: Mapping[str, Any]) -> tuple[str, str]:
+    """The suspected cause and its fix: power management when the BIOS or the policy saves power; else too many
+    vCPUs per core; else oversized VMs (named), or nothing known."""
+    bios_text = f"BIOS {sys_profile}: {BIOS_NAMES.get(sys_profile, sys_profile)}" if sys_profile else "BIOS unknown"
+    power = f"{bios_text}; power policy {plan or 'unknown'}"
+    power_bound = sys_profile not in _FAST_BIOS and not (sys_profile in _OS_BIOS and plan.casefold() in _FAST_POLICY)
+    ratio = _ratio(status)
+    ratio_text = f"vCPU:pCPU {ratio[0]:.1f}:1 ({ratio[1]} vCPUs of running VMs on {ratio[2]} cores)" if ratio else ""
+    high = ratio is not None and ratio[0] > HIGH_VCPU_RATIO
+    if power_bound:
+        return power + (f"; also {ratio_text}, above {HIGH_VCPU_RATIO:g}:1" if high else ""), FIX_POWER
+    power += " (power management set for performance)"
+    if high:
+        return f"{ratio_text}, above {HIGH_VCPU_RATIO:g}:1; {power}", FIX_RATIO
+    vms = [v for v in status.get("vms") or [] if isinstance(v, Mapping)]
+    cores = ratio[2] if ratio is not None else 0
+    oversized = [
+        v
+        for v in vms
+        if cores and isinstance(v.get("vcpus"), int) and v["vcpus"] >= OVERSIZED_SHARE * cores and _waits(v)
+    ]
+    if oversized:
+        named = ", ".join(_vm_text(v) for v in oversized)
+        return f"oversized VMs for {cores} cores: {named}; {power}", FIX_OTHER
+    waiting = [v for v in vms if _waits(v)]
+    worst = f"; most ready: {', '.join(_vm_text(v) for v in waiting[:3])}" if waiting else ""
+    return power + (f"; {ratio_text}" if ratio_text else "") + worst, FIX_OTHER
+
+
 def cpu_ready(
     watch: Watch, host: Observed | None, bios: Observed | None, policy: Observed | None
 ) -> HealthFinding | None:
     """The cpu-ready finding of one watched host, or None (no metric, or at most the threshold)."""
     percent = _number(host.status.get("cpuReadyPercent")) if host is not None else None
-    if percent is None or percent <= watch.threshold:
+    if host is None or percent is None or percent <= watch.threshold:
         return None
-    sys_profile = _bios_value(bios)
-    plan = _policy_value(policy)
-    bios_text = f"BIOS {sys_profile}: {BIOS_NAMES.get(sys_profile, sys_profile)}" if sys_profile else "BIOS unknown"
-    cause = f"{bios_text}; power policy {plan or 'unknown'}"
-    power_bound = sys_profile not in _FAST_BIOS and not (sys_profile in _OS_BIOS and plan.casefold() in _FAST_POLICY)
-    if not power_bound:
-        cause += " (power management set for performance)"
+    cause, fix = _diagnose(_bios_value(bios), _policy_value(policy), host.status)
+    source = str(host.status.get("cpuReadySource") or "")
     return HealthFinding(
         address=Address(HOST_KIND, watch.site, watch.host),
         site=watch.site,
@@ -184,13 +255,60 @@ def cpu_ready(
         severity="critical" if percent >= 2 * watch.threshold else "warning",
         message=(
             f"CPU ready {_pct(percent)} on {watch.host} exceeds the {_pct(watch.threshold)} threshold of power "
-            f"profile {watch.profile}"
+            f"profile {watch.profile}" + (f" ({source})" if source else "")
         ),
         cause=cause,
-        fix=FIX_POWER if power_bound else FIX_OTHER,
+        fix=fix,
         value=percent,
         threshold=watch.threshold,
+        evidence=_evidence(host.status) or None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One watched host's CPU ready as this run read it, above its threshold or not: what the history of drift
+    runs keeps as the host's trend."""
+
+    address: Address
+    profile: str
+    percent: float
+    threshold: float
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "address": str(self.address),
+            "name": self.address.name,
+            "site": self.address.scope,
+            "profile": self.profile,
+            "percent": self.percent,
+            "threshold": self.threshold,
+            "source": self.source or None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Reading:
+        return cls(
+            address=Address.parse(d["address"]),
+            profile=str(d.get("profile") or ""),
+            percent=float(d["percent"]),
+            threshold=float(d["threshold"]),
+            source=str(d.get("source") or ""),
+        )
+
+
+def readings(items: Sequence[Watch], hosts: Mapping[Address, Observed | None]) -> tuple[Reading, ...]:
+    """The CPU ready figure of every watched host that has one (``hosts``: their ``host.state`` objects)."""
+    by_key = {(a.scope, a.name.casefold()): o for a, o in hosts.items() if a.kind == HOST_KIND}
+    out: list[Reading] = []
+    for w in items:
+        seen = by_key.get((w.site, w.host.casefold()))
+        percent = _number(seen.status.get("cpuReadyPercent")) if seen is not None else None
+        if seen is not None and percent is not None:
+            source = str(seen.status.get("cpuReadySource") or "")
+            out.append(Reading(Address(HOST_KIND, w.site, w.host), w.profile, percent, w.threshold, source))
+    return tuple(out)
 
 
 def protection(resource: Resource, seen: Observed | None) -> HealthFinding | None:
@@ -222,6 +340,58 @@ def protection(resource: Resource, seen: Observed | None) -> HealthFinding | Non
     )
 
 
+# ASR Provider version states (providerVersionDetails.status) that need an update soon, or now.
+_PROVIDER_WARN = {"deprecated", "updateavailable", "securityupdaterequired"}
+_PROVIDER_STALE = {"notsupported"}
+PROVIDER_EXPIRY_WARNING_DAYS = 30
+FIX_PROVIDER = (
+    "update the Azure Site Recovery Provider on the VMM server (and the Recovery Services agent on its Hyper-V "
+    "hosts); a disconnected provider: check the server's outbound HTTPS to Azure and that its service runs"
+)
+
+
+def _provider_problems(p: Mapping[str, Any]) -> tuple[list[str], str]:
+    """What is wrong with one ASR Provider (empty: nothing) and how bad it is."""
+    problems: list[str] = []
+    critical = False
+    connection = str(p.get("connection") or "")
+    if connection and connection.casefold() != "connected":
+        problems.append(f"{connection} (last heartbeat {p.get('lastHeartbeat') or 'unknown'})")
+        critical = True
+    state = str(p.get("versionState") or "")
+    days = _number(p.get("expiresInDays"))
+    if state.casefold() in _PROVIDER_STALE or (days is not None and days < 0):
+        problems.append(f"version {p.get('version')} is out of support (expiry {p.get('expiry') or 'passed'})")
+        critical = True
+    elif state.casefold() in _PROVIDER_WARN:
+        problems.append(f"version {p.get('version')}: {state}")
+    elif days is not None and days <= PROVIDER_EXPIRY_WARNING_DAYS:
+        problems.append(f"version {p.get('version')} expires in {days:g} days ({p.get('expiry')})")
+    return problems, "critical" if critical else "warning"
+
+
+def asr_providers(resource: Resource, seen: Observed | None) -> list[HealthFinding]:
+    """The findings of the ASR Providers on a registered VMM server (``asr.vmm_server`` status ``providers``:
+    version, its support state and expiry, last heartbeat, connection): one per provider with a problem."""
+    out = []
+    for p in (seen.status.get("providers") or []) if seen is not None else []:
+        problems, severity = _provider_problems(p)
+        if problems:
+            out.append(
+                HealthFinding(
+                    address=resource.address,
+                    site=resource.site,
+                    tenant=None,
+                    check="asr-provider",
+                    severity=severity,
+                    message=f"ASR Provider on {p.get('name') or resource.address.name}: {'; '.join(problems)}",
+                    fix=FIX_PROVIDER,
+                    value=dict(p),
+                )
+            )
+    return out
+
+
 def findings(
     resources: Sequence[Resource],
     observed: Mapping[Address, Observed | None],
@@ -241,6 +411,8 @@ def findings(
             found = protection(r, observed.get(r.address))
             if found is not None:
                 out.append(found)
+        elif r.address.kind == "asr.vmm_server":
+            out += asr_providers(r, observed.get(r.address))
     for w in items:
         found = cpu_ready(
             w,
@@ -257,10 +429,13 @@ __all__ = [
     "BIOS_NAMES",
     "HOST_KIND",
     "HealthFinding",
+    "Reading",
     "Watch",
+    "asr_providers",
     "cpu_ready",
     "findings",
     "host_reads",
     "protection",
+    "readings",
     "watches",
 ]

@@ -41,8 +41,7 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
                 action=Action.NOOP,
                 before=None,
                 noop_reason=NoopReason.MISSING_UNMANAGED,
-                error=f"{what} {resource.address.name!r} does not exist; the tool configures {what}s, it never "
-                f"creates them" + (f" (declared at {resource.source})" if resource.source else ""),
+                error=missing_error(resource),
                 reason=f"{what} not found",
                 **base,
             )
@@ -71,10 +70,15 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
             reason=f"an interrupted apply left this unfinished: {resume}",
             **common,
         )
+    if resource.policy.adopt and not observe and info.creatable and not observed.owned:
+        return _adoption(resource, fields, common)
     lifecycle_only = False
-    if not fields and not observe:
-        fields = _lifecycle_drift(resource, observed)
-        lifecycle_only = bool(fields)
+    if not observe:
+        lifecycle = _lifecycle_drift(resource, observed)
+        if not fields:
+            fields, lifecycle_only = lifecycle, bool(lifecycle)
+        else:  # the write rewrites the marker anyway; a lost one is worth showing
+            fields += tuple(f for f in lifecycle if f.path == MARKER_FIELD)
     if not fields:
         ignored = resource.policy.ignore_fields and field_changes(info, resource.desired, observed.data)
         return ResourceChange(
@@ -96,7 +100,8 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
             action=Action.NOOP,
             fields=fields,
             noop_reason=NoopReason.UNOWNED,
-            reason="exists without the managed-by=reconciler tag: reported, never changed (tag it to adopt it)",
+            reason="exists without the managed-by=reconciler tag: reported, never changed (adopt it: "
+            "lifecycle.adopt in the spec, or reconciler adopt ADDRESS)",
             **common,
         )
     immutable = [f.path for f in fields if f.immutable]
@@ -129,27 +134,73 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
     )
 
 
+OWNERSHIP_FIELD = "ownership"  # the one field an adoption changes: the marker, none -> reconciler
+
+
+def _adoption(resource: Resource, differs: tuple[FieldChange, ...], common: dict[str, Any]) -> ResourceChange:
+    """Take over an object made outside reconciler: write its ownership marker (tags, the ownership ledger, a
+    custom property) with the spec's lifecycle, and nothing else. Fields that differ from the spec are named in
+    the reason: the next plan, once the object is the tool's, updates them as usual."""
+    marker = {"managedBy": "reconciler", "prune": resource.policy.prune, "protect": resource.policy.protect}
+    later = (
+        f"; differs from the spec in {', '.join(f.path for f in differs)}: the next plan updates it" if differs else ""
+    )
+    return ResourceChange(
+        action=Action.ADOPT,
+        action_reason=ActionReason.ADOPT,
+        fields=(FieldChange(path=OWNERSHIP_FIELD, old=None, new=marker),),
+        reason=f"exists without reconciler's ownership marker: adopted as it is{later}",
+        **common,
+    )
+
+
+# The field a lost ownership marker shows as: the object's own marker (its tags) is gone, but the history store
+# says the tool created it (a provider's status ``markerLost`` names what is missing).
+MARKER_FIELD = "lifecycle.managedBy"
+MARKER_LOST = "markerLost"
+
+
+def missing_error(resource: Resource) -> str:
+    """Why a configure-only resource whose object does not exist cannot be planned, and what to do."""
+    info = kinds.info(resource.kind)
+    what = info.noun or info.title
+    where = f" (declared at {resource.source})" if resource.source else ""
+    if info.missing:
+        return info.missing.format(name=resource.address.name, scope=resource.address.scope) + where
+    return f"{what} {resource.address.name!r} does not exist; the tool configures {what}s, it never creates them{where}"
+
+
 def _lifecycle_drift(resource: Resource, observed: Observed) -> tuple[FieldChange, ...]:
     """An object the tool created carries the lifecycle it was applied with (prune, protect) in its
     ownership marker, and prune trusts the marker once the specs no longer hold the object: a lifecycle
-    changed since (protect added, prune lifted) is an update that rewrites the marker."""
+    changed since (protect added, prune lifted) is an update that rewrites the marker. So is a marker someone
+    removed from an object the store says the tool created (``status["markerLost"]``)."""
     marker = observed.status.get("marker")
     if not observed.owned or not isinstance(marker, dict):
         return ()
+    out: list[FieldChange] = []
+    lost = observed.status.get(MARKER_LOST)
+    if lost:
+        out.append(FieldChange(path=MARKER_FIELD, old=None, new=str(lost)))
     wanted = {"protect": resource.policy.protect, "prune": resource.policy.prune}
-    return tuple(
+    out += [
         FieldChange(path=f"lifecycle.{key}", old=bool(marker.get(key)), new=want)
         for key, want in wanted.items()
         if bool(marker.get(key)) != want
-    )
+    ]
+    return tuple(out)
 
 
 def select(
     resources: Sequence[Resource], *, targets: Iterable[str] = (), excludes: Iterable[str] = ()
 ) -> list[Resource]:
     """Resources picked by ``--target`` (with everything they depend on) minus ``--exclude`` (with
-    everything that depends on what is excluded, since it could not be applied in order)."""
+    everything that depends on what is excluded, since it could not be applied in order). A ``shard/I/N`` target
+    (``--shard``) then keeps only the resources of scopes in that shard, dependencies included: a site's own
+    resources belong to the site's shard alone, never brought along by its tenants in other shards."""
     targets, excludes = list(targets), list(excludes)
+    shards = [t for t in targets if t.strip().startswith("shard/")]
+    targets = [t for t in targets if t not in shards]
     by_address = {r.address: r for r in resources}
     chosen: set[Address]
     if targets:
@@ -173,6 +224,8 @@ def select(
                     dropped.add(r.address)
                     changed = True
         chosen -= dropped
+    if shards:
+        chosen = {a for a in chosen if any(a.matches(s) for s in shards)}
     return [r for r in resources if r.address in chosen]
 
 
@@ -255,6 +308,8 @@ def _kept_because(address: Address, seen: Observed, *, prune: bool) -> str:
     marker = seen.status.get("marker") if isinstance(seen.status.get("marker"), dict) else None
     if not seen.owned or marker is None:
         return "not created by reconciler (no ownership marker): never deleted"
+    if seen.status.get(MARKER_LOST):
+        return "created by reconciler, but its ownership marker was removed outside reconciler: never deleted"
     if marker.get("protect"):
         return "protected (lifecycle.protect): never deleted"
     if not marker.get("prune"):
@@ -277,6 +332,66 @@ def _refuse_cycles(changes: dict[Address, ResourceChange]) -> None:
             changes[address],
             error=f"dependency cycle: {shown}; fix the specs' references so they do not wait on each other",
         )
+
+
+def _not_yet(resource: Resource, change: ResourceChange, creating: set[Address]) -> ResourceChange:
+    """A configure-only object that cannot exist yet because something it lives in is created by this very plan
+    (a VMM server's registration with a vault the plan creates) is blocked, not an error: the rest of the plan
+    can go ahead, and the next plan checks it again."""
+    if change.noop_reason is not NoopReason.MISSING_UNMANAGED:
+        return change
+    waiting = next((d for d in resource.depends_on if d in creating), None)
+    if waiting is None:
+        return change
+    return dataclasses.replace(
+        change,
+        noop_reason=NoopReason.BLOCKED,
+        error="",
+        reason=f"waits for {waiting}, which this plan creates; then: {change.error}",
+    )
+
+
+def _vacate_first(changes: dict[Address, ResourceChange]) -> None:
+    """A replace whose kind must be gone before a dependency of it can change (``KindInfo.vacate_for``): the
+    dependency's change deletes it first (``ResourceChange.vacates``) and carries its cost (disruptive)."""
+    for c in list(changes.values()):
+        info = kinds.info(c.address.kind)
+        if c.action is not Action.REPLACE or c.error or not info.vacate_for:
+            continue
+        for d in c.depends_on:
+            dep = changes.get(d)
+            if dep is None or dep.error or dep.action not in (Action.UPDATE, Action.REPLACE):
+                continue
+            if d.kind not in info.vacate_for:
+                continue
+            cost = f"{info.title} {c.address.name} is deleted before this change and created again after it" + (
+                f": {c.disruptive}" if c.disruptive else ""
+            )
+            changes[d] = dataclasses.replace(
+                dep,
+                vacates=(*dep.vacates, c.address),
+                disruptive="; ".join(x for x in (dep.disruptive, cost) if x),
+            )
+
+
+def _after_users(found: list[ResourceChange], changes: Mapping[Address, ResourceChange]) -> list[ResourceChange]:
+    """A pruned object may still be used by something this plan re-points (a policy by the association that
+    switches to another): its delete waits for every pending change of a later kind in its scope."""
+    order = {kind: i for i, kind in enumerate(kinds.KINDS)}
+    pending = [c for c in changes.values() if c.is_change and not c.error]
+    out = []
+    for c in found:
+        if c.action is not Action.DELETE:
+            out.append(c)
+            continue
+        users = tuple(
+            p.address
+            for p in pending
+            if order.get(p.address.kind, -1) > order.get(c.address.kind, 99)
+            and (p.address.scope == c.address.scope or c.tenant is None)
+        )
+        out.append(dataclasses.replace(c, depends_on=(*c.depends_on, *users)) if users else c)
+    return out
 
 
 def _blocks(change: ResourceChange) -> bool:
@@ -337,6 +452,7 @@ def make_plan(
     notes = unfinished or {}
     changes: dict[Address, ResourceChange] = {}
     blocking: set[Address] = set()  # errors and blocked changes: what their dependents cannot get past
+    creating: set[Address] = set()
     for r in resources:  # expand yields dependencies before dependents, so blocks propagate in one pass
         blocker = next((d for d in r.depends_on if d in blocking), None) if blocking else None
         if blocker is not None:
@@ -358,21 +474,19 @@ def make_plan(
         change = (
             early if early is not None else plan_one(r, observed.get(r.address), unfinished=notes.get(r.address, ""))
         )
+        change = _not_yet(r, change, creating)
         changes[r.address] = change
         if _blocks(change):
             blocking.add(r.address)
+        if change.action is Action.CREATE:
+            creating.add(r.address)
+    _vacate_first(changes)
     _refuse_cycles(changes)
+    found = orphans(
+        declared if declared is not None else resources, observed, prune=prune, targets=targets, excludes=excludes
+    )
     return Plan(
-        changes=tuple(changes[r.address] for r in resources)
-        + tuple(
-            orphans(
-                declared if declared is not None else resources,
-                observed,
-                prune=prune,
-                targets=targets,
-                excludes=excludes,
-            )
-        ),
+        changes=tuple(changes[r.address] for r in resources) + tuple(_after_users(found, changes)),
         created_at=created_at,
         spec_digest=digest if digest is not None else spec_digest(resources),
         diagnostics=tuple(diagnostics),

@@ -115,6 +115,9 @@ def retry_wait(state: RetryCallState) -> float:
     return backoff
 
 
+LONG_WAIT_S = 5.0
+"""A retry's wait beyond the back-off's own cap: a server's Retry-After, worth telling the operator."""
+
 Retried = Callable[[str, BaseException, float], None]
 """Told before each retry's wait: what is retried (a group, a step), the temporary error, the wait in seconds."""
 

@@ -50,7 +50,13 @@ def _value_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> li
     return [f"{k} {_shown(before.get(k))} -> {_shown(after.get(k))}" for k in _fields(before, after)]
 
 
-_LIFECYCLE = {"protect": "protect", "prune": "prune", "ignore_fields": "ignoreFields", "mode": "mode"}
+_LIFECYCLE = {
+    "protect": "protect",
+    "prune": "prune",
+    "ignore_fields": "ignoreFields",
+    "mode": "mode",
+    "adopt": "adopt",
+}
 
 
 def policy_changes(old: Policy | None, new: Policy | None) -> list[str]:

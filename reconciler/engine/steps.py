@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
 
-from reconciler.core.changes import Action, ResourceChange
+from reconciler.core.changes import Action, ActionReason, ResourceChange
 from reconciler.core.errors import ReconcilerError, TemporaryError
 from reconciler.core.resources import Resource
 from reconciler.engine import planner
 from reconciler.engine.procedures import host_reboot
-from reconciler.engine.refresh import before_retry, retry_wait
+from reconciler.engine.refresh import LONG_WAIT_S, before_retry, retry_wait
 from reconciler.engine.results import StepResult, StepStatus
 from reconciler.engine.stop import Stopped
 from reconciler.providers.base import Progress, Provider
@@ -83,11 +83,13 @@ class Step:
         return result(StepStatus.DONE)
 
     def _retrying(self, change: ResourceChange) -> Callable[[str, BaseException, float], None]:
-        """Tells the UI (a progress message) before a temporary error's retry waits, and for how long."""
+        """Tells the UI (a progress message) before a temporary error's retry waits long (a server's
+        Retry-After), and for how long; the short back-offs are not worth a line."""
         hooks = self.applier.hooks
 
         def told(_what: str, exc: BaseException, wait_s: float) -> None:
-            hooks.progress(change, f"temporary error ({exc}); retrying in {wait_s:.0f}s")
+            if wait_s >= LONG_WAIT_S:
+                hooks.progress(change, f"temporary error ({exc}); retrying in {wait_s:.0f}s")
 
         return told
 
@@ -116,8 +118,33 @@ class Step:
             return None
         if not allowed:  # became disruptive since the plan
             return StepStatus.HELD, f"held: {fresh.disruptive}"
+        self._vacate(change)
         provider.apply(fresh, resource, progress=self._progress(change))
         return None
+
+    def _vacate(self, change: ResourceChange) -> None:
+        """The first halves of the replaces this change must come after (``ResourceChange.vacates``): each
+        dependent's object is deleted now, unless it is gone already; its own step creates it again later."""
+        a = self.applier
+        for address in change.vacates:
+            dependent = a.resources.get(address)
+            if dependent is None:  # a plan file naming a resource the specs no longer hold: nothing to vacate
+                continue
+            provider = a.router.provider(dependent)
+            current = provider.read_one(dependent)
+            if current is None:
+                continue
+            first_half = ResourceChange(
+                address=address,
+                action=Action.DELETE,
+                action_reason=ActionReason.REPLACE,
+                before=dict(current.data),
+                after=None,
+                reason=f"deleted before {change.address} changes; created again after it",
+                site=dependent.site,
+                tenant=dependent.tenant,
+            )
+            provider.apply(first_half, dependent, progress=self._progress(change))
 
     def _progress(self, change: ResourceChange) -> Progress:
         hooks = self.applier.hooks

@@ -22,11 +22,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from reconciler.core.addresses import Address
-from reconciler.core.changes import ResourceChange
+from reconciler.core.changes import Action, ActionReason, ResourceChange
 from reconciler.core.errors import NotFoundError, PermanentError
 from reconciler.core.resources import Observed, Resource
 
@@ -97,6 +98,24 @@ class BaseProvider(abc.ABC):
         self.close()
 
 
+@dataclass(frozen=True)
+class Step:
+    """What a handler's write needs to know of the planned change (decided by the planner, never re-inferred
+    from which fields differ)."""
+
+    change: ResourceChange
+
+    @property
+    def create(self) -> bool:
+        """Create the object: the change creates it, or is the second half of a replace."""
+        return self.change.action in (Action.CREATE, Action.REPLACE)
+
+    @property
+    def lifecycle_only(self) -> bool:
+        """An update that only rewrites the ownership marker: the object already matches the spec."""
+        return self.change.action_reason is ActionReason.LIFECYCLE
+
+
 def absent_as_none() -> AbstractContextManager[None]:
     """Inside a read: a ``NotFoundError`` (the object or its parent is missing) ends the block quietly, and
     the caller's default (None, an empty list) stands. The one place where "absent" is decided."""
@@ -143,3 +162,28 @@ class HandlerTable:
         if handler is None:
             raise PermanentError(f"the {self.backend} backend has no handler for {kind}", code="NoHandler")
         return handler
+
+
+def _silent(_message: str) -> None:
+    """Progress nobody listens to."""
+
+
+class HandlerProvider(BaseProvider):
+    """A backend that is a dispatcher over kind handlers (docs/adding-a-provider.md): a subclass builds
+    ``self.table`` in its constructor; reading and applying go to the handler of the resource's kind."""
+
+    table: HandlerTable
+
+    def read_scope(self, resource: Resource) -> str:
+        return self.table[resource.kind].read_scope(resource)
+
+    def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
+        if not resources:
+            return {}
+        return self.table[resources[0].kind].read(resources)
+
+    def read_one(self, resource: Resource) -> Observed | None:
+        return self.table[resource.kind].read_one(resource)
+
+    def apply(self, change: ResourceChange, resource: Resource, progress: Progress | None = None) -> Observed | None:
+        return self.table[resource.kind].apply(change, resource, progress or _silent)

@@ -2,8 +2,9 @@
 through the host's hypervisor manager, and firmware settings through its BMC. Each backend that serves
 ``host.state`` (VMM over WinRM, vCenter, the embedded estate) is a ``HostManager``; each that serves
 ``bmc.bios`` (Redfish, the embedded estate) is a ``Firmware``. The engine sequences them and journals every
-step, so every backend gets the same guarantees: never more hosts out than the rollout allows, never out of
-maintenance before the restart is confirmed, and a killed run finished or unwound by the next.
+step, so every backend gets the same guarantees: no host taken out for settings its BMC would refuse, never
+more hosts out than the rollout allows, never out of maintenance before the restart is confirmed, and a killed
+run finished or unwound by the next.
 
 A host is addressed as ``host.state:SITE/HOST`` and read with the provider's ``read_one``: its status says
 ``maintenance`` (bool) and ``responding`` (the manager reaches it: False while it reboots). A BIOS object's
@@ -38,6 +39,11 @@ class HostManager(Provider, Protocol):
 
 @runtime_checkable
 class Firmware(Provider, Protocol):
+    def check(self, change: ResourceChange, resource: Resource) -> None:
+        """Refuse, before the host is taken out of service, settings the BMC would reject (a value outside its
+        attribute registry): a PermanentError naming the attribute and the valid values. Reads only."""
+        ...
+
     def stage(self, change: ResourceChange, resource: Resource, progress: Progress) -> None:
         """Stage the change's settings on the BMC, to apply at the next reset (Redfish ApplyTime OnReset);
         idempotent."""

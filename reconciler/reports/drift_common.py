@@ -1,10 +1,10 @@
-"""What the Markdown and HTML drift reports share: the trend points the caller passes (drift counts of past
-runs), the order findings are listed in, and how a value is shown. Pure."""
+"""What the Markdown and HTML drift reports share: the trend points the caller passes (drift counts and the
+watched hosts' CPU ready of past runs), the order findings are listed in, and how a value is shown. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.core import kinds
@@ -14,6 +14,7 @@ from reconciler.reports import values
 # Findings first, in this order; the classes a trend stacks.
 ORDER = (DriftClass.DRIFTED, DriftClass.MISSING, DriftClass.PENDING, DriftClass.UNMANAGED)
 TREND_CLASSES = tuple(c.value for c in ORDER)
+CPU_READY_ROWS = 50  # hosts a CPU ready table lists, highest first: a page stays readable for 1,000 hosts
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,7 @@ class TrendPoint:
     run_id: str
     at: str
     counts: dict[str, int]
+    cpu_ready: Mapping[str, float] = field(default_factory=dict)  # host.state address -> percent (that run)
 
     @property
     def found(self) -> int:
@@ -31,12 +33,46 @@ class TrendPoint:
 
 def current(report: DriftReport) -> TrendPoint:
     """The report itself as the trend's last point."""
-    return TrendPoint("this report", report.created_at, report.counts())
+    return TrendPoint(
+        "this report", report.created_at, report.counts(), {str(r.address): r.percent for r in report.readings}
+    )
 
 
 def points(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[TrendPoint]:
     """The past runs (oldest first) then this report; empty when no history was given."""
     return [*history, current(report)] if history else []
+
+
+@dataclass(frozen=True, slots=True)
+class CpuReadyRow:
+    """One watched host's CPU ready: now, its threshold, and its figure in each trend point (None: not read)."""
+
+    host: str
+    percent: float
+    threshold: float
+    source: str
+    series: tuple[float | None, ...]
+
+
+def cpu_ready_rows(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[CpuReadyRow]:
+    """The report's CPU ready readings, highest first, at most :data:`CPU_READY_ROWS`, each with its trend."""
+    series = points(report, history)
+    rows = [
+        CpuReadyRow(
+            host=r.address.name,
+            percent=r.percent,
+            threshold=r.threshold,
+            source=r.source,
+            series=tuple(p.cpu_ready.get(str(r.address)) for p in series),
+        )
+        for r in report.readings
+    ]
+    rows.sort(key=lambda row: (-row.percent, row.host))
+    return rows[:CPU_READY_ROWS]
+
+
+def percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:g}%"
 
 
 def title(kind: str) -> str:

@@ -1,8 +1,9 @@
 """The drift report as ONE self-contained HTML page: inline CSS, an inline SVG chart, no script, no external
 resource (it opens from a mail attachment or a CI artifact as it is). A summary per site and tenant, health
-findings, a table of every drifted field with its value before (the spec / what apply applied) and after
-(live), the other findings, and the trend of drift counts over the last runs (``history``: the caller
-passes the counts of past drift runs; without them the page says so). Pure; every value is escaped."""
+findings, the watched hosts' CPU ready with its trend, a table of every drifted field with its value before (the
+spec / what apply applied) and after (live), the other findings, and the trend of drift counts over the last runs
+(``history``: the caller passes the counts of past drift runs; without them the page says so). Pure; every value
+is escaped."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from html import escape
 
 from reconciler.engine.drift import DriftReport
 from reconciler.reports import drift_common as common
+from reconciler.reports import values
 from reconciler.reports.drift_common import TrendPoint
 
 _CSS = """
@@ -36,7 +38,8 @@ _COLOURS = {"drifted": "#d4a72c", "missing": "#cf222e", "pending": "#0969da", "u
 
 
 def _e(text: object) -> str:
-    return escape(str(text), quote=True)
+    """Any text on the page: unprintable characters written as escapes, then HTML-escaped."""
+    return escape(values.text(text), quote=True)
 
 
 def _summary(report: DriftReport) -> list[str]:
@@ -71,6 +74,30 @@ def _health(report: DriftReport) -> list[str]:
             f"<td>{_e(h.message)}</td><td>{_e(h.cause)}</td><td>{_e(h.fix)}</td></tr>"
         )
     out.append("</tbody></table>")
+    return out
+
+
+def _cpu_ready(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[str]:
+    rows = common.cpu_ready_rows(report, history)
+    if not rows:
+        return []
+    out = [
+        "<h3>CPU ready</h3>",
+        "<table><thead><tr><th>host</th><th>now</th><th>threshold</th><th>trend (oldest first)</th><th>source</th>"
+        "</tr></thead><tbody>",
+    ]
+    for row in rows:
+        over = ' class="sev-warning"' if row.percent > row.threshold else ""
+        trend = " → ".join(common.percent(v) for v in row.series) if len(row.series) > 1 else ""
+        out.append(
+            f"<tr><td><b>{_e(row.host)}</b></td><td><span{over}>{_e(common.percent(row.percent))}</span></td>"
+            f"<td>{_e(common.percent(row.threshold))}</td><td>{_e(trend)}</td>"
+            f'<td class="muted">{_e(row.source)}</td></tr>'
+        )
+    out.append("</tbody></table>")
+    more = len(report.readings) - len(rows)
+    if more > 0:
+        out.append(f'<p class="muted">{more} more hosts not listed (the table shows the {len(rows)} highest).</p>')
     return out
 
 
@@ -178,6 +205,7 @@ def render(report: DriftReport, *, history: Sequence[TrendPoint] | None = None) 
         *_summary(report),
         "<h2>Health</h2>",
         *_health(report),
+        *_cpu_ready(report, history),
         "<h2>Drifted fields and other findings</h2>",
         *_fields(report),
         "<h2>Trend</h2>",

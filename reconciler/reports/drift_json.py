@@ -15,7 +15,7 @@ from reconciler.engine.drift import (
     FieldDrift,
     LastApplied,
 )
-from reconciler.engine.health import HealthFinding
+from reconciler.engine.health import HealthFinding, Reading
 
 
 class DriftFormatError(ValueError):
@@ -56,6 +56,7 @@ def to_dict(report: DriftReport, *, spec_paths: list[str] | None = None) -> dict
         "scopes": [{"site": s.site, "tenant": s.tenant, "counts": s.counts} for s in report.by_scope()],
         "resources": [entry_to_dict(e) for e in report.entries],
         "health": [h.to_dict() for h in report.health],
+        "cpuReady": [r.to_dict() for r in report.readings],
     }
 
 
@@ -92,6 +93,7 @@ def from_dict(data: Any) -> tuple[DriftReport, list[str]]:
             targets=tuple(data.get("targets", [])),
             excludes=tuple(data.get("excludes", [])),
             health=tuple(HealthFinding.from_dict(h) for h in data.get("health", [])),
+            readings=tuple(Reading.from_dict(r) for r in data.get("cpuReady", [])),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise DriftFormatError(f"damaged drift report ({exc})") from exc

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from reconciler.engine.drift import DriftReport
 from reconciler.reports import drift_common as common
+from reconciler.reports import values
 from reconciler.reports.drift_common import TrendPoint
 
 LIMIT = 65_000
@@ -17,10 +18,11 @@ _CELL_MAX = 300  # characters of one value in a table cell
 
 
 def cell(text: str) -> str:
-    """``text`` safe in a Markdown table cell: HTML-escaped, one line, pipes and Markdown marks escaped."""
+    """``text`` safe in a Markdown table cell: HTML-escaped, one line (unprintable characters, newlines
+    included, written as escapes), pipes and Markdown marks escaped."""
     if len(text) > _CELL_MAX:
         text = text[: _CELL_MAX - 1] + "…"
-    out = html.escape(text, quote=True).replace("\r", " ").replace("\n", " ")
+    out = html.escape(values.text(text), quote=True)
     for mark in ("\\", "|", "`", "*", "_", "[", "]", "~"):
         out = out.replace(mark, "\\" + mark)
     return out
@@ -34,12 +36,34 @@ def _trend(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[st
     return [f"**Trend** (objects not in sync, last {len(series)} runs, oldest first): {counts}", ""]
 
 
+def _cpu_ready(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[str]:
+    """The watched hosts' CPU ready, highest first, with each host's figures over the past runs."""
+    rows = common.cpu_ready_rows(report, history)
+    if not rows:
+        return []
+    out = [
+        "#### CPU ready",
+        "",
+        "| host | now | threshold | trend (oldest first) | source |",
+        "| --- | ---: | ---: | --- | --- |",
+    ]
+    for row in rows:
+        trend = " → ".join(common.percent(v) for v in row.series) if len(row.series) > 1 else ""
+        out.append(
+            f"| {cell(row.host)} | {common.percent(row.percent)} | {common.percent(row.threshold)} | {cell(trend)} | "
+            f"{cell(row.source)} |"
+        )
+    more = len(report.readings) - len(rows)
+    note = [f"_{more} more hosts not listed (the table shows the {len(rows)} highest)._"] if more > 0 else []
+    return [*out, *note, ""]
+
+
 def render(report: DriftReport, *, history: Sequence[TrendPoint] | None = None, limit: int = LIMIT) -> str:
     """The report as Markdown of at most ``limit`` characters."""
     budget = limit - 300  # room for the truncation note
     out = "\n".join(_head(report, history)) + "\n"
     left_out = 0
-    for line in _health(report):
+    for line in [*_health(report), *_cpu_ready(report, history)]:
         if len(out) + len(line) + 1 > budget:
             left_out += 1
             continue

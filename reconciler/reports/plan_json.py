@@ -1,9 +1,12 @@
 """The plan file: a documented, versioned JSON form of a ``Plan`` (docs/plan-format.md).
 
-``apply PLANFILE`` reads it back, and applies it only as it was written: :func:`seal` adds a checksum over the
-whole document when the plan is made, and :func:`check_saved` refuses a file of another format version, one
-whose checksum does not match (it was edited), or one missing a field apply relies on. :func:`from_dict`
-alone reads older versions too, to show a stored plan again (``reconciler show``)."""
+``apply PLANFILE`` reads it back (:func:`loads`, :func:`from_dict`), and applies it only as it was written:
+:func:`seal` adds a checksum over the whole document when the plan is made, and :func:`check_saved` refuses a
+file of another format version, one whose checksum does not match (it was edited), or one missing a field
+apply relies on. A crafted file nested deeper than any plan (:data:`MAX_DEPTH`) is refused too: it would
+otherwise exhaust the interpreter's recursion in the JSON parser or in whatever walks the values next
+(diffing, redaction, rendering). :func:`from_dict` alone reads older versions too, to show a stored plan
+again (``reconciler show``)."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from reconciler.core.changes import (
 )
 from reconciler.core.resources import MaintenanceWindow, Mode, Policy, Rollout
 
-READABLE_VERSIONS = (1, 2, PLAN_FORMAT_VERSION)
+READABLE_VERSIONS = (1, 2, 3, PLAN_FORMAT_VERSION)
 """Versions :func:`from_dict` reads (to show them); apply takes only :data:`PLAN_FORMAT_VERSION`."""
 
 CHECKSUM_PREFIX = "sha256:"
@@ -33,6 +36,47 @@ CHECKSUM_PREFIX = "sha256:"
 
 class PlanFormatError(ValueError):
     """A plan file that cannot be used; the message says why and what to do."""
+
+
+MAX_DEPTH = 64
+"""Nesting a plan file may have (a plan's deepest values, BIOS attributes in a field change, are under 10
+levels; spec files have the same limit)."""
+
+
+def loads(text: str) -> Any:
+    """The JSON document of a plan file (then :func:`from_dict`), refused with a :class:`PlanFormatError`
+    when it is not JSON or is nested too deep for the parser. Use it, not ``json.loads``: a crafted file of
+    a hundred thousand ``[`` makes the parser raise RecursionError, which is turned into that refusal here;
+    :func:`from_dict` refuses anything deeper than :data:`MAX_DEPTH` that the parser did read."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise PlanFormatError(_too_deep(None)) from None
+    except ValueError as exc:
+        raise PlanFormatError(f"not JSON ({exc}); make a plan file with plan -o FILE") from exc
+
+
+def _too_deep(depth: int | None) -> str:
+    found = f" ({depth} levels)" if depth is not None else ""
+    return f"nested deeper than {MAX_DEPTH} levels{found}: not a plan file reconciler wrote; make one with plan -o FILE"
+
+
+def _data_depth(data: Any) -> int:
+    """The deepest nesting of parsed JSON data, without recursion (a plan's values are walked once more,
+    which costs little next to parsing them)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Any = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def policy_to_dict(policy: Policy | None) -> dict[str, Any] | None:
@@ -50,6 +94,8 @@ def policy_to_dict(policy: Policy | None) -> dict[str, Any] | None:
         out["ignoreFields"] = list(policy.ignore_fields)
     if not policy.creatable:
         out["creatable"] = False
+    if policy.adopt:
+        out["adopt"] = True
     rollout = policy.rollout
     if rollout is not None:
         window = rollout.window
@@ -92,6 +138,7 @@ def policy_from_dict(data: Mapping[str, Any] | None) -> Policy | None:
         ignore_fields=tuple(data.get("ignoreFields", ())),
         mode=Mode(data.get("mode", Mode.ENFORCE.value)),
         creatable=bool(data.get("creatable", True)),
+        adopt=bool(data.get("adopt", False)),
         rollout=rollout,
     )
 
@@ -117,6 +164,7 @@ def change_to_dict(c: ResourceChange) -> dict[str, Any]:
         "after": c.after,
         "observedVersion": c.observed_version or None,
         "policy": policy_to_dict(c.policy),
+        "vacates": [str(a) for a in c.vacates],
     }
 
 
@@ -136,6 +184,7 @@ REQUIRED_CHANGE_KEYS = (
     "before",
     "after",
     "observedVersion",
+    "vacates",
     "policy",
 )
 """The keys of a change (:func:`change_to_dict`) apply relies on, null where there is no value: a saved plan
@@ -185,6 +234,9 @@ def check_saved(data: Any) -> None:
     field apply relies on present. :class:`PlanFormatError` saying which and what to do otherwise."""
     if not isinstance(data, dict) or "formatVersion" not in data or "changes" not in data:
         raise PlanFormatError("not a reconciler plan file (no formatVersion/changes); make one with plan -o FILE")
+    depth = _data_depth(data)
+    if depth > MAX_DEPTH:  # before anything walks it (the checksum)
+        raise PlanFormatError(_too_deep(depth))
     version = data["formatVersion"]
     if version != PLAN_FORMAT_VERSION:
         raise PlanFormatError(
@@ -232,6 +284,7 @@ def _change(d: dict[str, Any]) -> ResourceChange:
         site=d.get("site") or "",
         tenant=d.get("tenant"),
         observed_version=d.get("observedVersion") or "",
+        vacates=tuple(Address.parse(a) for a in d.get("vacates", [])),
         policy=policy_from_dict(d.get("policy")),
     )
 
@@ -240,8 +293,12 @@ def from_dict(data: Any) -> tuple[Plan, list[str]]:
     """The plan and the spec paths it was made from (any readable version: see :func:`check_saved` for apply)."""
     if not isinstance(data, dict) or "formatVersion" not in data or "changes" not in data:
         raise PlanFormatError("not a reconciler plan file (no formatVersion/changes); make one with plan -o FILE")
-    # Version 1 lacked actionReason, version 2 the tool's version, the checksum and the policies: they still
-    # read, to be shown.
+    depth = _data_depth(data)
+    if depth > MAX_DEPTH:
+        raise PlanFormatError(_too_deep(depth))
+    # Version 1 lacked actionReason, version 2 vacates, version 3 the tool's version, the checksum and the
+    # policies: they still read, to be shown (a plan without vacates has none: a replace around a dependency's
+    # change then fails at the service).
     if data["formatVersion"] not in READABLE_VERSIONS:
         raise PlanFormatError(
             f"plan format version {data['formatVersion']} is not {PLAN_FORMAT_VERSION}; re-run plan with this version"

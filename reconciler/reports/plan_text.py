@@ -17,6 +17,7 @@ SYMBOLS: dict[Action, tuple[str, str]] = {
     Action.UPDATE: ("~", "yellow"),
     Action.REPLACE: ("-/+", "magenta"),
     Action.DELETE: ("-", "red"),
+    Action.ADOPT: ("&", "blue"),
     Action.NOOP: ("=", "dim"),
     Action.READ: ("<=", "cyan"),
 }
@@ -59,7 +60,7 @@ def render(console: Console, plan: Plan, *, show_unchanged: bool = False) -> Non
     summary(console, plan)
 
 
-_COLUMNS = ("create", "update", "replace", "delete", "disruptive", "unchanged")
+_COLUMNS = ("create", "update", "replace", "delete", "adopt", "disruptive", "unchanged")
 
 
 def _tally(changes: Iterable[ResourceChange]) -> dict[str, int]:
@@ -75,10 +76,10 @@ def _tally(changes: Iterable[ResourceChange]) -> dict[str, int]:
     return out
 
 
-def _table(title: str, rows: list[tuple[str, dict[str, int]]], width: int) -> list[str]:
-    lines = [f"[bold]{escape(title.ljust(width))}[/bold]  " + "  ".join(f"{c:>10}" for c in _COLUMNS)]
+def _table(title: str, rows: list[tuple[str, dict[str, int]]], width: int, columns: tuple[str, ...]) -> list[str]:
+    lines = [f"[bold]{escape(title.ljust(width))}[/bold]  " + "  ".join(f"{c:>10}" for c in columns)]
     for name, tally in rows:
-        lines.append(f"{escape(name.ljust(width))}  " + "  ".join(f"{tally[c]:>10}" for c in _COLUMNS))
+        lines.append(f"{escape(name.ljust(width))}  " + "  ".join(f"{tally[c]:>10}" for c in columns))
     return lines
 
 
@@ -99,9 +100,11 @@ def counts_view(console: Console, plan: Plan) -> None:
         else:
             quiet += 1
     width = max(len(name) for name, _ in [("site or tenant", {}), *kind_rows, *scope_rows])
-    lines = ["", *_table("kind", kind_rows, width), ""]
+    adopting = any(tally["adopt"] for _, tally in kind_rows)
+    columns = _COLUMNS if adopting else tuple(c for c in _COLUMNS if c != "adopt")  # the column when it counts
+    lines = ["", *_table("kind", kind_rows, width, columns), ""]
     if scope_rows:
-        lines += _table("site or tenant", scope_rows, width)
+        lines += _table("site or tenant", scope_rows, width, columns)
     if quiet:
         quiet_note = f"and {quiet} more with nothing to do" if scope_rows else "no site or tenant has anything to do"
         lines.append(f"[dim]({quiet_note})[/dim]")
@@ -116,9 +119,12 @@ _TAG = re.compile(r"(?<!\\)\[/?[a-z][a-z ]*\]")
 def emit(console: Console, lines: list[str]) -> None:
     """Print markup lines. To a terminal through rich, in one call; to a file or pipe (CI logs, a
     1,000-tenant plan saved for review) as plain text written directly, which is many times faster:
-    every value in the lines was escaped, so only our own style tags need removing."""
+    every value in the lines was escaped, so only our own style tags need removing. Every line has its
+    unprintable characters escaped here too, whatever built it: a live name holding ESC or a newline
+    cannot clear, move or forge a line of the plan a reviewer reads."""
     if not lines:
         return
+    lines = [values.text(line) for line in lines]
     if console.is_terminal:
         console.print("\n".join(lines), highlight=False)
         return
@@ -136,7 +142,7 @@ def _change(c: ResourceChange) -> list[str]:
     title = kinds.info(c.address.kind).title if c.address.kind in kinds.KINDS else c.address.kind
     # A no-op says why nothing happens; a change without field changes (finishing an interrupted
     # procedure) says why it is a change at all.
-    why = c.action is Action.NOOP or c.action_reason is ActionReason.RESUME
+    why = c.action is Action.NOOP or c.action_reason in (ActionReason.RESUME, ActionReason.ADOPT)
     note = f"  [dim]({escape(c.reason)})[/dim]" if why and c.reason else ""
     out.append(
         f"  [{colour}]{symbol:>3}[/{colour}] {escape(title)} [bold]{escape(c.address.name)}[/bold]{note}"
@@ -158,6 +164,12 @@ def _change(c: ResourceChange) -> list[str]:
             f"[red]{escape(values.show(f.old, kind=kind, path=f.path))}[/red]"
             f" → [green]{escape(values.show(f.new, kind=kind, path=f.path))}[/green]{lock}",
         )
+    if c.vacates:
+        names = ", ".join(str(a) for a in c.vacates)
+        out.append(
+            f"        [bold yellow]↻ in order:[/bold yellow] deletes {escape(names)} first, then makes this change; "
+            "their own steps create them again after it"
+        )
     if c.disruptive:
         out.append(f"        [bold yellow]⚠ disruptive:[/bold yellow] {escape(c.disruptive)}")
     if c.unfinished and c.action_reason is not ActionReason.RESUME:  # a resume says it in its title line
@@ -175,7 +187,9 @@ def summary(console: Console, plan: Plan) -> None:
     if errors:
         console.print(f"[bold red]✗ {len(errors)} error{'s' * (len(errors) != 1)} in the plan:[/bold red]")
         for c in errors:
-            console.print(f"  [red]![/red] {escape(str(c.address))}: {escape(c.error)}", highlight=False)
+            console.print(
+                f"  [red]![/red] {escape(values.text(c.address))}: {escape(values.text(c.error))}", highlight=False
+            )
     if not plan.pending:
         if not errors:
             declared = len(plan.changes) - kept
@@ -190,6 +204,8 @@ def summary(console: Console, plan: Plan) -> None:
         f"[magenta]{counts['replace']} to replace[/magenta]",
         f"[red]{counts['delete']} to delete[/red]",
     ]
+    if counts[Action.ADOPT.value]:
+        parts.append(f"[blue]{counts[Action.ADOPT.value]} to adopt[/blue]")
     extra = f", {disruptive} disruptive" if disruptive else ""
     extra += f", {blocked} blocked" if blocked else ""
     extra += f", {kept} not declared and kept" if kept else ""

@@ -78,10 +78,13 @@ class ApplyRequest:
     concurrency: int = 8
     allow_disruption: bool = False  # else disruptive changes wait for their maintenance window
     lock_timeout_s: float = 0.0  # how long to wait for another apply's locks
+    label: str = ""  # the command the locks and the audit trail name (default: apply, or watch's correction)
 
     @property
     def command(self) -> str:
         """What the locks say holds them."""
+        if self.label:
+            return self.label
         return APPLY_COMMAND if self.only is None else CORRECT_COMMAND
 
 

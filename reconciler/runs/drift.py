@@ -36,7 +36,7 @@ TREND_RUNS = 20  # the past drift runs the Markdown and HTML trend shows
 class DriftResult:
     report: DriftReport  # redacted
     document: dict[str, Any]  # its JSON document (docs/drift.md), redacted
-    trend: list[TrendPoint] | None  # the past drift runs' counts, oldest first, when asked
+    trend: list[TrendPoint] | None  # the past drift runs' counts and CPU ready figures, oldest first, when asked
     spec_paths: list[str]
 
 
@@ -61,15 +61,25 @@ def _last_applied(store: Store, addresses: set[str]) -> dict[str, Applied]:
 
 
 def _trend(store: Store) -> list[TrendPoint]:
-    """The drift counts of the last recorded drift runs, oldest first (none when the store cannot say)."""
+    """The drift counts and CPU ready figures of the last recorded drift runs, oldest first (none when the store
+    cannot say; no figures for a run whose report is no longer kept)."""
+    import zlib
+
     from reconciler.reports.drift_common import TrendPoint
     from reconciler.store import db, history
 
+    def cpu_ready(run_id: str) -> dict[str, float]:
+        try:
+            document = history.get_report(run_id, store=store) or {}
+            return {str(x["address"]): float(x["percent"]) for x in document.get("cpuReady", [])}
+        except (db.StoreError, ValueError, KeyError, TypeError, zlib.error):
+            return {}  # a damaged report: that run shows no figures
+
     try:
-        runs = history.list_runs(TREND_RUNS, kind="drift", store=store)
+        runs = [r for r in reversed(history.list_runs(TREND_RUNS, kind="drift", store=store)) if r.result is not None]
     except db.StoreError:
         return []  # the trend is decoration: the report stands without it
-    return [TrendPoint(r.id, r.started_at, dict(r.counts or {})) for r in reversed(runs) if r.result is not None]
+    return [TrendPoint(r.id, r.started_at, dict(r.counts or {}), cpu_ready(r.id)) for r in runs]
 
 
 def _with_host_reads(session: Session, watched: list[health.Watch]) -> Session:
@@ -120,6 +130,7 @@ def compute(
             digest=planner.spec_digest(session.all_resources),
             health=health.findings(session.resources, observed, watched, hosts),
             planned=planned.changes,
+            readings=health.readings(watched, hosts),  # every watched host's CPU ready: the trend history keeps
         )
         return report, points
 

@@ -6,7 +6,6 @@ nothing (docs/plan-format.md, "Saved plans")."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,10 +34,10 @@ def read_saved(path: Path) -> SavedPlan:
     """The plan file at ``path``, checked (``plan_json.check_saved``: this format, its checksum, its fields);
     :class:`SavedPlanUnreadable` when it is not a plan this version applies as it was written."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = plan_json.loads(path.read_text(encoding="utf-8"))  # a file nested too deep: PlanFormatError
         plan_json.check_saved(data)
         plan, spec_paths = plan_json.from_dict(data)
-    except RecursionError as exc:  # json nests by recursion: a file nested this deep is no plan
+    except RecursionError as exc:  # whatever else walks a crafted file's values: no plan nests like this
         raise SavedPlanUnreadable(path, ValueError("nested too deeply to be a plan file made by plan -o")) from exc
     except (OSError, ValueError, plan_json.PlanFormatError) as exc:
         raise SavedPlanUnreadable(path, exc) from exc

@@ -169,9 +169,12 @@ def read_live(
 
 
 def _log_retry(what: str, exc: BaseException, wait_s: float) -> None:
+    """A read's retry: a warning when a server makes it wait long (its Retry-After), else only at debug level
+    (an endpoint that is down retries every group a few times: one line says so, not dozens)."""
     from reconciler.runs import logs
 
-    logs.log("read.retry", level="warning", group=what, wait_s=round(wait_s, 1), error=str(exc))
+    level = "warning" if wait_s >= refresh.LONG_WAIT_S else "debug"
+    logs.log("read.retry", level=level, group=what, wait_s=round(wait_s, 1), error=str(exc))
 
 
 def make_plan(

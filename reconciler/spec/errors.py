@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from reconciler.core.diagnostics import Diagnostic
+from reconciler.core.text import quoted
 from reconciler.spec import secrets
 from reconciler.spec.yamlsource import FieldPath, SourceDocument, format_path
 
@@ -47,6 +48,17 @@ _CODES: dict[str, str] = {
 def error_code(error_type: str) -> str:
     """The diagnostic code for a pydantic error type; anything unlisted is a wrong type."""
     return _CODES.get(error_type, "schema.wrong-type")
+
+
+def _code(err: ErrorDetails) -> str:
+    """A broken naming rule carries its own code (``spec/naming.py``); other errors map by type."""
+    if err["type"] == "name_rule":
+        return str((err.get("ctx") or {})["code"])
+    return error_code(err["type"])
+
+
+# Pydantic prefixes the message of a ValueError or an assertion raised in a validator; ours say what is wrong.
+_PREFIXES = ("Value error, ", "Assertion failed, ")
 
 
 def _data_path(data: Any, loc: tuple[int | str, ...]) -> FieldPath:
@@ -142,6 +154,8 @@ def _hint(model: type[BaseModel], path: FieldPath, err: ErrorDetails) -> str:
     if kind == "secret_in_url":
         return f"write the URL without user:password@; {secrets.WHERE}"
     ctx = err.get("ctx") or {}
+    if kind == "name_rule":
+        return str(ctx["hint"])
     if kind == "cidr" and "fixed" in ctx:
         return f"write the network itself: {ctx['fixed']}"
     if description and kind != "memory_size":  # a size's description says what it is, not how to write it
@@ -170,18 +184,21 @@ def _bound(err: ErrorDetails) -> str:
 def _message(path: FieldPath, err: ErrorDetails) -> str:
     kind = err["type"]
     value = err.get("input")
-    shown = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
-    if kind == "secret_in_url" or (kind in _FORMAT_HINTS and str(value) in err["msg"]):
+    shown = f" (got {quoted(value)})" if isinstance(value, str | int | float | bool) else ""
+    if kind in ("secret_in_url", "name_rule") or (kind in _FORMAT_HINTS and str(value) in err["msg"]):
         shown = ""  # never echo credentials; don't repeat a value our own message already quotes
     if kind == "extra_forbidden":
-        return f"unknown field {path[-1]!r}"
+        return f"unknown field {quoted(path[-1])}"
     if kind == "missing":
         return f"required field {path[-1]!r} is missing"
     if kind == "string_pattern_mismatch":
-        return f"{value!r} is not in the expected format"
+        return f"{quoted(value)} is not in the expected format"
     if kind in ("too_short", "too_long"):
         return f"needs {'at least' if kind == 'too_short' else 'at most'} {_bound(err)}"
-    return f"{err['msg']}{shown}"
+    message = err["msg"]
+    for prefix in _PREFIXES:
+        message = message.removeprefix(prefix)
+    return f"{message}{shown}"
 
 
 def _follow_on(err: ErrorDetails) -> bool:
@@ -218,11 +235,12 @@ def to_diagnostics(exc: ValidationError, *, model: type[BaseModel], doc: SourceD
         location = doc.locate_key(path) if err["type"] == "extra_forbidden" else doc.locate(path)
         out.append(
             Diagnostic(
-                code=error_code(err["type"]),
+                code=_code(err),
                 message=_message(path, err),
                 location=location,
                 path=format_path(path),
                 hint=hints[id(err)],
+                quote_source=err["type"] != "secret_in_url",  # the source line holds the credential
             )
         )
     return out

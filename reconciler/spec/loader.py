@@ -22,7 +22,8 @@ from pydantic import BaseModel, ValidationError
 
 from reconciler.core.diagnostics import Diagnostic, Location, Severity, sorted_diagnostics
 from reconciler.core.memory import no_cyclic_gc
-from reconciler.spec import errors, kinds, secrets
+from reconciler.core.text import quoted
+from reconciler.spec import characters, errors, kinds, secrets
 from reconciler.spec.models.memory import MemoryProfileDocument
 from reconciler.spec.models.power import PowerProfileDocument
 from reconciler.spec.models.site import SiteDocument
@@ -148,7 +149,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[Diagnostic]]:
     found: list[Path] = []
     problems: list[Diagnostic] = []
     for path in paths:
-        if path.is_file():
+        if path.is_file() or path.is_symlink():  # a broken or looping link: reading it says which
             found.append(path)
         elif path.is_dir():
             for root, dirs, names in os.walk(path):
@@ -174,7 +175,11 @@ def _display(path: Path) -> str:
 
 
 def parse_document(source: SourceDocument) -> tuple[SpecDocument[Any] | None, list[Diagnostic]]:
-    """Envelope checks and model validation of one YAML document."""
+    """Secrets and unsafe characters, envelope checks and model validation of one YAML document.
+
+    One finding per problem: a value reported as a secret or for an unsafe character is not reported again
+    by the envelope or the schema (a connection string pasted as a storage account name is a secret, not also
+    a badly formed name)."""
     if not isinstance(source.data, dict):
         return None, [
             Diagnostic(
@@ -184,11 +189,28 @@ def parse_document(source: SourceDocument) -> tuple[SpecDocument[Any] | None, li
                 hint="start the document with 'apiVersion: reconciler/v1' and 'kind: ...'",
             )
         ]
-    data, problems = secrets.strip_secrets(source)
-    envelope_ok = True
+    data, found = secrets.strip_secrets(source)
+    found += characters.check(source, data)
+    reported = {d.path for d in found}
+    model, later = _envelope(source, data)
+    validated = None
+    if model is not None:
+        try:
+            validated = model.model_validate(data)
+        except ValidationError as exc:
+            later.extend(errors.to_diagnostics(exc, model=model, doc=source))
+    problems = found + [d for d in later if d.path not in reported]
+    if validated is None or problems:  # a stripped secret leaves a document not usable as written
+        return None, problems
+    name = validated.metadata.name  # type: ignore[attr-defined]
+    return SpecDocument(kind=str(data["kind"]), name=name, model=validated, source=source), problems
+
+
+def _envelope(source: SourceDocument, data: dict[str, Any]) -> tuple[type[BaseModel] | None, list[Diagnostic]]:
+    """The model for the document's ``apiVersion`` and ``kind``, or None with the reasons."""
+    problems: list[Diagnostic] = []
     api_version = data.get("apiVersion")
     if api_version is None:
-        envelope_ok = False
         problems.append(
             Diagnostic(
                 code="spec.missing-api-version",
@@ -199,18 +221,16 @@ def parse_document(source: SourceDocument) -> tuple[SpecDocument[Any] | None, li
             )
         )
     elif api_version not in kinds.API_VERSIONS:
-        envelope_ok = False
         problems.append(
             Diagnostic(
                 code="spec.unknown-api-version",
-                message=f"unknown apiVersion {api_version!r}",
+                message=f"unknown apiVersion {quoted(api_version)}",
                 location=source.locate(("apiVersion",)),
                 path="apiVersion",
                 hint=f"use {' or '.join(kinds.API_VERSIONS)}",
             )
         )
     kind = data.get("kind")
-    model: type[BaseModel] | None = None
     if kind is None:
         problems.append(
             Diagnostic(
@@ -226,25 +246,15 @@ def parse_document(source: SourceDocument) -> tuple[SpecDocument[Any] | None, li
         problems.append(
             Diagnostic(
                 code="spec.unknown-kind",
-                message=f"unknown kind {kind!r}",
+                message=f"unknown kind {quoted(kind)}",
                 location=source.locate(("kind",)),
                 path="kind",
                 hint=f"did you mean {guess!r}?" if guess else f"use one of {', '.join(kinds.KINDS)}",
             )
         )
-    else:
-        model = kinds.KINDS[kind]
-    if model is None or not envelope_ok:
+    if problems or not isinstance(kind, str):
         return None, problems
-    try:
-        validated = model.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(errors.to_diagnostics(exc, model=model, doc=source))
-        return None, problems
-    if problems:  # secrets were stripped: the document is not usable as written
-        return None, problems
-    name = validated.metadata.name  # type: ignore[attr-defined]
-    return SpecDocument(kind=str(kind), name=name, model=validated, source=source), problems
+    return kinds.KINDS[kind], problems
 
 
 Parsed = tuple[list[SourceDocument], list[Diagnostic]]
@@ -340,6 +350,16 @@ def _load_paths(paths: Iterable[Path | str]) -> LoadResult:
     for display, (documents, parse_problems) in _parsed(files, workers):
         specs.files.append(display)
         diagnostics.extend(parse_problems)
+        if not documents and not parse_problems:
+            diagnostics.append(
+                Diagnostic(
+                    code="file.empty",
+                    message="the file holds no spec document (it is empty, or only comments and ---)",
+                    location=Location(display),
+                    hint="write a spec document in it, or remove the file",
+                    severity=Severity.WARNING,
+                )
+            )
         for source in documents:
             doc, problems = parse_document(source)
             diagnostics.extend(problems)

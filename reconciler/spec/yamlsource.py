@@ -10,11 +10,12 @@ Python values itself, so it can
   milliseconds instead of exhausting memory).
 
 YAML 1.1 quirks that would silently change a value are neutralised: sexagesimal numbers (``02:00``)
-and timestamps stay strings, exactly as written.
+and timestamps stay strings, exactly as written. Empty documents (a trailing ``---``) are skipped.
 """
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,9 @@ class SourceDocument:
     text: str | None = field(default=None, repr=False, compare=False)
     # Set where the secret scan already ran and found nothing (a worker process): not scanned twice.
     secret_free: bool = field(default=False, repr=False, compare=False)
+    # Whether a key or string holds an unprintable character, noted while building (False: none does, and
+    # the character check has nothing to walk; None: not known).
+    unprintable: bool | None = field(default=None, repr=False, compare=False)
 
     def detach(self, text: str) -> None:
         """Drop the marks, keeping the text that holds them (shared by the file's documents)."""
@@ -228,6 +232,8 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: FieldPath, location: Any) -> Any:
         if node.tag == _STR_TAG:  # the common case, answered without PyYAML's constructor
+            if not node.value.isprintable():
+                self.doc.unprintable = True
             return node.value
         if node.tag in _KEEP_AS_WRITTEN:
             return node.value
@@ -271,6 +277,8 @@ class _Builder:
                 )
                 continue
             key = str(key_node.value)
+            if not key.isprintable():
+                self.doc.unprintable = True
             if key in explicit:
                 first = self._at(explicit[key])
                 self.diagnostics.append(
@@ -311,6 +319,11 @@ class _Builder:
             for key, value in merged_values.items():
                 result.setdefault(key, value)
         return result
+
+
+def _empty(node: yaml.Node) -> bool:
+    """An empty document: a lone ``---``, or one holding only ``~`` or ``null``."""
+    return isinstance(node, yaml.ScalarNode) and node.tag == f"{_TAG}null" and node.value in _NULLS
 
 
 def _short_tag(tag: str) -> str:
@@ -367,10 +380,11 @@ def load_text(text: str, file: str, *, detach: bool = False) -> tuple[list[Sourc
                 )
             )
             break
-        if node is None:
+        if node is None or _empty(node):  # "---" with nothing after it: skipped, as Kubernetes tools do
             index += 1
             continue
         doc = SourceDocument(file=file, index=index, start=_loc(file, node.start_mark), data=None)
+        doc.unprintable = False  # until the builder meets an unprintable key or string
         builder = _Builder(doc)
         try:
             doc.data = builder.build(node, ())
@@ -405,6 +419,15 @@ def load_file(
             ]
         raw = path.read_bytes()
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return [], [
+                Diagnostic(
+                    code="file.unreadable",
+                    message=f"symbolic link loop: it leads back to itself (through {str(path.readlink())!r})",
+                    location=Location(name),
+                    hint="point the link at a spec file, or remove it",
+                )
+            ]
         if path.is_symlink() and not path.exists():
             return [], [
                 Diagnostic(

@@ -2,6 +2,7 @@
 moved off, stage the settings, reset, confirm the host is back and the settings took, leave maintenance.
 
 Guarantees, whatever the backends (``providers.hosts``):
+- settings the BMC would refuse (``Firmware.check``: its attribute registry) never take a host out of service;
 - every step is journaled before it is taken (``core.procedures``), so a killed run is found by the next;
 - a host leaves maintenance only after its restart is confirmed: a failed poll or a timeout leaves it in
   maintenance, fails the step (permanently: a retry must not read the half-done host as converged) and so
@@ -97,6 +98,8 @@ class HostReboot:
     def _before_reset(self, record: ProcedureRecord, change: ResourceChange, at: _Host) -> ProcedureRecord:
         """Maintenance, staging and the reset. A failure before the reset is requested unwinds."""
         try:
+            if change.action_reason is not ActionReason.RESUME:
+                at.firmware.check(change, at.resource)  # settings the BMC would refuse never take a host out
             record = self._enter(record, at)
             if change.action_reason is ActionReason.RESUME:
                 return record  # the settings are in: only the return from maintenance is left (never a reboot)

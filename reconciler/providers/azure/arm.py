@@ -8,6 +8,7 @@ exception."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,17 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from reconciler.core.errors import NotFoundError, PermanentError, TemporaryError
+
+
+class RegistrationRequired(NotFoundError):
+    """The subscription is not registered for the resource provider (namespace) a request needs: ARM's 409
+    MissingSubscriptionRegistration. A read meets "absent" (nothing of that namespace can exist there); a write
+    registers the namespace and tries again (``registration.Registrations``)."""
+
+    def __init__(self, message: str, *, subscription: str, namespace: str) -> None:
+        super().__init__(message, code="MissingSubscriptionRegistration")
+        self.subscription = subscription
+        self.namespace = namespace
 
 
 @dataclass(frozen=True)
@@ -106,14 +118,44 @@ def retry_after(response: Any) -> float | None:
             return None
 
 
+# Codes that only say which family an error is of: ASR answers every refusal "BadRequest" and names the actual
+# reason in the error's details (``{"error": {"code": "BadRequest", "details": [{"code", "message",
+# "possibleCauses", "recommendedAction"}]}}``).
+_GENERIC = frozenset({"", "badrequest", "conflict", "internalservererror", "operationfailed", "failed"})
+
+# Statuses that will never succeed on a retry: the service does not implement the request.
+_UNSUPPORTED = frozenset({501, 505})
+
+
+def _error_body(exc: Any) -> dict[str, Any]:
+    """The ``error`` object of the response's JSON body, or {}."""
+    response = getattr(exc, "response", None)
+    try:
+        body = response.json() if response is not None else None
+    except Exception:  # not JSON (an HTML page from a proxy): the SDK's own summary stands
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
 def error_code(exc: Any) -> tuple[str, str]:
-    """The ARM error code and message of an HttpResponseError."""
+    """The most specific ARM error code and message of an HttpResponseError: the first detail's, when the
+    top-level code is generic (ASR), with ASR's recommended action."""
     error = getattr(exc, "error", None)
-    code = getattr(error, "code", None) or ""
-    message = getattr(error, "message", None) or ""
+    code = str(getattr(error, "code", None) or "")
+    message = str(getattr(error, "message", None) or "")
+    body = _error_body(exc)
+    code, message = str(body.get("code") or code), str(body.get("message") or message)
+    details = [d for d in body.get("details") or [] if isinstance(d, dict) and d.get("code")]
+    if details and (code.casefold() in _GENERIC or str(details[0]["code"]).casefold() == code.casefold()):
+        detail = details[0]
+        code, message = str(detail["code"]), str(detail.get("message") or message)
+        action = detail.get("recommendedAction")
+        if action:
+            message = f"{message.rstrip()} (recommended: {str(action).rstrip()})"
     if not message:
         message = str(getattr(exc, "message", "") or exc).splitlines()[0]
-    return str(code), str(message)
+    return code, message
 
 
 def translate(exc: BaseException, what: str) -> Exception:
@@ -135,7 +177,9 @@ def translate(exc: BaseException, what: str) -> Exception:
         # A long-running operation that failed answers its last poll with 200: no status worth showing.
         shown = f"{status} " if status >= 400 else ""
         text = f"{what}: {shown}{code}: {message}" if code else f"{what}: {shown}{message}"
-        if status in {408, 429} or status >= 500:
+        if code.casefold() == "missingsubscriptionregistration":
+            return _registration(exc, text)
+        if status in {408, 429} or (status >= 500 and status not in _UNSUPPORTED):
             return TemporaryError(text, retry_after=retry_after(exc.response))
         if isinstance(exc, azure_errors.ResourceNotFoundError) or status == 404 or code.endswith("NotFound"):
             # The object, or a parent the call goes through (resource group, vault), does not exist.
@@ -150,6 +194,25 @@ def translate(exc: BaseException, what: str) -> Exception:
             code="NoCredential",
         )
     return exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+
+
+_NAMESPACE = re.compile(r"namespace '([^']+)'", re.IGNORECASE)
+_SUBSCRIPTION = re.compile(r"/subscriptions/([^/?]+)", re.IGNORECASE)
+
+
+def _registration(exc: Any, text: str) -> Exception:
+    """RegistrationRequired for a 409 MissingSubscriptionRegistration: the namespace from the error's details
+    (``target``) or message, the subscription from the request's URL."""
+    body = _error_body(exc)
+    targets = [str(d.get("target")) for d in body.get("details") or [] if isinstance(d, dict) and d.get("target")]
+    found = _NAMESPACE.search(str(body.get("message") or text))
+    namespace = targets[0] if targets else (found.group(1) if found else "")
+    request = getattr(getattr(exc, "response", None), "request", None)
+    url = str(getattr(request, "url", "") or "")
+    subscription = _SUBSCRIPTION.search(url)
+    if not namespace or subscription is None:
+        return PermanentError(text, code="MissingSubscriptionRegistration")
+    return RegistrationRequired(text, subscription=subscription.group(1), namespace=namespace)
 
 
 @contextmanager

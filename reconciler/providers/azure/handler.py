@@ -1,17 +1,21 @@
-"""The shape of an Azure kind handler, and the two families every Azure kind belongs to.
+"""The shape of an Azure kind handler, and the ASR family (the tagged family is ``tagged.py``).
 
 ``Handler`` is the provider's ``KindHandler`` (``providers.base``) in Azure's terms. A subclass says how to
 list its kinds' read scope (``list_scope``: one list call, normalized), how to tell which listed object is
-whose (``match``), how to read one object (``get_one``), and how to write (``put``) and delete one; the base
-turns those into the protocol's ``read``, ``read_one`` and ``apply``, where "absent" (a ``NotFoundError``
-from the boundary) becomes None and the apply-time rules live (a delete first, a replace refused unless the
-handler is ``replaceable``, the object read back after a write).
+whose (``match``), how to fetch one object (``fetch``) and turn it into what the engine sees (``observe_one``),
+and how to write (``put``) and delete one; the base turns those into the protocol's ``read``, ``read_one`` and
+``apply``, where "absent" (a ``NotFoundError`` from the boundary) becomes None and the apply-time rules live (a
+delete first, a replace refused unless the handler is ``replaceable``, the object read back after a write).
 
-- ``TaggedHandler``: Azure resources that carry the tool's ownership tags (vault, resource group, storage
-  account, virtual network): owned by their tags, never changed without them.
-- ``AsrHandler``: ASR's own objects in a site's vault (policies, mappings, protected items): vault-wide
-  lists, owned by the ledger (``ledger.py``), each object attributed to the tenant whose cloud, VM network or
-  subscription it concerns.
+A step never reads the same object twice: the engine re-reads the object right before it writes (``read_one``),
+and the write takes that answer (``current``) instead of asking again. The answer is kept per thread (the
+engine runs a step's re-read and write on one worker thread), for one object, and used once.
+
+- ``tagged.TaggedHandler``: Azure resources that carry the tool's ownership tags (vault, resource group,
+  storage account, virtual network): owned by their tags, never changed without them.
+- ``AsrHandler``: ASR's own objects in a site's vault (policies, mappings, protected items, recovery plans):
+  vault-wide lists, owned by the ledger (``ledger.py``), each object attributed to the tenant whose cloud, VM
+  network or subscription it concerns.
 """
 
 from __future__ import annotations
@@ -19,49 +23,57 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, ActionReason, ResourceChange
-from reconciler.core.errors import PermanentError
+from reconciler.core.errors import NotFoundError, PermanentError
 from reconciler.core.resources import Observed, Resource
-from reconciler.providers.azure import arm, ledger, normalize
+from reconciler.providers.azure import arm, ledger
 from reconciler.providers.azure.context import TenantRef, VaultRef
 from reconciler.providers.azure.jobs import Jobs
 from reconciler.providers.azure.ledger import Ledger
+from reconciler.providers.azure.namespaces import Registrations
 from reconciler.providers.azure.normalize import Normalized
-from reconciler.providers.azure.session import Family, Found, Session, find
+from reconciler.providers.azure.session import Family, Found, Session
 from reconciler.providers.azure.topology import Topologies
-from reconciler.providers.base import Progress, absent_as_none
+from reconciler.providers.base import Progress, Step, absent_as_none
 from reconciler.store import ownership
+
+
+class Memo:
+    """The object each thread last read for a step (``Handler.read_one``), for that step's write."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def keep(self, address: Address, found: Found | None) -> None:
+        self._local.last = (address, found)
+
+    def take(self, address: Address) -> tuple[bool, Found | None]:
+        """(True, the object or None when it was absent) if this thread's last read was of ``address``; used
+        once."""
+        last = getattr(self._local, "last", None)
+        self._local.last = None
+        if last is not None and last[0] == address:
+            return True, last[1]
+        return False, None
 
 
 @dataclass(frozen=True)
 class Services:
-    """What every handler of one provider shares: the clients, the job waiter, the ledger, the vaults' topology."""
+    """What every handler of one provider shares: the clients, the job waiter, the ledger, the vaults' topology,
+    the resource provider registrations, and the per-thread memo of a step's read."""
 
     session: Session
     jobs: Jobs
     ledger: Ledger
     topology: Topologies
-
-
-@dataclass(frozen=True)
-class Step:
-    """What a write needs to know of the planned change."""
-
-    change: ResourceChange
-
-    @property
-    def create(self) -> bool:
-        return self.change.action in (Action.CREATE, Action.REPLACE)
-
-    @property
-    def lifecycle_only(self) -> bool:
-        """An update that only rewrites the ownership marker: the object already matches the spec."""
-        return self.change.action_reason is ActionReason.LIFECYCLE
+    registrations: Registrations
+    memo: Memo = field(default_factory=Memo)
 
 
 def version(obj: Mapping[str, Any], n: Normalized) -> str:
@@ -88,6 +100,8 @@ class Handler(abc.ABC):
         self.jobs = services.jobs
         self.ledger = services.ledger
         self.topology = services.topology
+        self.registrations = services.registrations
+        self.memo = services.memo
 
     @abc.abstractmethod
     def read_scope(self, resource: Resource) -> str:
@@ -102,8 +116,13 @@ class Handler(abc.ABC):
         """Each asked resource's object (None: absent), and the objects nobody asked for that are ours."""
 
     @abc.abstractmethod
-    def get_one(self, resource: Resource) -> Observed | None:
-        """One object, as cheaply as the API allows (a GET, a list in its own container)."""
+    def fetch(self, resource: Resource) -> Found | None:
+        """One object, as cheaply as the API allows (a GET, a list in its own container); NotFoundError or None
+        when absent."""
+
+    @abc.abstractmethod
+    def observe_one(self, resource: Resource, found: Found) -> Observed:
+        """What the engine sees of a fetched object (ownership marked)."""
 
     @abc.abstractmethod
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
@@ -113,6 +132,11 @@ class Handler(abc.ABC):
     def delete(self, address: Address, resource: Resource, report: Progress, *, pruning: bool) -> None:
         """Delete what the tool owns. ``pruning`` False: the first half of a replace the planner allowed."""
 
+    @abc.abstractmethod
+    def adopt(self, resource: Resource, report: Progress) -> None:
+        """Mark an object made outside the tool as the tool's, with the spec's lifecycle, and change nothing else
+        (``NotFoundError`` when it does not exist)."""
+
     def read(self, resources: Sequence[Resource]) -> dict[Address, Observed | None]:
         """The bulk read: one list call for the resources' scope; a missing parent reads as an empty list."""
         found: list[Found] = []
@@ -120,84 +144,53 @@ class Handler(abc.ABC):
             found = self.list_scope(resources[0])
         return self.match(resources, found)
 
-    def read_one(self, resource: Resource) -> Observed | None:
-        """One object, as the engine re-reads it right before changing it (and as apply reads it back): never
-        the scope-wide list a plan uses (at a thousand tenants that would make every step cost the vault)."""
+    def _fetch(self, resource: Resource) -> Found | None:
         with absent_as_none():
-            return self.get_one(resource)
+            return self.fetch(resource)
         return None
+
+    def read_one(self, resource: Resource) -> Observed | None:
+        """One object, as the engine re-reads it right before changing it: never the scope-wide list a plan
+        uses (at a thousand tenants that would make every step cost the vault). Kept for the step's write."""
+        found = self._fetch(resource)
+        self.memo.keep(resource.address, found)
+        return self.observe_one(resource, found) if found is not None else None
+
+    def current(self, resource: Resource) -> Found | None:
+        """The object as this step's re-read found it (None: absent); fetched only when the step did not read it
+        (a write called on its own)."""
+        hit, found = self.memo.take(resource.address)
+        return found if hit else self._fetch(resource)
 
     def apply(self, change: ResourceChange, resource: Resource, progress: Progress) -> Observed | None:
         if change.action is Action.DELETE:
-            self.delete(change.address, resource, progress, pruning=True)
-            return None
-        if change.action is Action.REPLACE:
-            if not self.replaceable:
-                raise PermanentError(
-                    f"{change.address}: {change.reason}; replacing it would delete it and what it holds, which "
-                    "reconciler never does to Azure resources: recreate it by hand, or change the spec back",
-                    code="ReplaceRefused",
-                )
-            self.delete(change.address, resource, progress, pruning=False)
-        self.put(resource, Step(change), progress)
-        seen = self.read_one(resource)
-        if seen is None:
-            raise PermanentError(f"{resource.address} was written but does not read back", code="NotReadBack")
-        return seen
-
-
-class TaggedHandler(Handler):
-    """Kinds whose objects carry the tool's tags; ``scope_tag`` is the tag naming their tenant or site."""
-
-    scope_tag = normalize.TAG_TENANT
-
-    def match(self, resources: Sequence[Resource], found: list[Found]) -> dict[Address, Observed | None]:
-        """Each asked resource's object by name; objects nobody asked for only when they carry the tool's tags
-        for a scope asked about (a customer's subscription holds much that is not ours)."""
-        out: dict[Address, Observed | None] = {}
-        scopes = {r.address.scope for r in resources}
-        kind = resources[0].kind
-        by_name = {n.name.casefold(): (o, n) for o, n in found}
-        for r in resources:
-            hit = by_name.pop(r.address.name.casefold(), None)
-            out[r.address] = observed(r.address, *hit) if hit is not None else None
-        for obj, n in by_name.values():
-            if n.owned and n.scope in scopes:
-                address = Address(kind, n.scope, n.name)
-                out.setdefault(address, observed(address, obj, n))
-        return out
-
-    def tags(self, resource: Resource, existing: Mapping[str, Any] | None) -> dict[str, str]:
-        """The object's tags with the tool's own set (others' tags are kept)."""
-        ours = normalize.owner_tags(
-            scope_tag=self.scope_tag,
-            scope=resource.address.scope,
-            prune=resource.policy.prune,
-            protect=resource.policy.protect,
-        )
-        keep = {
-            k: v
-            for k, v in ((existing or {}).get("tags") or {}).items()
-            if k.casefold() not in {t.casefold() for t in ours}
-        }
-        return {**keep, **ours}
-
-    @staticmethod
-    def refuse_foreign(address: Address, existing: Mapping[str, Any] | None) -> None:
-        """Never change a tagged kind's object that lacks the tool's tags (the planner holds these too)."""
-        if existing is not None and not normalize.ownership(existing, normalize.TAG_TENANT)[0]:
-            raise PermanentError(
-                f"{address} exists without the managed-by=reconciler tag: not changing it (tag it to adopt it)",
-                code="NotOwned",
+            # The first half of a replace run ahead of a dependency's change (the planner's ``vacates``) is a
+            # delete the planner allowed, like any replace; only a prune needs the ownership marker.
+            pruning = change.action_reason is not ActionReason.REPLACE
+            self.registrations.retrying(
+                lambda: self.delete(change.address, resource, progress, pruning=pruning), progress
             )
+            return None
+        if change.action is Action.ADOPT:
+            self.adopt(resource, progress)
+        else:
+            if change.action is Action.REPLACE:
+                if not self.replaceable:
+                    raise PermanentError(
+                        f"{change.address}: {change.reason}; replacing it would delete it and what it holds, which "
+                        "reconciler never does to Azure resources: recreate it by hand, or change the spec back",
+                        code="ReplaceRefused",
+                    )
+                self.delete(change.address, resource, progress, pruning=False)
+            self.registrations.retrying(lambda: self.put(resource, Step(change), progress), progress)
+        self.written(resource)
+        found = self._fetch(resource)  # a read after the write: what the write did, not a repeat
+        if found is None:
+            raise PermanentError(f"{resource.address} was written but does not read back", code="NotReadBack")
+        return self.observe_one(resource, found)
 
-    def delete_owned(self, address: Address, *, what: str, get: Callable[[], Any], remove: Callable[[], Any]) -> None:
-        """Delete the object ``get`` reads, if it exists and carries the tool's tags (``what`` names it)."""
-        existing = find(f"get {what}", get)
-        if existing is None:
-            return
-        self.refuse_foreign(address, existing)
-        remove()
+    def written(self, resource: Resource) -> None:  # noqa: B027 (a hook: the ASR family records as it writes)
+        """After a successful write (default: nothing; the tagged family records the object in the ledger)."""
 
 
 def vault_scope(resource: Resource) -> str:
@@ -258,12 +251,12 @@ class AsrHandler(Handler):
                 out.setdefault(address, self.observe(address, obj, n, markers))
         return out
 
-    def get_one(self, resource: Resource) -> Observed | None:
+    def fetch(self, resource: Resource) -> Found | None:
         tenant = self.session.tenant(resource.tenant or resource.address.scope)
-        hit = self.get_in_vault(resource, tenant, self.session.vault(tenant.site))
-        if hit is None:
-            return None
-        obj, n = hit
+        return self.get_in_vault(resource, tenant, self.session.vault(tenant.site))
+
+    def observe_one(self, resource: Resource, found: Found) -> Observed:
+        obj, n = found
         self.adjust(resource, n)
         return self.observe(resource.address, obj, n, self.ledger.lookup([str(obj.get("id", ""))]))
 
@@ -275,14 +268,23 @@ class AsrHandler(Handler):
 
     def delete(self, address: Address, resource: Resource, report: Progress, *, pruning: bool) -> None:
         vault = self.session.vault(self.session.tenant(address.scope).site)
-        seen = self.read_one(resource)
-        if seen is None:
+        found = self.current(resource)
+        if found is None:
             return
+        seen = self.observe_one(resource, found)
         if pruning and not seen.owned:
             raise PermanentError(f"{address} was not created by reconciler: not deleting it", code="NotOwned")
         object_id = self.remove(address, seen, vault, report)
         if object_id is not None:
             self.ledger.forget(object_id)
+
+    def adopt(self, resource: Resource, report: Progress) -> None:
+        """An ASR object made by hand becomes the tool's through the ownership ledger (it takes no tags)."""
+        tenant = self.session.tenant(resource.tenant or resource.address.scope)
+        hit = self.get_in_vault(resource, tenant, self.session.vault(tenant.site))
+        if hit is None:
+            raise NotFoundError(f"{resource.address} does not exist: nothing to adopt", code="NotFound")
+        self.own(resource, str(hit[0].get("id", "")))
 
     def vault_of(self, resource: Resource) -> tuple[VaultRef, Any]:
         """The vault serving the resource's site, and its Site Recovery client."""
@@ -298,3 +300,6 @@ class AsrHandler(Handler):
         if tenant.resource_group is None:
             raise PermanentError(f"tenant {tenant.name} has no recovery resource group", code="NoRecovery")
         return arm.storage_account_id(tenant.subscription, tenant.resource_group, name)
+
+
+__all__ = ["AsrHandler", "Handler", "Memo", "Services", "Step", "observed", "vault_scope"]

@@ -33,7 +33,11 @@ class Jobs:
 
     def wait(self, what: str, start: Start, report: Progress, vault: VaultRef | None = None) -> Any:
         """Start a long-running operation and wait for it, with progress and the job timeout; ``vault``: the
-        vault whose ASR job the operation runs (its state is then the progress shown)."""
+        vault whose ASR job the operation runs (its state is then the progress shown). The operation's result."""
+        return self.run(what, start, report, vault)[0]
+
+    def run(self, what: str, start: Start, report: Progress, vault: VaultRef | None = None) -> tuple[Any, str | None]:
+        """:meth:`wait`, with the name of the ASR job behind the operation (None: not an ASR job)."""
         urls: list[str] = []
 
         def hook(response: Any) -> None:
@@ -48,7 +52,7 @@ class Jobs:
         try:
             self._follow(what, poller, report, vault, job)
             with arm.boundary(what):
-                return poller.result()
+                return poller.result(), job
         except PermanentError as exc:
             if vault is not None and job:
                 detail = self._job_errors(vault, job)
@@ -77,6 +81,10 @@ class Jobs:
                     + "; it may still finish: run apply again to check",
                     code="JobTimeout",
                 )
+
+    def job(self, vault: VaultRef, job: str) -> dict[str, Any] | None:
+        """The ASR job (wire JSON), or None when it cannot be read."""
+        return self._job(vault, job)
 
     def _job(self, vault: VaultRef, job: str) -> dict[str, Any] | None:
         asr = self.session.vault_client(Family.ASR, vault)

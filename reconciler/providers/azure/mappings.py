@@ -14,10 +14,10 @@ from reconciler.core.addresses import Address
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import TenantRef, VaultRef
-from reconciler.providers.azure.handler import AsrHandler, Step
+from reconciler.providers.azure.handler import AsrHandler
 from reconciler.providers.azure.normalize import RECOVERY_FABRIC, Normalized
 from reconciler.providers.azure.session import Family, Found, list_all, plain
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 
 class NetworkMappingHandler(AsrHandler):
@@ -58,7 +58,8 @@ class NetworkMappingHandler(AsrHandler):
         d = resource.desired
         fabric, network = self.topology.network(vault, d["vmNetwork"])
         ops = asr.replication_network_mappings
-        current = self._mapping(vault, fabric, network, d["vmNetwork"])
+        found = self.current(resource)
+        current = found[0] if found is not None else None
         mapping = str(current["name"]) if current is not None else f"{network}-azure"[:80]
         body: dict[str, Any] = {
             "properties": {

@@ -12,6 +12,7 @@ What they settle, so that a converged estate plans no change:
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -105,7 +106,11 @@ def vault(obj: Mapping[str, Any]) -> Normalized:
 
 
 def resource_group(obj: Mapping[str, Any]) -> Normalized:
-    return _tagged(obj, TAG_TENANT)
+    """A tenant's resource group (tagged with the tenant), or a site's vault resource group (with the site)."""
+    n = _tagged(obj, TAG_TENANT)
+    if n.scope is None:
+        n.scope = tags_of(obj).get(TAG_SITE)
+    return n
 
 
 def storage_account(obj: Mapping[str, Any]) -> Normalized:
@@ -198,6 +203,37 @@ def _recovery_subnet(nics: list[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def _number(value: Any) -> float:
+    try:
+        return float(str(value or 0))
+    except ValueError:
+        return 0.0
+
+
+def _disk_size_mb(details: Mapping[str, Any]) -> int:
+    """What the VM replicates: the sum of its disks' sizes (initial replication copies all of it again)."""
+    disks = [d for d in details.get("azureVmDiskDetails") or [] if isinstance(d, Mapping)]
+    if disks:
+        return int(sum(_number(d.get("maxSizeMB")) for d in disks))
+    managed = [d for d in details.get("protectedManagedDisks") or [] if isinstance(d, Mapping)]
+    return int(sum(_number(d.get("diskSizeInGB")) * 1024 for d in managed))
+
+
+def _replica(details: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the VM replicates: to managed disks (of a disk type, the storage account a cache) or to the storage
+    account's page blobs."""
+    managed = [d for d in details.get("protectedManagedDisks") or [] if isinstance(d, Mapping)]
+    if managed or (details.get("recoveryAzureLogStorageAccountId") and not details.get("recoveryAzureStorageAccount")):
+        types = [d.get("targetDiskAccountType") or d.get("replicaDiskType") for d in managed]
+        disk_type = next((str(t) for t in types if t), None)
+        return {
+            "replicateTo": "ManagedDisks",
+            "diskType": disk_type,
+            "storageAccount": name_of(details.get("recoveryAzureLogStorageAccountId")),
+        }
+    return {"replicateTo": "StorageAccount", "storageAccount": name_of(details.get("recoveryAzureStorageAccount"))}
+
+
 def protected_item(obj: Mapping[str, Any]) -> Normalized | None:
     """A VM protected to Azure (HyperVReplicaAzure), keyed by the VM's name."""
     props = _props(obj)
@@ -208,22 +244,113 @@ def protected_item(obj: Mapping[str, Any]) -> Normalized | None:
     subnet = _recovery_subnet(nics)
     os_details = details.get("oSDetails") or details.get("osDetails") or {}
     vm = str(props.get("friendlyName") or "")
+    replica = _replica(details)
+    data: dict[str, Any] = {
+        "vm": vm,
+        "cloud": props.get("primaryProtectionContainerFriendlyName"),
+        "policy": props.get("policyFriendlyName") or name_of(props.get("policyId")),
+        "storageAccount": replica.pop("storageAccount"),
+        "osType": os_details.get("osType"),
+        "targetVmSize": details.get("recoveryAzureVMSize"),
+        "targetResourceGroup": name_of(details.get("recoveryAzureResourceGroupId")),
+        "targetNetwork": name_of(details.get("selectedRecoveryAzureNetworkId")),
+        "targetSubnet": subnet,
+        **replica,
+    }
     return Normalized(
         name=vm,
-        data={
-            "vm": vm,
-            "cloud": props.get("primaryProtectionContainerFriendlyName"),
-            "policy": props.get("policyFriendlyName") or name_of(props.get("policyId")),
-            "storageAccount": name_of(details.get("recoveryAzureStorageAccount")),
-            "osType": os_details.get("osType"),
-            "targetVmSize": details.get("recoveryAzureVMSize"),
-            "targetResourceGroup": name_of(details.get("recoveryAzureResourceGroupId")),
-            "targetNetwork": name_of(details.get("selectedRecoveryAzureNetworkId")),
-            "targetSubnet": subnet,
-        },
+        data=data,
         status={
             "protectionState": props.get("protectionState"),
             "replicationHealth": props.get("replicationHealth"),
             "item": obj.get("name"),
+            "diskSizeMB": _disk_size_mb(details),
+        },
+    )
+
+
+def parse_time(value: Any) -> datetime.datetime | None:
+    """An ISO 8601 time from ARM (``Z`` or an offset; none: UTC), or None."""
+    if not value:
+        return None
+    try:
+        when = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=datetime.UTC)
+
+
+def _days_until(value: Any, now: datetime.datetime) -> int | None:
+    """Whole days from ``now`` to the time ``value`` (negative: past), or None."""
+    when = parse_time(value)
+    return (when - now).days if when is not None else None
+
+
+def _minutes_since(value: Any, now: datetime.datetime) -> int | None:
+    when = parse_time(value)
+    return int((now - when).total_seconds() // 60) if when is not None else None
+
+
+def recovery_services_provider(obj: Mapping[str, Any], now: datetime.datetime) -> dict[str, Any]:
+    """The ASR Provider installed on a VMM server, as drift reports it: version, support, expiry, heartbeat and
+    connection (``now``: the time of the read, for how far off the expiry and the last heartbeat are)."""
+    props = _props(obj)
+    version = _sub(props, "providerVersionDetails")
+    expiry = version.get("expiryDate") or props.get("providerVersionExpiryDate")
+    return {
+        "name": props.get("machineName") or props.get("friendlyName") or obj.get("name"),
+        "fabric": props.get("fabricFriendlyName"),
+        "version": version.get("version") or props.get("providerVersion"),
+        "versionState": version.get("status") or props.get("providerVersionState"),
+        "expiry": expiry,
+        "expiresInDays": _days_until(expiry, now),
+        "lastHeartbeat": props.get("lastHeartBeat"),
+        "heartbeatAgeMinutes": _minutes_since(props.get("lastHeartBeat"), now),
+        "connection": props.get("connectionStatus"),
+    }
+
+
+def vmm_server(obj: Mapping[str, Any], vault_name: str, providers: list[dict[str, Any]]) -> Normalized | None:
+    """A VMM server registered with the vault (a fabric of type VMM), with the ASR Providers on it (None for a
+    fabric of another kind: Azure, VMware, a Hyper-V site)."""
+    props = _props(obj)
+    if str(_sub(props, "customDetails").get("instanceType", "")).casefold() != "vmm":
+        return None
+    server = str(props.get("friendlyName") or obj.get("name"))
+    mine = [p for p in providers if str(p.get("fabric") or "").casefold() in (server.casefold(), "")]
+    return Normalized(
+        name=server,
+        data={"server": server, "vault": vault_name},
+        status={"fabric": obj.get("name"), "health": props.get("health"), "providers": mine},
+    )
+
+
+def recovery_plan(obj: Mapping[str, Any], vms: Mapping[str, tuple[str, str]]) -> Normalized | None:
+    """A recovery plan failing VMM VMs over to Azure: its boot groups as lists of VM names (``vms``: protected
+    item id casefolded -> (VM name, cloud)); the cloud of its first VM names its tenant (``scope``). None for a
+    plan of another scenario."""
+    props = _props(obj)
+    if str(props.get("recoveryFabricId", RECOVERY_FABRIC)).casefold() != RECOVERY_FABRIC.casefold():
+        return None
+    groups: list[list[str]] = []
+    clouds: list[str] = []
+    for group in props.get("groups") or []:
+        if str((group or {}).get("groupType", "")).casefold() != "boot":
+            continue  # the Shutdown and Failover groups ASR adds to every plan
+        names = []
+        for item in group.get("replicationProtectedItems") or []:
+            vm, cloud = vms.get(str((item or {}).get("id", "")).casefold(), (name_of(item.get("id")) or "", ""))
+            names.append(vm)
+            clouds.append(cloud)
+        groups.append(sorted(names, key=str.casefold))
+    name = str(props.get("friendlyName") or obj.get("name"))
+    return Normalized(
+        name=name,
+        data={"name": name, "groups": groups},
+        status={
+            "currentScenario": _sub(props, "currentScenario").get("scenarioName"),
+            "currentScenarioStatus": props.get("currentScenarioStatus"),
+            "lastTestFailoverTime": props.get("lastTestFailoverTime"),
+            "cloud": next((c for c in clouds if c), None),
         },
     )

@@ -15,15 +15,20 @@ from reconciler.core.addresses import Address
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import TenantRef, VaultRef
-from reconciler.providers.azure.handler import AsrHandler, Step
+from reconciler.providers.azure.handler import AsrHandler
 from reconciler.providers.azure.normalize import RECOVERY_FABRIC, Normalized
 from reconciler.providers.azure.session import Family, Found, get, list_all, plain
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 
 def _removal() -> dict[str, Any]:
     """The body of a container mapping's removal (POST .../remove): HyperVReplicaAzure needs no details."""
     return {"properties": {"providerSpecificInput": {}}}
+
+
+# A container mapping's provider-specific input: HyperVReplicaAzure has no settings of its own, so the base
+# class, as Microsoft's example and Azure PowerShell send it (an empty object lacks the required instanceType).
+MAPPING_INPUT = {"instanceType": "ReplicationProviderSpecificContainerMappingInput"}
 
 
 class PolicyHandler(AsrHandler):
@@ -135,7 +140,8 @@ class AssociationHandler(AsrHandler):
         cloud, policy = resource.desired["cloud"], resource.desired["policy"]
         fabric, container = self.topology.container(vault, cloud)
         ops = asr.replication_protection_container_mappings
-        current = self._mapping(vault, cloud)
+        found = self.current(resource)
+        current = found[0] if found is not None else None
         if current is not None:
             n = normalize.policy_association(current)
             if n is not None and arm.same(str(n.data.get("policy")), policy):
@@ -157,7 +163,7 @@ class AssociationHandler(AsrHandler):
             "properties": {
                 "targetProtectionContainerId": RECOVERY_FABRIC,
                 "policyId": arm.policy_id(vault.id, policy),
-                "providerSpecificInput": {},
+                "providerSpecificInput": dict(MAPPING_INPUT),
             }
         }
         self.jobs.wait(
@@ -173,9 +179,10 @@ class AssociationHandler(AsrHandler):
     def remove(self, address: Address, seen: Observed, vault: VaultRef, report: Progress) -> str | None:
         asr = self.session.vault_client(Family.ASR, vault)
         fabric, container = self.topology.container(vault, address.name)
-        mapping = self._mapping(vault, address.name)
-        if mapping is None:
+        name = str(seen.status.get("mapping") or "")
+        if not name:
             return None
+        mapping = {"name": name, "id": arm.container_mapping_id(vault.id, fabric, container, name)}
         self.jobs.wait(
             f"remove the policy from cloud {address.name}",
             lambda hook: asr.replication_protection_container_mappings.begin_delete(

@@ -1,27 +1,28 @@
 """Protected items (``asr.protected_item``): a tenant's VM replicated to Azure (HyperVReplicaAzure), through
 ``SiteRecoveryManagementClient``.
 
-Enabling protection builds its payload from the spec and the vault: the VM's protectable item and OS disk
-are looked up in its cloud's container, the storage account the policy names is passed again, and the target
-network, subnet and resource group come from the tenant's recovery section. An update re-targets the VM's
-NICs; disabling protection is a pruned delete. The only Azure kind that may be replaced (a VM moving to
-another policy or storage account): protection is disabled and enabled again, losing no data of the tenant.
+Enabling protection builds its payload (``payloads.py``) from the spec and from the VM's protectable item in
+its cloud's container (its id on the host, its disks); the storage account the policy names is passed again,
+and the target network, subnet and resource group come from the tenant's recovery section. An update
+re-targets the VM's NICs; disabling protection is a pruned delete, or the first half of a replace. The only
+Azure kind that may be replaced (a VM moving to another policy, storage account or disk target): protection is
+disabled and enabled again, losing no data of the tenant's but its recovery points (the planner shows the
+cost, and holds it as disruptive).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from reconciler.core.addresses import Address
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import Observed, Resource
-from reconciler.providers.azure import arm, normalize
+from reconciler.providers.azure import arm, normalize, payloads
 from reconciler.providers.azure.context import TenantRef, VaultRef
-from reconciler.providers.azure.handler import AsrHandler, Step
+from reconciler.providers.azure.handler import AsrHandler
 from reconciler.providers.azure.normalize import Normalized
 from reconciler.providers.azure.session import Family, Found, list_all, plain
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 
 class ProtectionHandler(AsrHandler):
@@ -37,6 +38,10 @@ class ProtectionHandler(AsrHandler):
 
     def tenant_of(self, site: str, n: Normalized) -> str | None:
         return self.session.context.tenant_of_cloud(site, str(n.data.get("cloud") or ""))
+
+    def adjust(self, resource: Resource, n: Normalized) -> None:
+        if "osDisk" in resource.desired:  # what enable protection needed; ASR keeps no record of it
+            n.data["osDisk"] = resource.desired["osDisk"]
 
     def get_in_vault(self, resource: Resource, tenant: TenantRef, vault: VaultRef) -> Found | None:
         cloud = str(resource.desired.get("cloud") or tenant.cloud)
@@ -73,14 +78,14 @@ class ProtectionHandler(AsrHandler):
         return found
 
     def _targets(self, resource: Resource) -> dict[str, str]:
-        """The ARM ids the VM fails over to: storage account, network, subnet, resource group."""
+        """Where the VM replicates and fails over to: the storage account, network and resource group (ARM ids),
+        and the subnet (by name, as Azure PowerShell sends it)."""
         d = resource.desired
         tenant = self.session.tenant(resource.tenant)
-        network_id = arm.virtual_network_id(tenant.subscription, d["targetResourceGroup"], d["targetNetwork"])
         return {
             "storage": self.storage_id(tenant, d["storageAccount"]),
-            "network": network_id,
-            "subnet": f"{network_id}/subnets/{d['targetSubnet']}",
+            "network": arm.virtual_network_id(tenant.subscription, d["targetResourceGroup"], d["targetNetwork"]),
+            "subnet": d["targetSubnet"],
             "resourceGroup": arm.resource_group_id(tenant.subscription, d["targetResourceGroup"]),
         }
 
@@ -90,11 +95,12 @@ class ProtectionHandler(AsrHandler):
         fabric, container = self.topology.container(vault, resource.desired["cloud"])
         ops = asr.replication_protected_items
         targets = self._targets(resource)
-        current = self._in_container(vault, fabric, container, vm, protected=True)
+        found = self.current(resource)
+        current = found[0] if found is not None else None
         if current is None:
             item = self._protectable(vault, fabric, container, vm)
             name = str(item["name"])
-            body = _enable_body(
+            body = payloads.enable_body(
                 resource.desired, item, targets, policy_id=arm.policy_id(vault.id, resource.desired["policy"])
             )
             self.jobs.wait(
@@ -108,7 +114,7 @@ class ProtectionHandler(AsrHandler):
         else:
             name = str(current["name"])
             if not step.lifecycle_only:
-                body = _update_body(resource.desired, current, targets)
+                body = payloads.update_body(resource.desired, current, targets)
                 self.jobs.wait(
                     f"update protection of {vm}",
                     lambda hook: ops.begin_update(
@@ -131,74 +137,10 @@ class ProtectionHandler(AsrHandler):
                 fabric,
                 container,
                 item,
-                {"properties": {"disableProtectionReason": "NotSpecified"}},
+                payloads.DISABLE_BODY,
                 raw_response_hook=hook,
             ),
             report,
             vault,
         )
         return arm.protected_item_id(vault.id, fabric, container, item)
-
-
-def _enable_body(
-    d: Mapping[str, Any], item: Mapping[str, Any], targets: Mapping[str, str], *, policy_id: str
-) -> dict[str, Any]:
-    """Enable protection of the protectable ``item`` (its OS disk, or its first disk) under ``policy_id``."""
-    details = (item.get("properties") or {}).get("customDetails") or {}
-    disks = details.get("diskDetails") or []
-    os_disk = next((x for x in disks if str(x.get("vhdType", "")).casefold() == "operatingsystem"), None)
-    os_disk = os_disk or (disks[0] if disks else {})
-    vm = d["vm"]
-    return {
-        "properties": {
-            "policyId": policy_id,
-            "protectableItemId": str(item["id"]),
-            "providerSpecificDetails": {
-                "instanceType": "HyperVReplicaAzure",
-                "vmName": vm,
-                "osType": d["osType"],
-                "vhdId": os_disk.get("vhdId"),
-                "targetAzureVmName": vm,
-                "targetAzureNetworkId": targets["network"],
-                "targetAzureSubnetId": targets["subnet"],
-                "targetAzureV2ResourceGroupId": targets["resourceGroup"],
-                # The policy names the storage account; enabling protection must name it again.
-                "targetStorageAccountId": targets["storage"],
-                "useManagedDisks": "false",
-                "targetVmSize": d["targetVmSize"],
-            },
-        }
-    }
-
-
-def _update_body(d: Mapping[str, Any], current: Mapping[str, Any], targets: Mapping[str, str]) -> dict[str, Any]:
-    """Re-target the protected item ``current``: VM name and size, network, and each NIC's subnet."""
-    nics = ((current.get("properties") or {}).get("providerSpecificDetails") or {}).get("vmNics") or []
-    return {
-        "properties": {
-            "recoveryAzureVMName": d["vm"],
-            "recoveryAzureVMSize": d["targetVmSize"],
-            "selectedRecoveryAzureNetworkId": targets["network"],
-            "vmNics": [
-                {
-                    "nicId": nic.get("nicId"),
-                    "selectionType": "SelectedByUser",
-                    # The failover subnet lives on each IP configuration (API 2021 and later).
-                    "ipConfigs": [
-                        {
-                            "ipConfigName": c.get("name"),
-                            "isPrimary": c.get("isPrimary"),
-                            "recoverySubnetName": d["targetSubnet"],
-                        }
-                        for c in nic.get("ipConfigs") or []
-                    ],
-                }
-                for nic in nics
-            ],
-            "providerSpecificDetails": {
-                "instanceType": "HyperVReplicaAzure",
-                "recoveryAzureV2ResourceGroupId": targets["resourceGroup"],
-                "useManagedDisks": "false",
-            },
-        }
-    }

@@ -137,6 +137,13 @@ class Session:
             raise PermanentError(f"no tenant {name!r} in the specs: cannot tell which subscription to use")
         return self.context.tenants[name]
 
+    def ad_tenant_of(self, subscription: str) -> str | None:
+        """The Azure AD tenant a subscription signs in to: a tenant's own, else the provider's home tenant."""
+        for tenant in self.context.tenants.values():
+            if tenant.subscription.casefold() == subscription.casefold():
+                return tenant.ad_tenant
+        return self.settings.home_tenant
+
     def close(self) -> None:
         with self._lock:
             clients, self._clients = list(self._clients.values()), {}

@@ -9,7 +9,10 @@ names another (``usgov``, ``china``) or ``custom`` with ``RECONCILER_AZURE_ARM_E
 ``environment``, ``managed-identity``, ``workload-identity``, ``cli`` or ``client-secret`` (AZURE_CLIENT_ID
 and AZURE_CLIENT_SECRET). Each subscription signs in to its own Azure AD tenant: the tenant's plan names
 it (``spec.plan.azure.tenantId``), the provider's vault subscription uses ``RECONCILER_AZURE_TENANT_ID``
-(else AZURE_TENANT_ID, else the credential's home tenant)."""
+(else AZURE_TENANT_ID, else the credential's home tenant). How requests are retried and waited for:
+``RECONCILER_AZURE_RETRIES``, ``RECONCILER_AZURE_MAX_RETRY_AFTER_S``, ``RECONCILER_AZURE_RETRY_BACKOFF_S``,
+``RECONCILER_AZURE_POLLING_INTERVAL_S``, ``RECONCILER_JOB_TIMEOUT_S`` and ``RECONCILER_AZURE_REGISTRATION_TIMEOUT_S``
+(docs/azure.md)."""
 
 from __future__ import annotations
 
@@ -41,6 +44,30 @@ CLOUD_ALIASES = {
     "azurechinacloud": "china",
     "usgovernment": "usgov",
 }
+# Numeric settings: field -> (variable, default, lowest allowed value).
+_NUMBERS: dict[str, tuple[str, float, float]] = {
+    "job_timeout_s": ("RECONCILER_JOB_TIMEOUT_S", 1800.0, 0.0),
+    "polling_interval_s": ("RECONCILER_AZURE_POLLING_INTERVAL_S", 5.0, 0.0),
+    "retries": ("RECONCILER_AZURE_RETRIES", 6, 0),
+    "max_retry_after_s": ("RECONCILER_AZURE_MAX_RETRY_AFTER_S", 120.0, 0.0),
+    "retry_backoff_s": ("RECONCILER_AZURE_RETRY_BACKOFF_S", 0.8, 0.0),
+    "registration_timeout_s": ("RECONCILER_AZURE_REGISTRATION_TIMEOUT_S", 1800.0, 0.0),
+}
+
+
+def _number(env: Mapping[str, str], var: str, default: float, low: float) -> float:
+    text = env.get(var, "").strip()
+    if not text:
+        return float(default)
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{var}={text!r}: a number of seconds (or, for retries, a count)") from None
+    if not value >= low:  # also refuses NaN
+        raise SettingsError(f"{var}={text!r}: must be at least {low:g}")
+    return value
+
+
 CREDENTIALS = ("default", "environment", "managed-identity", "workload-identity", "cli", "client-secret")
 
 
@@ -55,7 +82,13 @@ class AzureSettings:
     ca_bundle: str | None = None
     home_tenant: str | None = None  # the AD tenant of the provider's (vault) subscription
     job_timeout_s: float = 1800.0
-    polling_interval_s: float | None = None  # None: the service's Retry-After
+    # Between polls of a long-running operation when the service gives no positive Retry-After (ASR answers
+    # Retry-After: 0 on some operations; the SDK's own default would then be 30 s per poll).
+    polling_interval_s: float = 5.0
+    retries: int = 6  # per request, of a throttled (429) or failed (408, 5xx but 501/505) request
+    max_retry_after_s: float = 120.0  # the longest Retry-After honoured; a longer one is cut to this
+    retry_backoff_s: float = 0.8  # exponential backoff factor when the service names no delay
+    registration_timeout_s: float = 1800.0  # how long a resource provider registration may take
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AzureSettings | None:
@@ -90,16 +123,7 @@ class AzureSettings:
         ca = e.get("RECONCILER_AZURE_CA_BUNDLE") or None
         if ca is not None and not Path(ca).is_file():
             raise SettingsError(f"RECONCILER_AZURE_CA_BUNDLE={ca!r}: no such file (a PEM bundle of CA certificates)")
-        timeout = e.get("RECONCILER_JOB_TIMEOUT_S", "1800")
-        try:
-            job_timeout = float(timeout)
-        except ValueError:
-            raise SettingsError(f"RECONCILER_JOB_TIMEOUT_S={timeout!r}: a number of seconds") from None
-        poll = e.get("RECONCILER_AZURE_POLLING_INTERVAL_S")
-        try:
-            polling = float(poll) if poll else None
-        except ValueError:
-            raise SettingsError(f"RECONCILER_AZURE_POLLING_INTERVAL_S={poll!r}: a number of seconds") from None
+        numbers = {name: _number(e, var, default, low) for name, (var, default, low) in _NUMBERS.items()}
         home = e.get("RECONCILER_AZURE_TENANT_ID") or e.get("AZURE_TENANT_ID") or None
         if credential == "client-secret":
             missing = [v for v in ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET") if not e.get(v)]
@@ -112,22 +136,30 @@ class AzureSettings:
             credential=credential,
             ca_bundle=ca,
             home_tenant=home,
-            job_timeout_s=job_timeout,
-            polling_interval_s=polling,
+            job_timeout_s=numbers["job_timeout_s"],
+            polling_interval_s=numbers["polling_interval_s"],
+            retries=int(numbers["retries"]),
+            max_retry_after_s=numbers["max_retry_after_s"],
+            retry_backoff_s=numbers["retry_backoff_s"],
+            registration_timeout_s=numbers["registration_timeout_s"],
         )
 
     def client_kwargs(self) -> dict[str, Any]:
-        """What every management client gets: the cloud's endpoint and token audience, the CA bundle, and
-        no retries of its own (the engine retries, honouring Retry-After, with its own budget)."""
+        """What every management client gets: the cloud's endpoint and token audience, the CA bundle, the
+        polling interval, and the per-request retry policy (``pipeline.RetryPolicy``: a throttled request is
+        sent again after the service's Retry-After, capped, at most ``retries`` times)."""
+        from reconciler.providers.azure import pipeline  # imports azure-core: only once the provider is on
+
         kw: dict[str, Any] = {
             "base_url": self.cloud.arm_endpoint,
             "credential_scopes": [f"{self.cloud.arm_endpoint}/.default"],
-            "retry_total": 0,
+            "retry_policy": pipeline.retry_policy(
+                retries=self.retries, max_retry_after_s=self.max_retry_after_s, backoff_s=self.retry_backoff_s
+            ),
+            "polling_interval": self.polling_interval_s,
         }
         if self.ca_bundle:
             kw["connection_verify"] = self.ca_bundle
-        if self.polling_interval_s is not None:
-            kw["polling_interval"] = self.polling_interval_s
         return kw
 
 

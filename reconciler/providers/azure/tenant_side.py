@@ -1,10 +1,13 @@
 """A tenant's own Azure resources, in the tenant's subscription and signed in to the tenant's Azure AD tenant:
 its resource groups (``azure.resource_group``, ``ResourceManagementClient``), and in its recovery resource
 group the storage account its replicas land in (``azure.storage_account``, ``StorageManagementClient``) and
-the virtual network its VMs fail over to (``azure.virtual_network``, ``NetworkManagementClient``).
+the virtual network its VMs fail over to (``azure.virtual_network``, ``NetworkManagementClient``). The site's
+vault resource group is an ``azure.resource_group`` too, in the site's scope and the provider's subscription.
 
 Reads: one list call per subscription (resource groups) or per recovery resource group (storage accounts,
-virtual networks). All three carry the tool's tags; one without them is never changed.
+virtual networks). All three carry the tool's tags; one without them is never changed. Anything in a tenant's
+recovery resource group is reported, tagged or not (the group is the tenant's, declared in the specs); in a
+subscription only the groups the tool's tags (or ledger) claim are.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ import abc
 from typing import Any
 
 from reconciler.core.addresses import Address
-from reconciler.core.resources import Observed, Resource
+from reconciler.core.resources import Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import TenantRef
-from reconciler.providers.azure.handler import Step, TaggedHandler, observed
-from reconciler.providers.azure.session import Family, Found, find, get, list_all
-from reconciler.providers.base import Progress
+from reconciler.providers.azure.session import Family, Found, get, list_all
+from reconciler.providers.azure.tagged import TaggedHandler
+from reconciler.providers.base import Progress, Step
 
 
 class _TenantHandler(TaggedHandler):
@@ -26,44 +29,63 @@ class _TenantHandler(TaggedHandler):
         return self.session.tenant(resource.tenant or resource.address.scope)
 
 
-class ResourceGroupHandler(_TenantHandler):
+class ResourceGroupHandler(TaggedHandler):
+    """A tenant's resource groups (in its subscription), and the site's vault resource group (in the provider's
+    subscription, tagged with the site)."""
+
     kinds = frozenset({"azure.resource_group"})
 
-    def _groups(self, tenant: TenantRef) -> Any:
-        return self.session.tenant_client(Family.RESOURCES, tenant).resource_groups
+    def _where(self, resource: Resource) -> tuple[str, Any]:
+        """The subscription holding the group, and its resource groups client."""
+        scope = resource.tenant or resource.address.scope
+        if scope in self.session.context.tenants:
+            tenant = self.session.tenant(scope)
+            return tenant.subscription, self.session.tenant_client(Family.RESOURCES, tenant).resource_groups
+        vault = self.session.vault(resource.site or scope)
+        return vault.subscription, self.session.vault_client(Family.RESOURCES, vault).resource_groups
+
+    def scope_tag_of(self, resource: Resource) -> str:
+        scope = resource.tenant or resource.address.scope
+        return normalize.TAG_TENANT if scope in self.session.context.tenants else normalize.TAG_SITE
 
     def read_scope(self, resource: Resource) -> str:
-        return f"subscription/{self.tenant_of(resource).subscription}"
+        return f"subscription/{self._where(resource)[0]}"
+
+    def arm_id(self, resource: Resource) -> str:
+        return arm.resource_group_id(self._where(resource)[0], resource.address.name)
 
     def list_scope(self, first: Resource) -> list[Found]:
-        tenant = self.tenant_of(first)
-        return list_all(
-            f"list resource groups in subscription {tenant.subscription}",
-            self._groups(tenant).list,
-            normalize.resource_group,
-        )
+        subscription, groups = self._where(first)
+        return list_all(f"list resource groups in subscription {subscription}", groups.list, normalize.resource_group)
 
-    def get_one(self, resource: Resource) -> Observed | None:
-        groups, name = self._groups(self.tenant_of(resource)), resource.address.name
+    def fetch(self, resource: Resource) -> Found | None:
+        groups, name = self._where(resource)[1], resource.address.name
         obj = get(f"get resource group {name}", lambda: groups.get(name))
-        return observed(resource.address, obj, normalize.resource_group(obj))
+        return obj, normalize.resource_group(obj)
+
+    def wire(self, resource: Resource) -> dict[str, Any]:
+        groups, name = self._where(resource)[1], resource.address.name
+        return get(f"get resource group {name}", lambda: groups.get(name))
+
+    def write_tags(self, resource: Resource, tags: dict[str, str], report: Progress) -> None:
+        groups, name = self._where(resource)[1], resource.address.name
+        with arm.boundary(f"tag resource group {name}"):
+            groups.update(name, {"tags": tags})
 
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
-        groups = self._groups(self.session.tenant(resource.tenant))
+        groups = self._where(resource)[1]
         d = resource.desired
-        existing = find(f"get resource group {d['name']}", lambda: groups.get(d["name"]))
-        if not step.create:
-            self.refuse_foreign(resource.address, existing)
+        existing = self.existing(resource)
+        self.refuse_foreign(resource.address, existing)
         body: dict[str, Any] = {"location": d["location"], "tags": self.tags(resource, existing)}
         with arm.boundary(f"create or update resource group {d['name']}"):
             groups.create_or_update(d["name"], body)
 
     def delete(self, address: Address, resource: Resource, report: Progress, *, pruning: bool) -> None:
-        groups = self._groups(self.session.tenant(address.scope))
+        groups = self._where(resource)[1]
         self.delete_owned(
             address,
-            what=f"resource group {address.name}",
-            get=lambda: groups.get(address.name),
+            resource,
             remove=lambda: self.jobs.wait(
                 f"delete resource group {address.name}",
                 lambda hook: groups.begin_delete(address.name, raw_response_hook=hook),
@@ -79,11 +101,16 @@ class _InRecoveryGroup(_TenantHandler):
         tenant = self.tenant_of(resource)
         return f"resource-group/{tenant.subscription}/{tenant.resource_group or '-'}"
 
+    reports_foreign = True  # the tenant's recovery resource group: whatever is in it is the tool's business
+
     def list_scope(self, first: Resource) -> list[Found]:
         tenant = self.tenant_of(first)
         if tenant.resource_group is None:
             return []
-        return self.list_group(tenant, tenant.resource_group)
+        found = self.list_group(tenant, tenant.resource_group)
+        for _obj, n in found:
+            n.scope = tenant.name  # listed in the tenant's own group: the tenant's, whatever its tags say
+        return found
 
     @abc.abstractmethod
     def list_group(self, tenant: TenantRef, rg: str) -> list[Found]:
@@ -107,17 +134,32 @@ class StorageAccountHandler(_InRecoveryGroup):
             normalize.storage_account,
         )
 
-    def get_one(self, resource: Resource) -> Observed | None:
+    def arm_id(self, resource: Resource) -> str:
+        tenant = self.tenant_of(resource)
+        return arm.storage_account_id(tenant.subscription, self.group_of(resource, tenant), resource.address.name)
+
+    def fetch(self, resource: Resource) -> Found | None:
         tenant, name = self.tenant_of(resource), resource.address.name
         accounts, rg = self._accounts(tenant), self.group_of(resource, tenant)
         obj = get(f"get storage account {name}", lambda: accounts.get_properties(rg, name))
-        return observed(resource.address, obj, normalize.storage_account(obj))
+        return obj, normalize.storage_account(obj)
+
+    def wire(self, resource: Resource) -> dict[str, Any]:
+        tenant, name = self.tenant_of(resource), resource.address.name
+        accounts, rg = self._accounts(tenant), self.group_of(resource, tenant)
+        return get(f"get storage account {name}", lambda: accounts.get_properties(rg, name))
+
+    def write_tags(self, resource: Resource, tags: dict[str, str], report: Progress) -> None:
+        tenant, name = self.tenant_of(resource), resource.address.name
+        accounts, rg = self._accounts(tenant), self.group_of(resource, tenant)
+        with arm.boundary(f"tag storage account {name}"):
+            accounts.update(rg, name, {"tags": tags})
 
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
-        accounts = self._accounts(self.session.tenant(resource.tenant))
+        accounts = self._accounts(self.tenant_of(resource))
         d = resource.desired
         rg, name = d["resourceGroup"], d["name"]
-        existing = find(f"get storage account {name}", lambda: accounts.get_properties(rg, name))
+        existing = self.existing(resource)
         tags = self.tags(resource, existing)
         if existing is None:
             body: dict[str, Any] = {
@@ -142,19 +184,14 @@ class StorageAccountHandler(_InRecoveryGroup):
             accounts.update(rg, name, {"sku": {"name": d["sku"]}, "tags": tags})
 
     def delete(self, address: Address, resource: Resource, report: Progress, *, pruning: bool) -> None:
-        tenant = self.session.tenant(address.scope)
-        accounts, rg = self._accounts(tenant), tenant.resource_group or ""
+        tenant = self.tenant_of(resource)
+        accounts, rg = self._accounts(tenant), self.group_of(resource, tenant)
 
         def remove() -> None:
             with arm.boundary(f"delete storage account {address.name}"):
                 accounts.delete(rg, address.name)
 
-        self.delete_owned(
-            address,
-            what=f"storage account {address.name}",
-            get=lambda: accounts.get_properties(rg, address.name),
-            remove=remove,
-        )
+        self.delete_owned(address, resource, remove=remove)
 
 
 class VirtualNetworkHandler(_InRecoveryGroup):
@@ -167,19 +204,33 @@ class VirtualNetworkHandler(_InRecoveryGroup):
         networks = self._networks(tenant)
         return list_all(f"list virtual networks in {rg}", lambda: networks.list(rg), normalize.virtual_network)
 
-    def get_one(self, resource: Resource) -> Observed | None:
+    def arm_id(self, resource: Resource) -> str:
+        tenant = self.tenant_of(resource)
+        return arm.virtual_network_id(tenant.subscription, self.group_of(resource, tenant), resource.address.name)
+
+    def fetch(self, resource: Resource) -> Found | None:
         tenant, name = self.tenant_of(resource), resource.address.name
         networks, rg = self._networks(tenant), self.group_of(resource, tenant)
         obj = get(f"get virtual network {name}", lambda: networks.get(rg, name))
-        return observed(resource.address, obj, normalize.virtual_network(obj))
+        return obj, normalize.virtual_network(obj)
+
+    def wire(self, resource: Resource) -> dict[str, Any]:
+        tenant, name = self.tenant_of(resource), resource.address.name
+        networks, rg = self._networks(tenant), self.group_of(resource, tenant)
+        return get(f"get virtual network {name}", lambda: networks.get(rg, name))
+
+    def write_tags(self, resource: Resource, tags: dict[str, str], report: Progress) -> None:
+        tenant, name = self.tenant_of(resource), resource.address.name
+        networks, rg = self._networks(tenant), self.group_of(resource, tenant)
+        with arm.boundary(f"tag virtual network {name}"):
+            networks.update_tags(rg, name, {"tags": tags})
 
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
-        networks = self._networks(self.session.tenant(resource.tenant))
+        networks = self._networks(self.tenant_of(resource))
         d = resource.desired
         rg, name = d["resourceGroup"], d["name"]
-        existing = find(f"get virtual network {name}", lambda: networks.get(rg, name))
-        if existing is not None:
-            self.refuse_foreign(resource.address, existing)
+        existing = self.existing(resource)
+        self.refuse_foreign(resource.address, existing)
         props = dict((existing or {}).get("properties") or {})
         props.update({"addressSpace": {"addressPrefixes": list(d["addressSpace"])}, "subnets": _subnets(d, existing)})
         body: dict[str, Any] = {"location": d["location"], "tags": self.tags(resource, existing), "properties": props}
@@ -190,12 +241,11 @@ class VirtualNetworkHandler(_InRecoveryGroup):
         )
 
     def delete(self, address: Address, resource: Resource, report: Progress, *, pruning: bool) -> None:
-        tenant = self.session.tenant(address.scope)
-        networks, rg = self._networks(tenant), tenant.resource_group or ""
+        tenant = self.tenant_of(resource)
+        networks, rg = self._networks(tenant), self.group_of(resource, tenant)
         self.delete_owned(
             address,
-            what=f"virtual network {address.name}",
-            get=lambda: networks.get(rg, address.name),
+            resource,
             remove=lambda: self.jobs.wait(
                 f"delete virtual network {address.name}",
                 lambda hook: networks.begin_delete(rg, address.name, raw_response_hook=hook),

@@ -2,9 +2,10 @@
 networks the server synchronised to the vault, which ASR names with its own ids.
 
 Mappings and protected items live under a container or network, so their single reads and writes start by
-turning the spec's cloud or VM network name into ASR's; the answer is cached per vault for the run and asked
-again once when a name is missing (VMM may have synchronised it since). A cloud or network that is not in the
-vault yet raises ``NotFoundError``: nothing under it can exist either, so a read answers "absent".
+turning the spec's cloud or VM network name into ASR's; the answer is read once per vault for the run (steps
+running at the same time wait for the one read in flight rather than each reading it) and asked again once per
+missing name (VMM may have synchronised it since). A cloud or network that is not in the vault yet raises
+``NotFoundError``: nothing under it can exist either, so a read answers "absent".
 """
 
 from __future__ import annotations
@@ -38,14 +39,24 @@ class Topologies:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._lock = threading.Lock()
+        self._vault_locks: dict[str, threading.Lock] = {}
         self._cache: dict[str, Topology] = {}
+        self._refreshed: set[tuple[str, bool, str]] = set()  # (site, network?, casefolded name) asked again
 
     def of(self, vault: VaultRef, *, refresh: bool = False) -> Topology:
-        """The vault's fabric for the site's VMM server with its clouds and VM networks."""
+        """The vault's fabric for the site's VMM server with its clouds and VM networks (one read per vault, unless
+        ``refresh``)."""
         with self._lock:
+            lock = self._vault_locks.setdefault(vault.site, threading.Lock())
+        with lock:
             cached = self._cache.get(vault.site)
-        if cached is not None and not refresh:
-            return cached
+            if cached is not None and not refresh:
+                return cached
+            topology = self._read(vault)
+            self._cache[vault.site] = topology
+            return topology
+
+    def _read(self, vault: VaultRef) -> Topology:
         asr = self.session.vault_client(Family.ASR, vault)
         rg, name = vault.resource_group, vault.name
         fabric = self._fabric(vault, asr)
@@ -59,10 +70,7 @@ class Topologies:
                 _friendly(n).casefold(): str(n["name"])
                 for n in map(plain, asr.replication_networks.list_by_replication_fabrics(rg, name, fabric))
             }
-        topology = Topology(fabric, containers, networks)
-        with self._lock:
-            self._cache[vault.site] = topology
-        return topology
+        return Topology(fabric, containers, networks)
 
     def _fabric(self, vault: VaultRef, asr: Any) -> str:
         """The name of the fabric the site's VMM server registered as."""
@@ -110,9 +118,16 @@ class Topologies:
         )
 
     def _synced(self, vault: VaultRef, name: str, *, networks: bool, missing: str, code: str) -> tuple[str, str]:
-        for refresh in (False, True):
-            topology = self.of(vault, refresh=refresh)
-            names = topology.networks if networks else topology.containers
-            if name.casefold() in names:
-                return topology.fabric, names[name.casefold()]
+        topology = self.of(vault)
+        names = topology.networks if networks else topology.containers
+        if name.casefold() not in names:
+            key = (vault.site, networks, name.casefold())
+            with self._lock:
+                again = key not in self._refreshed
+                self._refreshed.add(key)
+            if again:  # once per name and run: VMM may have synchronised it since the first read
+                topology = self.of(vault, refresh=True)
+                names = topology.networks if networks else topology.containers
+        if name.casefold() in names:
+            return topology.fabric, names[name.casefold()]
         raise NotFoundError(missing, code=code)

@@ -186,8 +186,10 @@ class RedfishBmc:
         )
 
     def read_bios(self) -> BiosState:
-        current = self._get(self._path("bios"), action="reading the BIOS").get("Attributes") or {}
+        # The pending settings first: a boot that applies them between the two reads then shows them in force
+        # (and so not pending), never as gone from both (read the other way round, they would seem dropped).
         staged = self._get(self._path("settings"), action="reading the pending BIOS settings").get("Attributes") or {}
+        current = self._get(self._path("bios"), action="reading the BIOS").get("Attributes") or {}
         # Dell lists only pending values; HPE lists every attribute with pending ones merged: keep differences.
         pending = {k: v for k, v in staged.items() if current.get(k) != v}
         return BiosState(attributes=dict(current), pending=pending, registry_id=self._path("registry_id"))

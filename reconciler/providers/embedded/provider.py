@@ -10,10 +10,11 @@ from typing import Any
 
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
-from reconciler.core.changes import Action, ResourceChange
+from reconciler.core.changes import Action, ActionReason, ResourceChange
 from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.base import BaseProvider, Progress
+from reconciler.providers.discovery import Scope
 from reconciler.providers.embedded import rules
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
@@ -49,6 +50,7 @@ _READY_BY_BIOS = {
 # Under OS control (or a BIOS the table does not know), the hypervisor's power policy decides.
 _READY_BY_POLICY = {"highperformance": 3.0, "static": 3.0, "balanced": 5.4, "dynamic": 5.4}
 _READY_OTHERWISE = 8.0  # power saver, low, custom, or no policy known
+READY_SOURCE = "embedded estate: a table by BIOS profile and power policy"  # no metrics here, unlike vCenter
 
 
 def cpu_ready_percent(bios: Row | None, policy: Row | None) -> float:
@@ -75,6 +77,10 @@ class EmbeddedProvider(BaseProvider):
     def __init__(self, store: EstateStore, faults: Faults | None = None) -> None:
         self.store = store
         self.faults = faults or Faults()
+        # Whether this estate serves an address: False where a real backend does (the registry sets it from the
+        # routing table). The rules then leave those objects to that backend, and a host another backend puts in
+        # maintenance reboots here without this estate's own maintenance flag.
+        self.serves: Callable[[Address], bool] = lambda _address: True
 
     @property
     def restart_timeout_s(self) -> float:
@@ -106,6 +112,8 @@ class EmbeddedProvider(BaseProvider):
             rows = self.store.list_many(kind, scopes)
             if kind == kinds.HOST_KIND:
                 rows = self._with_cpu_ready(self._booted(rows), scopes)
+            elif kind == "bmc.bios":
+                rows = self._booted(rows)
             for row in rows:
                 out[row.address] = observed(row)
             found = {(a.scope, a.name.casefold()): a for a in out if a.kind == kind}
@@ -118,6 +126,11 @@ class EmbeddedProvider(BaseProvider):
                     out[r.address] = None
         return out
 
+    def discover(self, kind: str, scope: Scope) -> list[Observed]:
+        """Every object of ``kind`` the estate holds in ``scope``, owned or not (``providers.discovery``)."""
+        self.faults.round_trip(f"list {kind}")
+        return [observed(row) for row in self.store.list_many(kind, [scope.name])]
+
     def _with_cpu_ready(self, hosts: list[Row], scopes: Sequence[str]) -> list[Row]:
         """Hosts with their live ``cpuReadyPercent`` (a metric, derived from the BIOS and power policy
         rows of the same answer: still one round trip)."""
@@ -128,7 +141,8 @@ class EmbeddedProvider(BaseProvider):
         bios, policy = by_name("bmc.bios"), by_name("host.power_policy")
         for row in hosts:
             key = (row.address.scope, row.address.name.casefold())
-            row.status = {**row.status, "cpuReadyPercent": cpu_ready_percent(bios.get(key), policy.get(key))}
+            percent = cpu_ready_percent(bios.get(key), policy.get(key))
+            row.status = {**row.status, "cpuReadyPercent": percent, "cpuReadySource": READY_SOURCE}
         return hosts
 
     # --- applying ---------------------------------------------------------------------------------
@@ -139,8 +153,12 @@ class EmbeddedProvider(BaseProvider):
         a = change.address
         report = progress or (lambda _message: None)
         if change.action is Action.DELETE:
-            self._delete(a)
+            # A prune needs the ownership marker; the first half of a replace run ahead of a dependency's change
+            # (the planner's ``vacates``) is a delete the planner allowed, like any replace.
+            self._delete(a, pruning=change.action_reason is not ActionReason.REPLACE)
             return None
+        if change.action is Action.ADOPT:
+            return self._adopt(a, resource)
         if resource.kind == "hyperv.vm_memory":
             return self._vm_memory(change, resource)
         if resource.kind == "bmc.bios":  # settings apply at reset: the engine's host procedure drives it
@@ -149,19 +167,19 @@ class EmbeddedProvider(BaseProvider):
         with self.store.transaction():
             current = self.store.get(a)
             if change.action is Action.REPLACE and current is not None:
-                rules.check_delete(self.store, current)
+                rules.check_delete(self._view(), current)
                 self.store.delete(a)
                 current = None
             if current is None:
                 if not resource.policy.creatable:
                     raise PermanentError(f"{a} does not exist and cannot be created", code="NotFound")
-                rules.check_create(self.store, resource)
+                rules.check_create(self._view(), resource)
                 status = _marker(resource)
                 if a.kind == "asr.protected_item":
                     status.update(_PROTECTED)
                 row = self.store.put(Row(a, dict(resource.desired), status=status, owned=True))
             else:
-                rules.check_update(self.store, resource)
+                rules.check_update(self._view(), resource)
                 current.data = {**current.data, **resource.desired}
                 if current.owned:  # keep the ownership tags in step with the spec's lifecycle
                     current.status = {**current.status, **_marker(resource)}
@@ -170,17 +188,33 @@ class EmbeddedProvider(BaseProvider):
             self._job("EnableProtection", a, report)
         return observed(row)
 
-    def _delete(self, address: Address) -> None:
-        """Delete (for a protected item: disable protection). Only what the tool created, and only once
-        nothing depends on it any more: the real systems refuse otherwise."""
+    def _view(self) -> rules.View:
+        return rules.View(self.store, self.serves)
+
+    def _adopt(self, address: Address, resource: Resource) -> Observed:
+        """Mark an object made outside the tool as the tool's (its ownership marker, with the spec's lifecycle),
+        leaving everything else as it is. Idempotent: an object already marked is left alone."""
+        self.faults.round_trip("adopt", address)
+        with self.store.transaction():
+            row = self._existing(address)
+            if not row.owned:
+                row.owned = True
+                row.status = {**row.status, **_marker(resource)}
+                row = self.store.put(row)
+        return observed(row)
+
+    def _delete(self, address: Address, *, pruning: bool = True) -> None:
+        """Delete (for a protected item: disable protection). Only what the tool created (unless it is the
+        first half of a replace), and only once nothing depends on it any more: the real systems refuse
+        otherwise."""
         self.faults.round_trip("delete", address)
         with self.store.transaction():
             row = self.store.get(address)
             if row is None:
                 return
-            if not row.owned:
+            if pruning and not row.owned:
                 raise PermanentError(f"{address} was not created by reconciler: not deleting it", code="NotOwned")
-            rules.check_delete(self.store, row)
+            rules.check_delete(self._view(), row)
             self.store.delete(address)
 
     def _job(self, name: str, address: Address, report: Callable[[str], None]) -> None:
@@ -275,6 +309,9 @@ class EmbeddedProvider(BaseProvider):
         self._set_status(host.address, maintenance=False)
         progress("Exit maintenance mode: done")
 
+    def check(self, change: ResourceChange, resource: Resource) -> None:
+        """The estate keeps no attribute registry: validation's vendor rules (spec/rules/power.py) stand for it."""
+
     def stage(self, change: ResourceChange, resource: Resource, progress: Progress) -> None:
         """Redfish PATCH of Bios/Settings: pending until the next reset."""
         wanted = dict(resource.desired.get("attributes", {}))
@@ -283,20 +320,25 @@ class EmbeddedProvider(BaseProvider):
         progress("BIOS settings staged for the next reset")
 
     def restart(self, resource: Resource, progress: Progress) -> None:
-        """ComputerSystem.Reset: refused outside maintenance mode. The host answers its manager again, with
-        the staged settings applied, after ``job_polls`` reads of its state."""
+        """ComputerSystem.Reset: refused outside maintenance mode (when this estate manages the host's maintenance;
+        another backend's host procedure made sure of it otherwise). The host answers its manager again, and its
+        BIOS shows the staged settings applied, after ``job_polls`` reads of each."""
         host = Address(kinds.HOST_KIND, resource.address.scope, resource.address.name)
         self.faults.round_trip("ComputerSystem.Reset", resource.address)
         with self.store.transaction():
-            rules.require_maintenance(self._existing(host).status, host.name)
-            row = self._existing(host)
-            row.status = {**row.status, "responding": False, "bootPolls": self.faults.job_polls}
-            self.store.put(row)
+            if self.serves(host):
+                rules.require_maintenance(self._existing(host).status, host.name)
+                row = self._existing(host)
+                row.status = {**row.status, "responding": False, "bootPolls": self.faults.job_polls}
+                self.store.put(row)
+            bios = self._existing(resource.address)
+            bios.status = {**bios.status, "bootPolls": self.faults.job_polls}
+            self.store.put(bios)
         progress("ComputerSystem.Reset: accepted")
 
     def _booted(self, rows: list[Row]) -> list[Row]:
-        """Hosts rebooting come back one read at a time: the last read applies their BIOS's pending settings
-        (as firmware does at POST) and shows them responding."""
+        """Hosts rebooting come back one read at a time, and so do their BIOS settings: the last read of either
+        applies the BIOS's pending settings (as firmware does at POST); a host's shows it responding."""
         for row in rows:
             left = row.status.get("bootPolls")
             if not isinstance(left, int):
@@ -304,10 +346,19 @@ class EmbeddedProvider(BaseProvider):
             with self.store.transaction():
                 if left > 0:
                     row.status = {**row.status, "bootPolls": left - 1}
-                else:
-                    row.status = {k: v for k, v in row.status.items() if k != "bootPolls"} | {"responding": True}
+                    self.store.put(row)
+                    continue
+                row.status = {k: v for k, v in row.status.items() if k != "bootPolls"}
+                if row.address.kind == kinds.HOST_KIND:
+                    row.status["responding"] = True
+                    self.store.put(row)
                     self._apply_pending(Address("bmc.bios", row.address.scope, row.address.name))
-                self.store.put(row)
+                else:
+                    self.store.put(row)
+                    self._apply_pending(row.address)
+                    fresh = self.store.get(row.address)
+                    if fresh is not None:
+                        row.data, row.status, row.version = fresh.data, fresh.status, fresh.version
         return rows
 
     def _apply_pending(self, address: Address) -> None:

@@ -10,6 +10,7 @@ poll, safe with several waits in flight on one session. The clock and the sleep 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,10 @@ class TaskProgress:
 
 
 ProgressCallback = Callable[[TaskProgress], None]
+
+
+class TaskStillRunning(TemporaryError):
+    """A task still running when the wait's deadline passed: vCenter keeps running it."""
 
 
 @dataclass(frozen=True)
@@ -110,9 +115,12 @@ def wait_for_task(
         if state == vim.TaskInfo.State.success:
             return info.result
         if state == vim.TaskInfo.State.error:
-            raise translate(info.error, server=session.server, action=action)
+            fault = info.error
+            raise translate(fault, server=session.server, action=action) from (
+                fault if isinstance(fault, BaseException) else None
+            )
         if w.clock() >= deadline:
-            raise TemporaryError(
+            raise TaskStillRunning(
                 f"vCenter {session.server}: {action}: task {task._moId} still {state} after {timeout_s:.0f} s "
                 "(raise RECONCILER_VSPHERE_TASK_TIMEOUT_S if this host needs longer)"
             )
@@ -157,15 +165,29 @@ def enter_maintenance(
 ) -> bool:
     """Put the host in maintenance mode; True when it changed. In a DRS cluster vCenter moves the running
     VMs away, and with ``evacuate_powered_off`` the powered-off ones too; ``timeout_s`` bounds that wait
-    on vCenter's side and ours."""
+    on vCenter's side and ours. A host whose VMs could not all be moved in time (no DRS, DRS not fully
+    automated, no room elsewhere) is a PermanentError: retrying would only wait as long again."""
     if host.in_maintenance:
         return False
     action = f"entering maintenance mode on host {host.name}"
     target = managed_object(session, vim.HostSystem, host.moid)
     with boundary(server=session.server, action=action):
         task = target.EnterMaintenanceMode_Task(timeout=int(timeout_s), evacuatePoweredOffVms=evacuate_powered_off)
-    # vCenter gives up after its own timeout; allow a minute more to read that outcome.
-    wait_for_task(session, task, action=action, timeout_s=timeout_s + 60, on_progress=on_progress, waiting=waiting)
+    try:
+        # vCenter gives up after its own timeout; allow a minute more to read that outcome.
+        wait_for_task(session, task, action=action, timeout_s=timeout_s + 60, on_progress=on_progress, waiting=waiting)
+    except TemporaryError as exc:
+        if not isinstance(exc, TaskStillRunning) and not isinstance(exc.__cause__, vim.fault.Timedout):
+            raise
+        if isinstance(exc, TaskStillRunning):
+            with contextlib.suppress(Exception):  # best effort: a task that ended meanwhile cannot be cancelled
+                task.CancelTask()
+        raise PermanentError(
+            f"vCenter {session.server}: host {host.name} did not enter maintenance mode within {timeout_s:.0f} s: its "
+            "VMs could not all be moved off (is the cluster's DRS fully automated, with room on the other hosts?); "
+            "move them by hand, or raise RECONCILER_VSPHERE_MAINTENANCE_TIMEOUT_S",
+            code="MaintenanceTimeout",
+        ) from exc
     return True
 
 

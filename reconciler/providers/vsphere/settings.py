@@ -14,7 +14,10 @@ TLS: certificates are validated against the system's CAs, or ``RECONCILER_VSPHER
 ``RECONCILER_VSPHERE_TLS_VERIFY=off`` turns validation off for a lab and says so on every connection.
 Timeouts: ``RECONCILER_VSPHERE_TIMEOUT_S`` (one HTTP request, default 60), ``RECONCILER_VSPHERE_TASK_TIMEOUT_S``
 (a vCenter task, default 1800), ``RECONCILER_VSPHERE_MAINTENANCE_TIMEOUT_S`` (entering maintenance mode,
-which waits for DRS to move the VMs away, default 3600).
+which waits for DRS to move the VMs away, default 3600). A host rollout's reset is confirmed by polling the host
+every ``RECONCILER_VSPHERE_RESTART_POLL_S`` (default 15) for at most ``RECONCILER_VSPHERE_RESTART_TIMEOUT_S``
+(default 1800: a server with much memory takes long to POST). CPU ready is averaged over the last
+``RECONCILER_VSPHERE_READY_SAMPLES`` real-time samples of 20 s (default 15: five minutes).
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ class VSphereSettings:
     timeout_s: float = 60.0
     task_timeout_s: float = 1800.0
     maintenance_timeout_s: float = 3600.0
+    restart_poll_s: float = 15.0
+    restart_timeout_s: float = 1800.0
+    ready_samples: int = 15
     login_file: str | None = None
 
     @classmethod
@@ -107,6 +113,9 @@ class VSphereSettings:
             timeout_s=_seconds(e, "RECONCILER_VSPHERE_TIMEOUT_S", 60.0),
             task_timeout_s=_seconds(e, "RECONCILER_VSPHERE_TASK_TIMEOUT_S", 1800.0),
             maintenance_timeout_s=_seconds(e, "RECONCILER_VSPHERE_MAINTENANCE_TIMEOUT_S", 3600.0),
+            restart_poll_s=_seconds(e, "RECONCILER_VSPHERE_RESTART_POLL_S", 15.0, zero=True),
+            restart_timeout_s=_seconds(e, "RECONCILER_VSPHERE_RESTART_TIMEOUT_S", 1800.0),
+            ready_samples=_samples(e, "RECONCILER_VSPHERE_READY_SAMPLES", 15),
             login_file=login_file,
         )
         return settings
@@ -170,7 +179,8 @@ def _endpoint(name: str, address: str, where: str) -> Endpoint:
     return Endpoint(name, host, port)
 
 
-def _seconds(e: Mapping[str, str], name: str, default: float) -> float:
+def _seconds(e: Mapping[str, str], name: str, default: float, *, zero: bool = False) -> float:
+    """A number of seconds; more than 0, or 0 too where ``zero`` (a poll interval: poll back to back)."""
     text = e.get(name, "").strip()
     if not text:
         return default
@@ -178,6 +188,16 @@ def _seconds(e: Mapping[str, str], name: str, default: float) -> float:
         value = float(text)
     except ValueError:
         raise SettingsError(f"{name}={text!r}: a number of seconds") from None
-    if value <= 0:
-        raise SettingsError(f"{name}={text!r}: must be more than 0 seconds")
+    if value < 0 or (value == 0 and not zero):
+        raise SettingsError(f"{name}={text!r}: must be {'0 or more' if zero else 'more than 0'} seconds")
     return value
+
+
+def _samples(e: Mapping[str, str], name: str, default: int) -> int:
+    """How many 20 s real-time samples to average: vCenter keeps one hour of them (180)."""
+    text = e.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or not 1 <= int(text) <= 180:
+        raise SettingsError(f"{name}={text!r}: a number of 20 s samples from 1 to 180 (vCenter keeps one hour)")
+    return int(text)

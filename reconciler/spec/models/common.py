@@ -18,6 +18,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from reconciler.core import units
+from reconciler.spec import naming
 
 
 class SpecModel(BaseModel):
@@ -53,6 +54,11 @@ class Lifecycle(SpecModel):
     prune: bool = Field(False, description="may be deleted when removed from the specs and the run says --prune")
     ignore_fields: tuple[FieldRef, ...] = Field((), description="fields whose live value is never changed or reported")
     mode: Mode = Field(Mode.ENFORCE, description="enforce: converge; observe: read and report, never change")
+    adopt: bool = Field(
+        False,
+        description="take over an existing object made outside reconciler: apply marks it as the tool's (tags, "
+        "ownership ledger) and changes nothing else",
+    )
 
 
 class Managed(SpecModel):
@@ -63,17 +69,11 @@ class Managed(SpecModel):
 
 # --- typed scalars -------------------------------------------------------------------------------
 
-NAME_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DocName = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=63,
-        pattern=NAME_RE,
-        description="lowercase letters, digits and hyphens (used in resource addresses)",
-    ),
-]
-DisplayName = Annotated[str, Field(min_length=1, max_length=256, description="the name as shown in VMM or Azure")]
+# Names follow the naming rules of the system that holds them (spec/naming.py): a break is reported with
+# the rule's own code (name.azure-storage-account, name.dns-host, ...) and the rule as the fix.
+DocName = Annotated[str, naming.DOCUMENT]
+DisplayName = Annotated[str, naming.VMM_OBJECT]
+VmName = Annotated[str, naming.HYPERV_VM]
 Guid = Annotated[
     str,
     Field(
@@ -85,28 +85,15 @@ AzureRegion = Annotated[
     str,
     Field(pattern=r"^[a-z][a-z0-9]+$", description="an Azure region's programmatic name, e.g. westus, northeurope"),
 ]
-ResourceGroupName = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=90,
-        pattern=r"^[-\w._()]*[-\w_()]$",
-        description="an Azure resource group name: letters, digits, - _ . ( ), not ending in a period",
-    ),
-]
-AzureName = Annotated[
-    str,
-    Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*$", description="an Azure resource name"),
-]
-HostName = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=253,
-        pattern=r"^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$",
-        description="a host name or FQDN, e.g. VMM01.contoso.int",
-    ),
-]
+ResourceGroupName = Annotated[str, naming.AZURE_RESOURCE_GROUP]
+StorageAccountName = Annotated[str, naming.AZURE_STORAGE_ACCOUNT]
+VirtualNetworkName = Annotated[str, naming.AZURE_VIRTUAL_NETWORK]
+SubnetName = Annotated[str, naming.AZURE_SUBNET]
+VaultName = Annotated[str, naming.AZURE_RECOVERY_VAULT]
+PolicyName = Annotated[str, naming.ASR_POLICY]
+RecoveryPlanName = Annotated[str, naming.ASR_RECOVERY_PLAN]
+HostName = Annotated[str, naming.DNS_HOST]
+WindowsHostName = Annotated[str, naming.NETBIOS_HOST]
 VmSize = Annotated[
     str, Field(pattern=r"^(Standard|Basic)_[A-Za-z0-9_]+$", description="an Azure VM size, e.g. Standard_D2s_v3")
 ]
@@ -217,13 +204,17 @@ IpAddress = Annotated[
 def _url(value: Any) -> str:
     if not isinstance(value, str) or not re.match(r"^https?://", value):
         raise PydanticCustomError("url", "expected an http(s) URL such as https://10.0.0.21")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError as exc:  # an unclosed [IPv6 literal, a port that is not a number
+        raise PydanticCustomError("url", "not a valid URL: {reason}", {"reason": str(exc)}) from exc
     if parts.username or parts.password:
         raise PydanticCustomError(
             "secret_in_url",
             "the URL carries credentials; specs never hold secrets",
         )
-    if not parts.hostname:
+    if not hostname:
         raise PydanticCustomError("url", "the URL has no host")
     return value
 

@@ -6,7 +6,7 @@ the default VM network). Order in the YAML follows the order VMM needs (DOMAIN.m
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -24,21 +24,25 @@ from reconciler.spec.models.common import (
     ResourceGroupName,
     SpecModel,
     Url,
+    VaultName,
     Vlan,
+    WindowsHostName,
 )
 
 
 class VmmEndpoint(SpecModel):
     """The VMM server, reached over WinRM; credentials come from the environment or Kerberos."""
 
-    server: HostName = Field(description="VMM server FQDN; the WinRM endpoint is https://SERVER:5986 unless set")
+    server: WindowsHostName = Field(description="VMM server FQDN; the WinRM endpoint is https://SERVER:5986 unless set")
     port: Port = Field(5986, description="WinRM port")
     transport: Literal["https", "http"] = Field("https", description="WinRM transport; http only inside a lab")
 
 
 class VCenterEndpoint(SpecModel):
+    """The vCenter managing the site's ESXi hosts (platform: vsphere); credentials come from the environment."""
+
     server: HostName = Field(description="vCenter FQDN (vSphere hosts need one)")
-    port: Port = 443
+    port: Port = Field(443, description="vCenter's HTTPS port (the SDK is https://SERVER:PORT/sdk)")
 
 
 class RecoveryVault(Managed):
@@ -46,13 +50,7 @@ class RecoveryVault(Managed):
 
     subscription_id: Guid
     resource_group: ResourceGroupName
-    name: Annotated[
-        str,
-        Field(
-            pattern=r"^[A-Za-z][A-Za-z0-9-]{1,49}$",
-            description="vault name: 2-50 letters, digits and hyphens, starting with a letter",
-        ),
-    ]
+    name: VaultName
     location: AzureRegion
 
 
@@ -68,7 +66,9 @@ class Vendor(enum.StrEnum):
 
 
 class Bmc(SpecModel):
-    address: Url = Field(description="Redfish base URL of the BMC (iDRAC, iLO), e.g. https://10.0.0.21")
+    address: Url = Field(
+        description="Redfish base URL of the BMC (iDRAC, iLO), e.g. https://10.0.0.21; each host its own"
+    )
     vendor: Vendor = Field(description="dell, hpe or generic: decides which BIOS attributes apply")
 
 

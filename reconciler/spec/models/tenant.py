@@ -1,6 +1,6 @@
 """``kind: Tenant``: one hosting customer: its Azure Pack plan and Azure subscription, its VMM cloud and
-VM networks, its disaster recovery to Azure (resource group, storage, VNet, policy, network mappings)
-and the VMs it protects.
+VM networks, its disaster recovery to Azure (resource group, storage, VNet, policy, network mappings,
+where replicas go, recovery plans) and the VMs it protects.
 """
 
 from __future__ import annotations
@@ -12,15 +12,20 @@ from pydantic import Field
 
 from reconciler.spec.models.common import (
     ApiVersion,
-    AzureName,
     AzureRegion,
     Cidr,
     DisplayName,
     Guid,
     Managed,
     Metadata,
+    PolicyName,
+    RecoveryPlanName,
     ResourceGroupName,
     SpecModel,
+    StorageAccountName,
+    SubnetName,
+    VirtualNetworkName,
+    VmName,
     VmSize,
 )
 from reconciler.spec.models.memory import MemorySettings
@@ -75,15 +80,6 @@ class VmNetwork(Managed):
     subnets: tuple[VmSubnet, ...] = ()
 
 
-StorageAccountName = Annotated[
-    str,
-    Field(
-        pattern=r"^[a-z0-9]{3,24}$",
-        description="storage account name: 3-24 lowercase letters and digits (globally unique in Azure)",
-    ),
-]
-
-
 class StorageSku(enum.StrEnum):
     STANDARD_LRS = "Standard_LRS"
     STANDARD_GRS = "Standard_GRS"
@@ -98,12 +94,12 @@ class StorageAccount(Managed):
 
 
 class AzureSubnet(SpecModel):
-    name: AzureName
+    name: SubnetName
     prefix: Cidr
 
 
 class VirtualNetwork(Managed):
-    name: AzureName
+    name: VirtualNetworkName
     address_space: tuple[Cidr, ...] = Field(min_length=1)
     subnets: tuple[AzureSubnet, ...] = Field(min_length=1)
 
@@ -111,7 +107,7 @@ class VirtualNetwork(Managed):
 class ReplicationPolicy(Managed):
     """ASR replication policy (HyperVReplicaAzure) in the provider's vault."""
 
-    name: AzureName
+    name: PolicyName
     replication_interval_seconds: Literal[30, 300, 900] = Field(
         300, description="how often changes are copied: 30, 300 or 900 seconds"
     )
@@ -130,11 +126,39 @@ class NetworkMapping(Managed):
     """Maps a tenant VM network to the tenant's Azure VNet and subnet for failover."""
 
     vm_network: DisplayName
-    azure_network: AzureName
-    azure_subnet: AzureName
+    azure_network: VirtualNetworkName
+    azure_subnet: SubnetName
 
 
-class Recovery(SpecModel):
+class ReplicaTarget(enum.StrEnum):
+    """Where protected VMs replicate to in Azure."""
+
+    MANAGED_DISKS = "ManagedDisks"  # managed disks, the storage account a cache (since 2023; the default)
+    STORAGE_ACCOUNT = "StorageAccount"  # the storage account's page blobs; managed disks made at failover
+
+
+class DiskType(enum.StrEnum):
+    STANDARD_LRS = "Standard_LRS"
+    STANDARD_SSD_LRS = "StandardSSD_LRS"
+    PREMIUM_LRS = "Premium_LRS"
+
+
+class RecoveryGroup(SpecModel):
+    """VMs that fail over together; the groups of a recovery plan boot one after the other."""
+
+    vms: tuple[VmName, ...] = Field(min_length=1, description="protected VMs of the tenant, by name")
+
+
+class RecoveryPlan(Managed):
+    """An ASR recovery plan: the tenant's protected VMs in groups that fail over together, in order."""
+
+    name: RecoveryPlanName = Field(description="the plan's name in the vault (unique in the site's vault)")
+    groups: tuple[RecoveryGroup, ...] = Field(min_length=1, description="boot groups, in failover order")
+
+
+class Recovery(Managed):
+    """Disaster recovery to Azure; its ``lifecycle`` is the recovery resource group's."""
+
     resource_group: ResourceGroupName = Field(description="in the tenant's subscription, in the vault's region")
     location: AzureRegion | None = Field(None, description="region of the tenant's recovery resources; the vault's")
     storage_account: StorageAccount
@@ -142,6 +166,15 @@ class Recovery(SpecModel):
     policy: ReplicationPolicy
     network_mappings: tuple[NetworkMapping, ...] = ()
     default_target_vm_size: VmSize
+    replicate_to: ReplicaTarget = Field(
+        ReplicaTarget.MANAGED_DISKS,
+        description="ManagedDisks (default: the storage account is the cache) or StorageAccount (the older page "
+        "blob replicas); changing it re-protects every VM of the tenant",
+    )
+    disk_type: DiskType | None = Field(
+        None, description="managed disk type of the replicas: Standard_LRS (default), StandardSSD_LRS, Premium_LRS"
+    )
+    plans: tuple[RecoveryPlan, ...] = Field((), description="recovery plans: groups of VMs that fail over together")
 
 
 class OsType(enum.StrEnum):
@@ -152,12 +185,17 @@ class OsType(enum.StrEnum):
 class Vm(Managed):
     """A tenant VM. VMs are configured (memory, protection), never created or deleted by the tool."""
 
-    name: DisplayName
+    name: VmName
     protect: bool = Field(False, description="enable Azure Site Recovery protection")
     os_type: OsType = OsType.WINDOWS
     memory_profile: str | None = Field(None, description="a MemoryProfile by name")
     memory: MemorySettings | None = Field(None, description="inline memory settings (instead of memoryProfile)")
     target_vm_size: VmSize | None = Field(None, description="Azure size after failover; default from recovery")
+    os_disk: str | None = Field(
+        None,
+        min_length=1,
+        description="the VHD name of the OS disk, when VMM marks none of the VM's disks as the OS disk",
+    )
 
 
 class TenantSpec(SpecModel):

@@ -10,12 +10,13 @@ from collections.abc import Callable, Iterable
 
 from reconciler.core.diagnostics import Diagnostic
 from reconciler.spec.loader import SpecSet
-from reconciler.spec.rules import memory, networks, power, recovery, references, tenancy, uniqueness
+from reconciler.spec.rules import hostnames, memory, networks, power, recovery, references, tenancy, uniqueness
 
 Rule = Callable[[SpecSet], Iterable[Diagnostic]]
 
 RULES: tuple[Rule, ...] = (
     uniqueness.check,
+    hostnames.check,
     references.check,
     tenancy.check,
     recovery.check,

@@ -1,4 +1,5 @@
-"""A tenant's disaster recovery fits its site and its plan: region, VM sizes, policy timings."""
+"""A tenant's disaster recovery fits its site and its plan: region, VM sizes, policy timings, where replicas go,
+and its recovery plans (protected VMs only, once each, names unique in the site's vault)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,71 @@ def _tenant(doc: SpecDocument[Any], specs: SpecSet) -> Iterator[Diagnostic]:
         )
 
 
+def _replicas(doc: SpecDocument[Any]) -> Iterator[Diagnostic]:
+    recovery = doc.model.spec.recovery
+    if recovery is None or recovery.disk_type is None or recovery.replicate_to.value == "ManagedDisks":
+        return
+    yield doc.diagnostic(
+        "recovery.disk-type-needs-managed-disks",
+        ("spec", "recovery", "diskType"),
+        f"diskType {recovery.disk_type.value!r} applies to replication to managed disks, but replicateTo is "
+        "StorageAccount",
+        hint="remove diskType, or replicate to managed disks (replicateTo: ManagedDisks, the default)",
+    )
+
+
+def _plans(doc: SpecDocument[Any]) -> Iterator[Diagnostic]:
+    """Each VM of a recovery plan is a protected VM of the tenant, in one group of the plan only."""
+    spec = doc.model.spec
+    if spec.recovery is None:
+        return
+    protected = Names(vm.name for vm in spec.vms if vm.protect)
+    for i, plan in enumerate(spec.recovery.plans):
+        seen: set[str] = set()
+        for j, group in enumerate(plan.groups):
+            for k, vm in enumerate(group.vms):
+                path = ("spec", "recovery", "plans", i, "groups", j, "vms", k)
+                if vm not in protected:
+                    yield doc.diagnostic(
+                        "recovery.plan-vm-not-protected",
+                        path,
+                        f"recovery plan {plan.name!r} names VM {vm!r}, which the tenant does not protect",
+                        hint=f"set protect: true on VM {vm!r} in spec.vms, or take it out of the plan",
+                    )
+                if vm.casefold() in seen:
+                    yield doc.diagnostic(
+                        "recovery.plan-duplicate-vm",
+                        path,
+                        f"VM {vm!r} is in recovery plan {plan.name!r} twice: a VM fails over in one group",
+                        hint="keep it in the one group it should boot with",
+                    )
+                seen.add(vm.casefold())
+
+
+def _plan_names(specs: SpecSet) -> Iterator[Diagnostic]:
+    """Recovery plans live in the site's vault: their names are unique per site, across its tenants."""
+    first: dict[tuple[str, str], str] = {}
+    for doc in specs.tenants.values():
+        spec = doc.model.spec
+        if spec.recovery is None:
+            continue
+        for i, plan in enumerate(spec.recovery.plans):
+            key = (spec.site, plan.name.casefold())
+            if key not in first:
+                first[key] = doc.name
+                continue
+            yield doc.diagnostic(
+                "recovery.plan-duplicate-name",
+                ("spec", "recovery", "plans", i, "name"),
+                f"recovery plan {plan.name!r} is already declared in the vault of site {spec.site!r} (by tenant "
+                f"{first[key]!r})",
+                hint="recovery plans share the site's vault: give each a name of its own (prefix the tenant's)",
+            )
+
+
 def check(specs: SpecSet) -> Iterable[Diagnostic]:
     for tenant in specs.tenants.values():
         yield from _tenant(tenant, specs)
+        yield from _replicas(tenant)
+        yield from _plans(tenant)
+    yield from _plan_names(specs)

@@ -1,4 +1,6 @@
-"""Names inside one document must be unique where other items refer to them by name."""
+"""Names inside one document must be unique where other items refer to them by name; and no two hosts, in any
+site, name the same BMC (a host rollout resets the server behind the address: the other host's, still running
+its VMs)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from reconciler.core.diagnostics import Diagnostic
 from reconciler.spec.loader import SpecDocument, SpecSet
+from reconciler.spec.models.site import SiteDocument
 from reconciler.spec.yamlsource import FieldPath
 
 
@@ -32,7 +35,34 @@ def duplicates(
             seen[key] = i
 
 
+def _bmc_key(address: str) -> str:
+    """A BMC address as the network sees it: scheme and host case-insensitive, no trailing slash."""
+    return address.strip().rstrip("/").casefold()
+
+
+def shared_bmcs(sites: Iterable[SpecDocument[SiteDocument]]) -> Iterator[Diagnostic]:
+    """One diagnostic for each host whose BMC address an earlier host (of any site) already names."""
+    owners: dict[str, tuple[SpecDocument[SiteDocument], int, str]] = {}
+    for doc in sites:
+        for i, host in enumerate(doc.model.spec.hosts):
+            if host.bmc is None:
+                continue
+            owner = owners.setdefault(_bmc_key(host.bmc.address), (doc, i, host.name))
+            if owner[:2] == (doc, i):
+                continue
+            where = "" if owner[0] is doc else f" of site {owner[0].name!r}"
+            yield doc.diagnostic(
+                "site.shared-bmc-address",
+                ("spec", "hosts", i, "bmc", "address"),
+                f"BMC address {host.bmc.address!r} of host {host.name!r} is already the BMC of host "
+                f"{owner[2]!r}{where}",
+                hint="each server has its own BMC: a reset through this address would restart the other host",
+                related=(owner[0].where(("spec", "hosts", owner[1], "bmc", "address")),),
+            )
+
+
 def check(specs: SpecSet) -> Iterable[Diagnostic]:
+    yield from shared_bmcs(specs.sites.values())
     for doc in specs.sites.values():
         spec = doc.model.spec
         yield from duplicates(doc, spec.hosts, ("spec", "hosts"), what="host")
