@@ -13,7 +13,6 @@ tests run on SQLite and PostgreSQL (the ``store`` fixture)."""
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 import socket
@@ -63,8 +62,8 @@ def _lock_row(store: Store, scope: str, **values: object) -> None:
         conn.execute(locks.locks_table.insert(), row)
 
 
-def _in(minutes: int) -> str:
-    return (datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=minutes)).isoformat(timespec="seconds")
+ENDED = "2001-01-01T00:00:00+00:00"  # a lease long over, whatever the day the test runs
+RUNNING = "2999-01-01T00:00:00+00:00"  # a lease still running
 
 
 def test_force_unlock_never_releases_a_live_apply_on_this_host(store: Store) -> None:
@@ -80,8 +79,8 @@ def test_force_unlock_never_releases_a_live_apply_on_this_host(store: Store) -> 
 
 
 def test_force_unlock_on_another_host_waits_for_the_lease_or_force(store: Store) -> None:
-    _lock_row(store, "tenant/acmecorp", host="ops9.example", pid=4242, expires_at=_in(10))
-    _lock_row(store, "tenant/fabrikam", host="ops9.example", pid=4243, expires_at=_in(-1))
+    _lock_row(store, "tenant/acmecorp", host="ops9.example", pid=4242, expires_at=RUNNING)
+    _lock_row(store, "tenant/fabrikam", host="ops9.example", pid=4243, expires_at=ENDED)
     result = _run("force-unlock", "--all", "--yes")
     assert result.exit_code == 1, _out(result)  # one refused
     text = _out(result)
@@ -95,9 +94,9 @@ def test_force_unlock_on_another_host_waits_for_the_lease_or_force(store: Store)
 
 
 def test_a_lock_whose_lease_ended_or_whose_holder_is_gone_is_taken_over(store: Store) -> None:
-    _lock_row(store, "tenant/acmecorp", host="ops9.example", pid=4242, expires_at=_in(-1))
+    _lock_row(store, "tenant/acmecorp", host="ops9.example", pid=4242, expires_at=ENDED)
     _lock_row(store, "tenant/fabrikam", process_started="another-boot:1")  # this host: the pid was reused
-    _lock_row(store, "site/contoso-west", host="ops9.example", pid=4244, expires_at=_in(10))
+    _lock_row(store, "site/contoso-west", host="ops9.example", pid=4244, expires_at=RUNNING)
     with pytest.raises(LockHeld, match="lease until"):  # a live lease on another host holds
         acquire(["site/contoso-west", "tenant/acmecorp"], store=store)
     taken = acquire(["tenant/acmecorp", "tenant/fabrikam"], store=store)
