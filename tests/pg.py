@@ -6,12 +6,16 @@ at the end. The binaries are Debian's (``/usr/lib/postgresql/*/bin``, which ``ma
 apt when missing) or any on ``PATH``. PostgreSQL refuses to run as root: as root the server runs as the
 ``postgres`` user (``runuser``), in a folder that user owns.
 
+``stoppable()`` gives a server of a test's own that it can stop mid-run (``Server.stop``, ``immediate`` like a
+crash) and start again on the same data and port.
+
 Without binaries the PostgreSQL leg is skipped with the reason, unless ``RECONCILER_REQUIRE_POSTGRES=1``
 (``make test`` sets it where it could install them, e.g. CI): then it fails.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -56,9 +60,35 @@ def _free_port() -> int:
         return port
 
 
+class Server:
+    """A running throwaway server: its URL, and ``stop``/``start`` to take it away mid-test and bring it back
+    (same data, port and socket folder)."""
+
+    def __init__(self, root: Path, prefix: list[str], bindir: Path, port: int, user: str) -> None:
+        self.root, self.prefix, self.bindir, self.port, self.user = root, prefix, bindir, port, user
+        self.data, self.log = root / "data", root / "server.log"
+        self.url = f"postgresql+psycopg://{user}@/{DATABASE}?host={root}&port={port}"
+
+    def run(self, *args: str | Path) -> None:
+        done = subprocess.run(
+            [*self.prefix, *(str(a) for a in args)], capture_output=True, text=True, timeout=120, check=False
+        )
+        if done.returncode != 0:
+            tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{' '.join(map(str, args))} failed: {done.stdout}{done.stderr}{tail}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
+        self.run(self.bindir / "pg_ctl", "-D", self.data, "-l", self.log, "-o", options, "-w", "-t", "60", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """``fast`` (clients disconnected cleanly) or ``immediate`` (as a crash: no shutdown checkpoint)."""
+        self.run(self.bindir / "pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
+
+
 @contextmanager
-def server() -> Iterator[str]:
-    """Start a throwaway server; yield its SQLAlchemy URL (``postgresql+psycopg``); stop and remove it."""
+def stoppable() -> Iterator[Server]:
+    """Start a throwaway server; yield it (stop and start it at will); stop and remove it at the end."""
     bindir = bin_dir()
     as_root = os.geteuid() == 0
     prefix: list[str] = []
@@ -72,28 +102,25 @@ def server() -> Iterator[str]:
         os.chown(root, owner.pw_uid, owner.pw_gid)
         prefix = ["runuser", "-u", "postgres", "--"]
     user = "postgres" if as_root else pwd.getpwuid(os.geteuid()).pw_name
-    data, log = root / "data", root / "server.log"
-    port = _free_port()
-
-    def run(*args: str | Path) -> None:
-        done = subprocess.run(
-            [*prefix, *(str(a) for a in args)], capture_output=True, text=True, timeout=120, check=False
-        )
-        if done.returncode != 0:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-            raise RuntimeError(f"{' '.join(map(str, args))} failed: {done.stdout}{done.stderr}{tail}")
-
+    running = Server(root, prefix, bindir, _free_port(), user)
     try:
-        run(bindir / "initdb", "-D", data, "-U", user, "--auth=trust", "--encoding=UTF8", "--no-sync")
-        options = f"-p {port} -k {root} -c listen_addresses='' -c fsync=off -c full_page_writes=off"
-        run(bindir / "pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "-t", "60", "start")
+        running.run(bindir / "initdb", "-D", running.data, "-U", user, "--auth=trust", "--encoding=UTF8", "--no-sync")
+        running.start()
         try:
-            run(bindir / "createdb", "-h", root, "-p", str(port), "-U", user, DATABASE)
-            yield f"postgresql+psycopg://{user}@/{DATABASE}?host={root}&port={port}"
+            running.run(bindir / "createdb", "-h", root, "-p", str(running.port), "-U", user, DATABASE)
+            yield running
         finally:
-            run(bindir / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop")
+            with contextlib.suppress(RuntimeError):  # stopped already by the test
+                running.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def server() -> Iterator[str]:
+    """Start a throwaway server; yield its SQLAlchemy URL (``postgresql+psycopg``); stop and remove it."""
+    with stoppable() as running:
+        yield running.url
 
 
 @contextmanager

@@ -73,12 +73,6 @@ def test_apply_refuses_a_deep_plan_file_with_a_message(tmp_path: Path) -> None:
     assert "internal error" not in _out(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="apply parses plan files with json.loads (cli/plan_cmds.py; runs/apply.py once the runs layer is "
-    "merged), whose RecursionError ends as an internal error; it is to call reconciler.reports.plan_json.loads "
-    "(the CLI side of issue #13)",
-)
 def test_apply_refuses_a_plan_file_too_deep_for_the_parser(tmp_path: Path) -> None:
     estate = init_estate(tmp_path / "estate.db")
     crafted = tmp_path / "crafted.json"

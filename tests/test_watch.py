@@ -30,7 +30,7 @@ from reconciler.engine import watch
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.store import EstateStore, Row
 from reconciler.runs import webhook
-from reconciler.store import locks
+from reconciler.store import db, locks
 from tests.helpers import EMBEDDED_ENV, applied_estate, copy_specs, isolate
 from tests.helpers import edit_row as _edit
 from tests.helpers import out as _out
@@ -319,6 +319,44 @@ def test_auto_correct_skips_a_scope_another_apply_holds(specs: Path, estate: Pat
     assert result.exit_code == 2, _out(result)
     assert "watch.correct-skipped" in _out(result)
     assert _classes(specs, estate)[str(POLICY)] == "drifted"  # untouched
+
+
+def test_a_skipped_correction_is_a_metric_and_a_webhook_notice(specs: Path, estate: Path, hook: _Hook) -> None:
+    """Another apply (alive: this process) holds the scope: the correction is skipped, counted as an apply
+    failure and a skipped correction, and posted once while it stays skipped."""
+    from reconciler.runs.metrics import Metrics
+    from reconciler.runs.watch import Options
+    from reconciler.runs.watch import watch as run_watch
+
+    _slower_policy(estate)
+    metrics = Metrics()
+    options = Options(
+        path=specs, targets=[], excludes=[], estate=estate, auto_correct=True, webhook=hook.url, once=True
+    )
+    with locks.acquire(["tenant/acmecorp"], command="reconciler apply"):
+        for _ in range(2):
+            cycle = run_watch(options, stop=threading.Event(), metrics=metrics)
+            assert cycle.correction is not None and cycle.correction.locked
+    assert metrics.registry.get_sample_value("reconciler_corrections_skipped_total") == 2
+    assert metrics.registry.get_sample_value("reconciler_apply_failures_total") == 2
+    skipped = [b for b in hook.bodies if b["event"] == "correction.skipped"]
+    assert len(skipped) == 2  # each watch() call is a new watch: its first skipped cycle is worth a post
+    assert "tenant/acmecorp is locked" in skipped[0]["text"] and skipped[0]["addresses"] == 1
+
+
+def test_a_killed_watchs_own_lock_does_not_block_its_corrections_after_restart(specs: Path, estate: Path) -> None:
+    """A watch killed mid-correction left its lock (this host, a process that is gone): after the restart the
+    correction takes it over, says so, and corrects."""
+    _slower_policy(estate)
+    left = locks.acquire(["tenant/acmecorp"], command="reconciler watch --auto-correct")
+    with db.open_store(None) as store, store.engine.begin() as conn:  # as if its process were gone (pid reused)
+        conn.execute(locks.locks_table.update().values(process_started="another-boot:1"))
+    result = _run("watch", specs, "--once", "--auto-correct", "--estate", estate)
+    assert result.exit_code == 2, _out(result)
+    assert "watch.correct-skipped" not in _out(result)
+    assert "lock.reclaimed" in _out(result) or "released the lock" in _out(result)
+    assert _classes(specs, estate)[str(POLICY)] == "in-sync"
+    left.store.close()
 
 
 def test_bad_arguments_exit_1(specs: Path) -> None:

@@ -16,9 +16,12 @@ from reconciler.cli.plan_cmds import Estate
 def adopt(
     addresses: Annotated[
         list[str],
-        typer.Argument(help="Addresses the specs declare, e.g. 'azure.resource_group:acmecorp/AcmeCorpRecoveryGroup'."),
+        typer.Argument(
+            metavar="ADDRESS",
+            help="Addresses the specs declare, e.g. 'azure.resource_group:acmecorp/AcmeCorpRecoveryGroup'.",
+        ),
     ],
-    specs: Annotated[Path, typer.Option("--specs", help="Spec folder or file.")] = Path("specs"),
+    specs: Annotated[Path, typer.Option("--specs", metavar="PATH", help="Spec folder or file.")] = Path("specs"),
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Adopt without asking.")] = False,
     estate: Estate = None,
     lock_timeout: Annotated[
@@ -32,17 +35,20 @@ def adopt(
     from reconciler.cli import apply_cmd, progress
     from reconciler.cli.consoles import out
     from reconciler.cli.run_errors import exits_on_run_errors
+    from reconciler.cli.signals import graceful
     from reconciler.runs import adopt as run_adopt
     from reconciler.runs import clock
     from reconciler.runs.apply import ApplyStatus
 
-    with exits_on_run_errors():
+    with graceful() as stop, exits_on_run_errors():
         now = clock.from_environ()
         session = progress.load([specs], targets=addresses, excludes=[], estate=estate)
         try:
             chosen = run_adopt.declared(session, addresses)
             observer = apply_cmd._observer(yes=yes, summary=False, saved=None)
-            outcome = run_adopt.adopt_run(session, chosen, observer=observer, clock=now, lock_timeout_s=lock_timeout)
+            outcome = run_adopt.adopt_run(
+                session, chosen, observer=observer, clock=now, lock_timeout_s=lock_timeout, stop=stop
+            )
         finally:
             session.close()
     if outcome.status is ApplyStatus.NOTHING_TO_DO and not outcome.plan.errors:
@@ -50,4 +56,4 @@ def adopt(
         return
     if outcome.status is ApplyStatus.NOTHING_TO_DO:  # only errors: an object that does not exist
         raise typer.Exit(1)
-    apply_cmd._finish(outcome)
+    apply_cmd._finish(outcome, signalled=stop.signalled)

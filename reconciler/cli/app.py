@@ -24,6 +24,7 @@ from reconciler.cli import (
     plan_cmds,
     watch_cmds,
 )
+from reconciler.cli.group import ReconcilerGroup
 from reconciler.runs.logs import LogFormat, LogLevel
 from reconciler.runs.logs import configure as configure_logging
 
@@ -36,6 +37,7 @@ app = typer.Typer(
     # Click's plain help: typer's rich help imports markdown-it, pygments and attrs to draw its panels,
     # which doubled the time of `reconciler --help` (0.33-0.36 s against 0.16-0.17 s).
     rich_markup_mode=None,
+    cls=ReconcilerGroup,  # usage errors exit 64; arguments shown without Python types
 )
 
 
@@ -57,10 +59,21 @@ def _root(
     ] = False,
     log_format: Annotated[
         LogFormat,
-        typer.Option("--log-format", envvar="RECONCILER_LOG_FORMAT", help="Logs on stderr: readable, or JSON lines."),
+        typer.Option(
+            "--log-format",
+            envvar="RECONCILER_LOG_FORMAT",
+            metavar="[console|json]",
+            help="Logs on stderr: readable, or JSON lines.",
+        ),
     ] = LogFormat.console,
     log_level: Annotated[
-        LogLevel, typer.Option("--log-level", envvar="RECONCILER_LOG_LEVEL", help="The least severe event logged.")
+        LogLevel,
+        typer.Option(
+            "--log-level",
+            envvar="RECONCILER_LOG_LEVEL",
+            metavar="[debug|info|warning|error]",
+            help="The least severe event logged.",
+        ),
     ] = LogLevel.info,
 ) -> None:
     """Specs in Git; plan, apply and drift against VMM, Hyper-V, vSphere, BMCs and Azure."""
@@ -70,9 +83,12 @@ def _root(
 @app.command()
 def validate(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Spec files or folders (default: specs/).", show_default=False)
+        list[Path] | None,
+        typer.Argument(metavar="PATH", help="Spec files or folders (default: specs/).", show_default=False),
     ] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="text or json.")] = OutputFormat.text,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", "-f", metavar="[text|json]", help="text or json.")
+    ] = OutputFormat.text,
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
 ) -> None:
     """Check specs: YAML, schema, references and the domain rules. Exit 1 on any error."""
@@ -94,7 +110,9 @@ def validate(
 
 @app.command()
 def schema(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the schemas to.")] = Path("schemas"),
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Folder to write the schemas to.")] = Path(
+        "schemas"
+    ),
     check: Annotated[bool, typer.Option("--check", help="Only check the files are current; exit 1 if not.")] = False,
 ) -> None:
     """Write one JSON Schema per kind plus a combined one (for editors: yaml-language-server)."""

@@ -13,15 +13,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from reconciler.cli.plan_cmds import Estate, Excludes, Prune, Shard, Targets, with_shard
+from reconciler.cli.signals import INTERRUPTED_EXIT
 
 if TYPE_CHECKING:
     from reconciler.core.changes import Plan, ResourceChange
     from reconciler.engine import applier
     from reconciler.runs.apply import ApplyObserver, ApplyOutcome, SavedPlan
-
-
-def _is_plan_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() == ".json"
 
 
 def _confirm(yes: bool) -> bool:
@@ -63,6 +60,14 @@ def _step_lines() -> applier.Hooks:
                 highlight=False,
             )
 
+        def stopping(self, reason: str, in_flight: int, grace_s: float) -> None:
+            again = f"; {reason} again to abandon them" if grace_s and reason.startswith("SIG") else ""
+            err.print(
+                f"[yellow]stopping ({escape(reason)}): nothing new starts; waiting up to {grace_s:g}s for "
+                f"{in_flight} step{'s' * (in_flight != 1)} in flight{again}[/yellow]",
+                highlight=False,
+            )
+
         def progress(self, change: ResourceChange, message: str) -> None:
             # A long-running job's state as it moves (an ASR job, a host restarting), on stderr: stdout keeps
             # one line per finished step. The runs layer hands the message over redacted.
@@ -100,13 +105,10 @@ def _observer(*, yes: bool, summary: bool, saved: SavedPlan | None) -> ApplyObse
     return ApplyView()
 
 
-def _finish(outcome: ApplyOutcome) -> None:
-    """The summary of an apply that ran, or why nothing was applied; exits 1 when anything failed."""
-    from rich.markup import escape
-
-    from reconciler.cli.consoles import err, out
-    from reconciler.engine import applier
-    from reconciler.runs import logs
+def _finish(outcome: ApplyOutcome, *, signalled: bool) -> None:
+    """The summary of an apply that ran, or why nothing was applied; exits 1 when anything failed, 130 when
+    a signal stopped it (``signalled``)."""
+    from reconciler.cli.consoles import err
     from reconciler.runs.apply import ApplyStatus
 
     if outcome.status is ApplyStatus.PLAN_HAS_ERRORS:
@@ -117,15 +119,36 @@ def _finish(outcome: ApplyOutcome) -> None:
     report = outcome.report
     if report is None:  # nothing to do: recorded as a run with no steps
         raise typer.Exit(0)
+    unfinished = _summary(report)
+    for warning in outcome.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, markup=False)
+    if report.stopped and signalled:
+        raise typer.Exit(INTERRUPTED_EXIT)
+    if unfinished:
+        raise typer.Exit(1)
+
+
+def _summary(report: applier.ApplyReport) -> bool:
+    """Print the summary; True when something failed, was skipped or never started (exit 1)."""
+    from rich.markup import escape
+
+    from reconciler.cli.consoles import out
+    from reconciler.engine import applier
+    from reconciler.runs import logs
+
     done = report.by_status(applier.StepStatus.DONE) + report.by_status(applier.StepStatus.ALREADY)
     failed = report.by_status(applier.StepStatus.FAILED)
     skipped = report.by_status(applier.StepStatus.SKIPPED)
     on_hold = report.by_status(applier.StepStatus.HELD)
     colour = "red" if failed or skipped else "yellow" if on_hold else "green"
+    if report.stopped:
+        headline = f"Apply stopped ({escape(report.stopped)})"
+    else:
+        headline = f"Apply {'finished with failures' if failed else 'complete'}"
     out.print(
-        f"\n[bold {colour}]Apply {'finished with failures' if failed else 'complete'}:[/bold {colour}] "
-        f"{len(done)} done, {len(failed)} failed, {len(skipped)} skipped"
-        + (f", {len(on_hold)} held." if on_hold else ".")
+        f"\n[bold {colour}]{headline}:[/bold {colour}] {len(done)} done, {len(failed)} failed, {len(skipped)} "
+        "skipped" + (f", {len(on_hold)} held." if on_hold else "."),
+        highlight=False,
     )
     if on_hold:
         out.print(
@@ -134,15 +157,17 @@ def _finish(outcome: ApplyOutcome) -> None:
         )
     for r in failed:
         out.print(f"  [red]✗[/red] {escape(str(r.address))}: {escape(logs.redact(r.message))}", highlight=False)
-    if failed or skipped:
+    if report.stopped:
+        out.print("Run apply again to finish: steps already done are found in sync, not repeated.")
+    elif failed or skipped:
         out.print("Run apply again once the cause is fixed: finished steps are not repeated.")
-        raise typer.Exit(1)
+    return bool(failed or skipped)
 
 
 def apply(
-    path: Annotated[Path, typer.Argument(help="Spec folder or file, or a plan file saved with plan -o.")] = Path(
-        "specs"
-    ),
+    path: Annotated[
+        Path, typer.Argument(metavar="PATH|PLANFILE", help="Spec folder or file, or a plan file saved with plan -o.")
+    ] = Path("specs"),
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     target: Targets = None,
     shard: Shard = None,
@@ -175,12 +200,13 @@ def apply(
     from reconciler.cli import progress
     from reconciler.cli.consoles import err
     from reconciler.cli.run_errors import exits_on_run_errors
+    from reconciler.cli.signals import graceful
     from reconciler.runs import apply as run_apply
     from reconciler.runs import clock
 
-    with exits_on_run_errors():
+    with graceful() as stop, exits_on_run_errors():
         now = clock.from_environ()
-        saved = run_apply.read_saved(path) if _is_plan_file(path) else None
+        saved = run_apply.read_plan_file(path)  # by its content: p.plan, tfplan
         target = with_shard(target, shard)
         if saved is not None and (target or exclude):
             err.print("[red]--target/--exclude/--shard do not apply to a saved plan: it was targeted when made.[/red]")
@@ -198,7 +224,7 @@ def apply(
         session = progress.load(paths, targets=request.targets, excludes=request.excludes, estate=estate)
         try:
             observer = _observer(yes=yes, summary=summary, saved=saved)
-            outcome = run_apply.apply_run(session, request, observer=observer, clock=now)
+            outcome = run_apply.apply_run(session, request, observer=observer, clock=now, stop=stop)
         finally:
             session.close()
-    _finish(outcome)
+    _finish(outcome, signalled=stop.signalled)

@@ -41,12 +41,13 @@ def _plain_text(report: DriftReport, *, show_in_sync: bool) -> str:
 
 def _write(text: str, out_file: Path | None) -> None:
     from reconciler.cli.consoles import err
+    from reconciler.cli.files import write_atomically
 
     if out_file is None:
         typer.echo(text, nl=False)
         return
     try:
-        out_file.write_text(text, encoding="utf-8")
+        write_atomically(out_file, lambda stream: stream.write(text))
     except OSError as exc:
         err.print(f"[red]error:[/red] cannot write {out_file}: {exc.strerror or exc}", highlight=False)
         raise typer.Exit(1) from exc
@@ -54,11 +55,16 @@ def _write(text: str, out_file: Path | None) -> None:
 
 
 def drift(
-    path: Annotated[Path, typer.Argument(help="Spec folder or file.")] = Path("specs"),
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Spec folder or file.")] = Path("specs"),
     output: Annotated[
-        Format, typer.Option("--format", "-f", help="text, json, markdown or html (docs/drift.md).")
+        Format,
+        typer.Option(
+            "--format", "-f", metavar="[text|json|markdown|html]", help="text, json, markdown or html (docs/drift.md)."
+        ),
     ] = Format.text,
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report to this file.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="Write the report to this file.")
+    ] = None,
     target: Targets = None,
     shard: Shard = None,
     exclude: Excludes = None,
@@ -70,12 +76,13 @@ def drift(
     from reconciler.cli import progress
     from reconciler.cli.consoles import out
     from reconciler.cli.run_errors import exits_on_run_errors
+    from reconciler.cli.signals import graceful
     from reconciler.reports import drift_html, drift_markdown, drift_text, json_document
     from reconciler.runs import clock, run_history
     from reconciler.runs import drift as run_drift
 
     targets, excludes = with_shard(target, shard), exclude or []
-    with exits_on_run_errors():
+    with graceful() as stop, exits_on_run_errors():  # SIGTERM ends the read at once (exit 130)
         now = clock.from_environ()
         run = run_history.ReportRun("drift", clock=now)
         session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
@@ -87,6 +94,7 @@ def drift(
                 progress=progress.read_progress(output is Format.text),
                 trend=output in (Format.markdown, Format.html),
                 clock=now,
+                stop=stop,
             )
         finally:
             session.close()

@@ -5,14 +5,18 @@ from __future__ import annotations
 import enum
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from reconciler.cli.group import ReconcilerGroup
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-estate_app = typer.Typer(help="The embedded estate: a local stand-in for VMM, Hyper-V, BMCs and Azure.")
+estate_app = typer.Typer(
+    help="The embedded estate: a local stand-in for VMM, Hyper-V, BMCs and Azure.", cls=ReconcilerGroup
+)
 
 
 def _consoles() -> tuple[Console, Console]:
@@ -24,7 +28,9 @@ def _consoles() -> tuple[Console, Console]:
 
 Db = Annotated[
     Path | None,
-    typer.Option("--estate", help="Estate database (default .reconciler/estate.db or $RECONCILER_ESTATE)."),
+    typer.Option(
+        "--estate", metavar="FILE", help="Estate database (default .reconciler/estate.db or $RECONCILER_ESTATE)."
+    ),
 ]
 
 
@@ -37,7 +43,8 @@ class ShowFormat(enum.StrEnum):
 @estate_app.command("init")
 def init(
     source: Annotated[
-        Path | None, typer.Option("--from", help="Estate file (default: the shipped contoso-west estate).")
+        Path | None,
+        typer.Option("--from", metavar="FILE", help="Estate file (default: the shipped contoso-west estate)."),
     ] = None,
     estate: Db = None,
 ) -> None:
@@ -61,11 +68,14 @@ def init(
 
 @estate_app.command("show")
 def show(
-    fmt: Annotated[ShowFormat, typer.Option("--format", "-f", help="text, yaml (an estate file) or json.")] = (
-        ShowFormat.text
-    ),
-    kind: Annotated[str | None, typer.Option("--kind", help="Only this kind, e.g. hyperv.vm_memory.")] = None,
-    scope: Annotated[str | None, typer.Option("--scope", help="Only this tenant or site.")] = None,
+    fmt: Annotated[
+        ShowFormat,
+        typer.Option("--format", "-f", metavar="[text|yaml|json]", help="text, yaml (an estate file) or json."),
+    ] = (ShowFormat.text),
+    kind: Annotated[
+        str | None, typer.Option("--kind", metavar="KIND", help="Only this kind, e.g. hyperv.vm_memory.")
+    ] = None,
+    scope: Annotated[str | None, typer.Option("--scope", metavar="SCOPE", help="Only this tenant or site.")] = None,
     estate: Db = None,
 ) -> None:
     """Print the embedded estate."""
@@ -96,6 +106,9 @@ def show(
     if fmt is ShowFormat.json:
         typer.echo(json.dumps(document, indent=2))
         return
+    if not out.is_terminal:  # piped: one line per object, whole (a folded table is unreadable there)
+        _plain_lines(objects, db)
+        return
     table = Table(title=f"embedded estate {db}", show_lines=False)
     for column in ("kind", "scope", "name", "data", "status", "owned"):
         table.add_column(column, overflow="fold")
@@ -109,3 +122,14 @@ def show(
             "yes" if o.get("owned") else "",
         )
     out.print(table)
+
+
+def _plain_lines(objects: list[dict[str, Any]], db: Path) -> None:
+    """``kind:scope/name data={...} status={...} owned``, one object per line, after a header line: what
+    grep, less and a diff read well."""
+    typer.echo(f"# embedded estate {db}: {len(objects)} objects")
+    for o in objects:
+        status = o.get("status") or {}
+        line = f"{o['kind']}:{o['scope']}/{o['name']} data={json.dumps(o['data'], sort_keys=True)}"
+        line += f" status={json.dumps(status, sort_keys=True)}" if status else ""
+        typer.echo(line + (" owned" if o.get("owned") else ""))

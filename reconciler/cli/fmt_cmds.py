@@ -14,7 +14,8 @@ import typer
 
 def fmt(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Spec files or folders (default: specs/).", show_default=False)
+        list[Path] | None,
+        typer.Argument(metavar="PATH", help="Spec files or folders (default: specs/).", show_default=False),
     ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Change nothing; exit 1 when a file is not in canonical form.")

@@ -34,7 +34,7 @@ class Kind(enum.StrEnum):
     drift = "drift"
 
 
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="text or json.")]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", metavar="[text|json]", help="text or json.")]
 
 
 def _when(iso: str | None) -> str:
@@ -62,9 +62,11 @@ def _columns(rows: list[tuple[str, ...]]) -> str:
 
 
 def history(
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs, newest first.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, metavar="N", help="How many runs, newest first.")] = 20,
     output: FormatOption = Format.text,
-    kind: Annotated[Kind | None, typer.Option("--kind", "-k", help="Only plan, apply or drift runs.")] = None,
+    kind: Annotated[
+        Kind | None, typer.Option("--kind", "-k", metavar="[plan|apply|drift]", help="Only plan, apply or drift runs.")
+    ] = None,
 ) -> None:
     """List past runs (plan, apply, drift): when, kind, user, result, counts, duration."""
     from reconciler.store import history as store_history
@@ -93,11 +95,16 @@ def history(
 
 
 def show(
-    run_id: Annotated[str, typer.Argument(help="A run id, as listed by reconciler history.", show_default=False)],
+    run_id: Annotated[
+        str, typer.Argument(metavar="RUN_ID", help="A run id, as listed by reconciler history.", show_default=False)
+    ],
     output: Annotated[
         ShowFormat,
         typer.Option(
-            "--format", "-f", help="text or json; a plan or drift report also markdown or html (when available)."
+            "--format",
+            "-f",
+            metavar="[text|json|markdown|html]",
+            help="text or json; a plan or drift report also markdown or html (when available).",
         ),
     ] = ShowFormat.text,
 ) -> None:

@@ -14,8 +14,12 @@ from reconciler.cli.plan_cmds import Estate
 
 
 def import_(
-    seed: Annotated[Path, typer.Option("--seed", help="The ImportSeed file: sites, tenants and their plans.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the specs to.")] = Path("specs"),
+    seed: Annotated[
+        Path, typer.Option("--seed", metavar="FILE", help="The ImportSeed file: sites, tenants and their plans.")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="Folder to write the specs to.")] = Path(
+        "specs"
+    ),
     site: Annotated[
         list[str] | None, typer.Option("--site", metavar="NAME", help="Only this site and its tenants. Repeatable.")
     ] = None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -61,7 +61,11 @@ Prune = Annotated[
 ]
 Estate = Annotated[
     Path | None,
-    typer.Option("--estate", help="Embedded estate database (default .reconciler/estate.db or $RECONCILER_ESTATE)."),
+    typer.Option(
+        "--estate",
+        metavar="FILE",
+        help="Embedded estate database (default .reconciler/estate.db or $RECONCILER_ESTATE).",
+    ),
 ]
 
 
@@ -71,14 +75,35 @@ class PlanFormat(enum.StrEnum):
     markdown = "markdown"
 
 
+def _save(out_file: Path, document: dict[str, Any]) -> None:
+    """The plan file, whole or not at all (never through a file planted there); exit 1 when it cannot be
+    written."""
+    from reconciler.cli.consoles import err
+    from reconciler.cli.files import write_atomically
+    from reconciler.reports import json_document
+
+    try:
+        write_atomically(out_file, lambda stream: json_document.write(document, stream))
+    except OSError as exc:
+        err.print(f"[red]error:[/red] cannot write {out_file}: {exc.strerror or exc}", highlight=False)
+        raise typer.Exit(1) from exc
+
+
 def plan(
-    path: Annotated[Path, typer.Argument(help="Spec folder or file.")] = Path("specs"),
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Spec folder or file.")] = Path("specs"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan as JSON (docs/plan-format.md).")] = False,
     output: Annotated[
         PlanFormat,
-        typer.Option("--format", "-f", help="text, json (as --json), or markdown (a pull-request comment)."),
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="[text|json|markdown]",
+            help="text, json (as --json), or markdown (a pull-request comment).",
+        ),
     ] = PlanFormat.text,
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Save the plan for apply PLANFILE.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="PLANFILE", help="Save the plan for apply PLANFILE.")
+    ] = None,
     target: Targets = None,
     exclude: Excludes = None,
     shard: Shard = None,
@@ -101,13 +126,14 @@ def plan(
     from reconciler.cli import progress
     from reconciler.cli.consoles import err, out
     from reconciler.cli.run_errors import exits_on_run_errors
+    from reconciler.cli.signals import graceful
     from reconciler.reports import json_document, plan_text
     from reconciler.runs import clock, run_history
     from reconciler.runs import plan as run_plan
 
     targets, excludes = with_shard(target, shard), exclude or []
     as_json = as_json or output is PlanFormat.json
-    with exits_on_run_errors():
+    with graceful() as stop, exits_on_run_errors():  # SIGTERM ends the read at once (exit 130)
         now = clock.from_environ()
         run = run_history.ReportRun("plan", clock=now)
         session = progress.load([path], targets=targets, excludes=excludes, estate=estate)
@@ -118,6 +144,7 @@ def plan(
             prune=prune,
             progress=progress.read_progress(output is PlanFormat.text and not as_json),
             clock=now,
+            stop=stop,
         )
     result, document = found.plan, found.document  # shown and saved without a secret value (docs/logging.md)
     if as_json:
@@ -131,11 +158,7 @@ def plan(
     else:
         plan_text.render(out, result, show_unchanged=show_unchanged)
     if out_file is not None:
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = out_file.with_name(out_file.name + ".partial")  # a half-written plan never has the name
-        with partial.open("w", encoding="utf-8") as saved:
-            json_document.write(document, saved)
-        partial.replace(out_file)
+        _save(out_file, document)
         err.print(f"Saved the plan to {out_file}; apply exactly it with: reconciler apply {out_file}")
     run_plan.record(run, found)  # a store that cannot be written is only a warning: a plan changes nothing
     if result.errors:

@@ -1,5 +1,6 @@
 """How the CLI shows why a run stopped: each :class:`~reconciler.runs.errors.RunError` in its own words on
-stderr, then exit 1. Commands run their work inside :func:`exits_on_run_errors`."""
+stderr, then exit 1 (130 for a run a signal or its deadline interrupted before it changed anything).
+Commands run their work inside :func:`exits_on_run_errors`."""
 
 from __future__ import annotations
 
@@ -52,10 +53,11 @@ def _scope_locked(exc: errors.ScopeLocked) -> None:
 
     held, scope = exc.held, escape(exc.held.scope)
     waited = f" (still held after {exc.waited_s:g}s)" if exc.waited_s else ""
+    lease = f" (its lease ends at {held.expires_at} unless that apply renews it)" if held.expires_at else ""
     err.print(
         f"[red]another apply holds {scope}:[/red] {escape(held.holder)} pid {held.pid} since {held.acquired_at} "
         f"({escape(held.command)}){waited}; wait with --lock-timeout or, if that process is gone, "
-        f"reconciler force-unlock {scope}",
+        f"reconciler force-unlock {scope}{lease}",
         highlight=False,
     )
 
@@ -94,7 +96,14 @@ def _plan_stale(exc: errors.PlanStale) -> None:
     err.print("Run plan -o again and review the new plan.")
 
 
+def _interrupted(exc: errors.RunInterrupted) -> None:
+    from reconciler.cli.consoles import err
+
+    err.print(f"[yellow]{exc}.[/yellow]", highlight=False)
+
+
 _RENDER: dict[type[errors.RunError], Callable[[Any], None]] = {
+    errors.RunInterrupted: _interrupted,
     errors.SpecsInvalid: _specs_invalid,
     errors.NothingSelected: _nothing_selected,
     errors.EstateInvalid: _estate_invalid,
@@ -123,4 +132,5 @@ def exits_on_run_errors() -> Iterator[None]:
         yield
     except errors.RunError as exc:
         render(exc)
-        raise typer.Exit(1) from exc
+        signalled = isinstance(exc, errors.RunInterrupted) and exc.signalled
+        raise typer.Exit(130 if signalled else 1) from exc

@@ -18,6 +18,7 @@ import typer
 from reconciler.cli.plan_cmds import Estate, Excludes, Shard, Targets, with_shard
 
 if TYPE_CHECKING:
+    from reconciler.engine.stop import Stop
     from reconciler.runs.metrics import Metrics
     from reconciler.runs.watch import WatchObserver
 
@@ -54,20 +55,27 @@ Webhook = Annotated[
 ]
 
 
-def _on_signals(stop: threading.Event) -> Callable[[], None]:
-    """SIGTERM and SIGINT set ``stop`` (the cycle in progress finishes); a second one stops at once.
-    Returns what restores the previous handlers. Outside the main thread (tests) signals are left alone."""
+def _on_signals(stop: threading.Event, run_stop: Stop) -> Callable[[], None]:
+    """SIGTERM and SIGINT set ``stop`` (no cycle after this one) and ``run_stop`` (the cycle in progress ends
+    promptly: its read stops, a correction stops as apply does, recording and releasing); a second one
+    abandons a correction's steps in flight; a third stops at once. Returns what restores the previous
+    handlers. Outside the main thread (tests) signals are left alone."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    count = 0
 
     def handler(signum: int, _frame: object) -> None:
-        if stop.is_set():
+        nonlocal count
+        count += 1
+        if count > 2:
             raise KeyboardInterrupt
+        name = signal.Signals(signum).name
         stop.set()
+        run_stop.set(name, hard=count > 1, signalled=True)
         from reconciler.runs import logs
 
-        logs.log("watch.stopping", signal=signal.Signals(signum).name)
+        logs.log("watch.stopping", signal=name)
 
     for s in previous:
         signal.signal(s, handler)
@@ -123,7 +131,7 @@ def _serve(metrics: Metrics, port: int | None, addr: str) -> Callable[[], None]:
 
 
 def watch(
-    path: Annotated[Path, typer.Argument(help="Spec folder or file.")] = Path("specs"),
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Spec folder or file.")] = Path("specs"),
     every: Annotated[
         str, typer.Option("--every", metavar="DURATION", help="Time between cycles: 30s, 15m, 1h.")
     ] = "15m",
@@ -150,9 +158,10 @@ def watch(
     estate: Estate = None,
 ) -> None:
     """Run drift on an interval: log, export metrics, notify a webhook, and optionally re-apply drift.
-    SIGTERM/Ctrl-C finish the current cycle, then exit 0."""
+    SIGTERM/Ctrl-C stop the current cycle promptly, then exit 0."""
     from reconciler.cli.consoles import err
     from reconciler.cli.run_errors import exits_on_run_errors
+    from reconciler.engine.stop import Stop
     from reconciler.runs import clock
     from reconciler.runs import watch as run_watch
     from reconciler.runs.metrics import Metrics
@@ -181,10 +190,10 @@ def watch(
     )
     metrics = Metrics()
     stop_server = _serve(metrics, metrics_port, metrics_addr)
-    stop = threading.Event()
-    restore = _on_signals(stop)
+    stop, run_stop = threading.Event(), Stop()
+    restore = _on_signals(stop, run_stop)
     try:
-        cycle = run_watch.watch(options, stop=stop, metrics=metrics, observer=_observer(), clock=now)
+        cycle = run_watch.watch(options, stop=stop, metrics=metrics, observer=_observer(), clock=now, run_stop=run_stop)
     finally:
         restore()
         stop_server()

@@ -11,8 +11,12 @@ from typing import Any
 
 from reconciler.core.addresses import Address
 from reconciler.core.diagnostics import Diagnostic
+from reconciler.core.resources import Policy
 
-PLAN_FORMAT_VERSION = 3
+PLAN_FORMAT_VERSION = 4
+"""The plan file's format (docs/plan-format.md). 3: ``vacates``; 4: the tool's version, a checksum, and each
+change's policy (lifecycle, rollout, window), so that a saved plan says everything that decides what apply
+does."""
 
 
 class Action(enum.StrEnum):
@@ -79,6 +83,9 @@ class ResourceChange:
     # this change's step deletes them first (the first half of their replace); their own steps, which wait for
     # this one, create them again.
     vacates: tuple[Address, ...] = ()
+    # What decides how apply treats it besides the values (lifecycle, rollout and its window): None for an
+    # object the specs do not declare.
+    policy: Policy | None = None
 
     @property
     def is_change(self) -> bool:
@@ -94,6 +101,7 @@ class Plan:
     format_version: int = PLAN_FORMAT_VERSION
     targets: tuple[str, ...] = field(default=())
     excludes: tuple[str, ...] = field(default=())
+    tool_version: str = ""  # the reconciler that made it, when read back from a plan file
 
     @property
     def pending(self) -> list[ResourceChange]:

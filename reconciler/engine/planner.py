@@ -31,6 +31,7 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
         "depends_on": resource.depends_on,
         "site": resource.site,
         "tenant": resource.tenant,
+        "policy": resource.policy,
     }
     observe = resource.policy.mode is Mode.OBSERVE
     if observed is None:
@@ -398,10 +399,19 @@ def _blocks(change: ResourceChange) -> bool:
 
 
 def spec_digest(resources: Sequence[Resource]) -> str:
-    """A digest of everything the specs want: a saved plan is stale when it changes."""
+    """A digest of everything that decides what apply does: each resource's desired values and its policy
+    (lifecycle: mode, protect, prune, ignored fields; the rollout: its group, maxUnavailable, maintenance
+    window), and the tool's version. A saved plan is stale when it changes."""
+    import reconciler
+
+    policies: dict[int, str] = {}  # resources share few policies: each is written out once
+    for r in resources:
+        if id(r.policy) not in policies:
+            policies[id(r.policy)] = repr(r.policy)
     # One encoder call for the whole set (the C encoder; a call per resource cost more than the encoding).
-    keyed = sorted(((str(r.address), r.desired) for r in resources), key=lambda pair: pair[0])
-    return hashlib.sha256(json.dumps(keyed, sort_keys=True, default=str).encode()).hexdigest()
+    keyed = sorted(((str(r.address), r.desired, policies[id(r.policy)]) for r in resources), key=lambda k: k[0])
+    text = json.dumps([reconciler.__version__, keyed], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class Pending:
@@ -456,6 +466,7 @@ def make_plan(
                 depends_on=r.depends_on,
                 site=r.site,
                 tenant=r.tenant,
+                policy=r.policy,
             )
             blocking.add(r.address)
             continue

@@ -30,6 +30,7 @@ class StepResult:
 @dataclass
 class ApplyReport:
     results: list[StepResult] = field(default_factory=list)
+    stopped: str = ""  # why the run stopped before its end (a signal, its deadline); empty when it ran out
 
     def by_status(self, status: str) -> list[StepResult]:
         return [r for r in self.results if r.status == status]
@@ -50,3 +51,7 @@ class Hooks:
 
     def progress(self, change: ResourceChange, message: str) -> None:
         """A long-running step reports progress (a job's state, a host coming back)."""
+
+    def stopping(self, reason: str, in_flight: int, grace_s: float) -> None:
+        """The run is stopping (``reason``: a signal, its deadline): nothing new starts, and ``in_flight`` steps
+        get ``grace_s`` seconds to finish (0 when the stop is hard) before they are abandoned."""

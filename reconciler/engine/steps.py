@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
@@ -15,8 +16,9 @@ from reconciler.core.errors import ReconcilerError, TemporaryError
 from reconciler.core.resources import Resource
 from reconciler.engine import planner
 from reconciler.engine.procedures import host_reboot
-from reconciler.engine.refresh import retry_wait
+from reconciler.engine.refresh import LONG_WAIT_S, before_retry, retry_wait
 from reconciler.engine.results import StepResult, StepStatus
+from reconciler.engine.stop import Stopped
 from reconciler.providers.base import Progress, Provider
 
 if TYPE_CHECKING:
@@ -51,7 +53,8 @@ class Step:
             retry=retry_if_exception_type(TemporaryError),
             stop=stop_after_attempt(a.settings.attempts),
             wait=retry_wait,
-            sleep=a.sleep,
+            sleep=a.sleep,  # ends when the run stops, fails when it would pass the step's deadline
+            before_sleep=before_retry(self._retrying(change), str(change.address)),
             reraise=True,
         )
 
@@ -60,16 +63,35 @@ class Step:
 
         try:
             provider = a.router.provider(resource)
-            with self._slot(provider):
+            with self._slot(provider), a.step_deadline(change.address):
+                if a.stop.is_set:  # stopped while it waited for its slot: it never started
+                    return result(StepStatus.SKIPPED, f"not started: the run stopped ({a.stop.reason})")
                 for attempt in retrying:
                     with attempt:
                         tries += 1
                         outcome = self._once(change, resource, provider)
                         if outcome is not None:
                             return result(*outcome)
+        except Stopped as exc:
+            return result(
+                StepStatus.FAILED,
+                f"interrupted: the run stopped ({exc.reason}) before this step finished; run apply again (what "
+                "is done is found in sync)",
+            )
         except ReconcilerError as exc:
             return result(StepStatus.FAILED, str(exc))
         return result(StepStatus.DONE)
+
+    def _retrying(self, change: ResourceChange) -> Callable[[str, BaseException, float], None]:
+        """Tells the UI (a progress message) before a temporary error's retry waits long (a server's
+        Retry-After), and for how long; the short back-offs are not worth a line."""
+        hooks = self.applier.hooks
+
+        def told(_what: str, exc: BaseException, wait_s: float) -> None:
+            if wait_s >= LONG_WAIT_S:
+                hooks.progress(change, f"temporary error ({exc}); retrying in {wait_s:.0f}s")
+
+        return told
 
     def _once(self, change: ResourceChange, resource: Resource, provider: Provider) -> tuple[str, str] | None:
         """One attempt: the (status, message) it ended with, or None when it acted."""

@@ -8,6 +8,10 @@ the dependencies it still waits for, and a finished change releases its dependen
   even submitted (waiting inside a worker would hold a thread and a provider slot), and the group's first
   failure skips the steps still queued.
 - A dependency cycle (the planner refuses them; this is the last line) skips its changes, never drops them.
+- A stop (``engine.stop``: a signal, the run's deadline) starts nothing more: what has not started is skipped,
+  steps in flight get ``grace_s`` to finish (their waits end at once) and are then abandoned, failed with a
+  message saying they may still finish. A step still running ``grace_s`` after its own deadline is abandoned
+  the same way. The workers are daemon threads: an abandoned call never keeps the process alive.
 """
 
 from __future__ import annotations
@@ -15,14 +19,19 @@ from __future__ import annotations
 import collections
 import contextlib
 import queue
+import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Plan, ResourceChange
 from reconciler.core.resources import Resource, Rollout
 from reconciler.engine.graph import Graph
+from reconciler.engine.pool import DaemonPool
 from reconciler.engine.results import ApplyReport, Hooks, StepResult, StepStatus
+from reconciler.engine.stop import NEVER, Stop
+
+WAKE_S = 5.0  # how often the walk looks at the running steps' deadlines while it waits
 
 
 class Walk:
@@ -36,7 +45,15 @@ class Walk:
         step: Callable[[ResourceChange], StepResult],
         hooks: Hooks,
         concurrency: int,
+        stop: Stop = NEVER,
+        deadlines: Mapping[Address, float] | None = None,
+        grace_s: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.stop = stop
+        self.deadlines = deadlines if deadlines is not None else {}  # a running step's, once it has its slot
+        self.grace_s = grace_s
+        self.monotonic = monotonic
         self.graph = Graph(plan.pending)
         self.resources = resources
         self.step = step
@@ -151,32 +168,99 @@ class Walk:
         self.queued.clear()
 
     def run(self) -> ApplyReport:
-        with ThreadPoolExecutor(max_workers=max(1, self.concurrency * 2)) as pool:
-            running: dict[Future[StepResult], Address] = {}
-            completions: queue.SimpleQueue[Future[StepResult]] = queue.SimpleQueue()
-            while True:
-                for a in [a for a in self.skipped if a not in self.finished]:
-                    self._settle(a, StepStatus.SKIPPED, self.skipped[a])
-                for a in [a for a in self.held if a not in self.finished]:
-                    self._settle(a, StepStatus.HELD, self.held[a])
-                launch = self._admit([a for a in self.ready if a not in self.finished])
-                self.ready.clear()
-                for a in launch:
-                    future = pool.submit(self.step, self.graph.nodes[a])
-                    running[future] = a
-                    future.add_done_callback(completions.put)
-                if not running:
-                    self._starved()
-                    break
-                # Finished steps arrive through a queue: waiting on every running future at each turn would
-                # cost O(running) per step (a thousand independent creates run at once).
-                completed = [completions.get()]
-                with contextlib.suppress(queue.Empty):
-                    while True:
-                        completed.append(completions.get_nowait())
-                for future in completed:
-                    a = running.pop(future)
-                    result = future.result()
-                    self._completed(a, result)
-                    self.hooks.post_apply(result)
+        pool = DaemonPool(max(1, self.concurrency * 2), name="step")
+        self.running: dict[Future[StepResult], Address] = {}
+        self.submitted: dict[Address, Future[StepResult]] = {}  # the same, by address
+        self.completions: queue.SimpleQueue[Future[StepResult] | None] = queue.SimpleQueue()
+        try:
+            with self.stop.listening(lambda: self.completions.put(None)):  # a stop wakes the wait
+                while not self.stop.is_set:
+                    self._settle_screened()
+                    for a in self._admit([a for a in self.ready if a not in self.finished]):
+                        future = pool.submit(self.step, self.graph.nodes[a])
+                        self.running[future], self.submitted[a] = a, future
+                        future.add_done_callback(self.completions.put)
+                    self.ready.clear()
+                    if not self.running:
+                        self._starved()
+                        break
+                    self._take(self._wait_s())
+                if self.stop.is_set:
+                    self._stopping()
+        finally:
+            pool.shutdown(cancel_futures=True)
         return self.report
+
+    def _settle_screened(self) -> None:
+        for a in [a for a in self.skipped if a not in self.finished]:
+            self._settle(a, StepStatus.SKIPPED, self.skipped[a])
+        for a in [a for a in self.held if a not in self.finished]:
+            self._settle(a, StepStatus.HELD, self.held[a])
+
+    def _wait_s(self) -> float:
+        """How long to wait for a completion before looking at the deadlines again. Only the steps holding a
+        provider slot have one (a few per provider), never the thousands that may wait for a slot."""
+        started = list(self.deadlines.values())  # one C-level copy: workers add and remove entries
+        if not started:
+            return WAKE_S
+        return max(0.0, min(WAKE_S, min(started) + self.grace_s - self.monotonic()))
+
+    def _take(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for finished steps (a stop wakes it) and record them; then abandon the steps
+        still running ``grace_s`` after their deadline."""
+        # Finished steps arrive through a queue: waiting on every running future at each turn would cost
+        # O(running) per step (a thousand independent creates run at once).
+        completed: list[Future[StepResult] | None] = []
+        with contextlib.suppress(queue.Empty):
+            completed.append(self.completions.get(timeout=timeout_s))
+            while True:
+                completed.append(self.completions.get_nowait())
+        for future in completed:
+            a = self.running.pop(future, None) if future is not None else None
+            if future is not None and a is not None:
+                del self.submitted[a]
+                result = future.result()
+                self._completed(a, result)
+                self.hooks.post_apply(result)
+        now = self.monotonic()
+        for a, deadline in list(self.deadlines.items()):
+            overdue = self.submitted.get(a)
+            if overdue is not None and now >= deadline + self.grace_s:
+                self._abandon(overdue, f"still running {self.grace_s:g}s after its deadline")
+
+    def _abandon(self, future: Future[StepResult], why: str) -> None:
+        """Give up waiting for a running step: failed, saying it may still finish (its thread is left)."""
+        a = self.running.pop(future)
+        del self.submitted[a]
+        result = StepResult(
+            a,
+            self.graph.nodes[a].action,
+            StepStatus.FAILED,
+            f"{why}: abandoned; it may still finish, run apply again to check",
+        )
+        self._completed(a, result)
+        self.hooks.post_apply(result)
+
+    def _stopping(self) -> None:
+        """The run is stopping: skip what has not started, give the steps in flight ``grace_s`` (none when the
+        stop is hard) to finish, then abandon them."""
+        if not self.running and len(self.finished) == len(self.graph.nodes):
+            return  # it stopped as the last step ended: nothing was cut short
+        self.report.stopped = self.stop.reason
+        self._settle_screened()  # held and skipped keep their own reason
+        reason = f"not started: the run stopped ({self.stop.reason})"
+        for a in self.graph.nodes:
+            if a not in self.finished and a not in self.submitted:
+                self._settle(a, StepStatus.SKIPPED, reason)
+        self.queued.clear()
+        grace = 0.0 if self.stop.hard else self.grace_s
+        if self.running:
+            self.hooks.stopping(self.stop.reason, len(self.running), grace)
+        end = self.monotonic() + grace
+        while self.running and not self.stop.hard and self.monotonic() < end:
+            self._take(min(WAKE_S, end - self.monotonic()))
+            for a in [a for a in self.ready if a not in self.finished]:  # released by a step that just ended
+                self._settle(a, StepStatus.SKIPPED, reason)
+            self.ready.clear()
+        for future in list(self.running):
+            self._abandon(future, f"in flight when the run stopped ({self.stop.reason})")

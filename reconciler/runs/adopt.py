@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Resource
+from reconciler.engine.stop import NEVER, Stop
 from reconciler.runs.apply import ApplyObserver, ApplyOutcome, ApplyRequest, apply_run
 from reconciler.runs.clock import SYSTEM, Clock
 from reconciler.runs.errors import RunError
@@ -71,6 +72,7 @@ def adopt_run(
     observer: ApplyObserver | None = None,
     clock: Clock = SYSTEM,
     lock_timeout_s: float = 0.0,
+    stop: Stop = NEVER,
 ) -> ApplyOutcome:
     """Adopt ``addresses`` (from :func:`declared`; the session loaded with them as targets). An object already
     the tool's has nothing to do (``NOTHING_TO_DO``); one that does not exist is an error in the plan shown."""
@@ -82,4 +84,4 @@ def adopt_run(
         lock_timeout_s=lock_timeout_s,
         label=ADOPT_COMMAND,
     )
-    return apply_run(session, request, observer=observer, clock=clock)
+    return apply_run(session, request, observer=observer, clock=clock, stop=stop)

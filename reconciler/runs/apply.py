@@ -2,9 +2,12 @@
 
 In order (docs/architecture.md, "The runs layer"):
 
-1. Lock every scope (``site/NAME``, ``tenant/NAME``) the run may change, all or none, before reading: one
-   apply per scope, and nothing another apply does can slip between the read and the steps.
-2. Read the live state and plan again, under the locks.
+1. Lock every tenant (``tenant/NAME``) whose resources the run may change, and every site whose own objects
+   it selected for themselves, all or none, before reading: one apply per scope, and nothing another apply
+   does can slip between the read and the steps (``runs.scope_locks``: leases, renewed while the run lives).
+2. Read the live state and plan again, under the locks. When the plan changes a site's own objects that only
+   a tenant's target brought along, lock that site (``site/NAME``) too and read again: applies targeting
+   different tenants of one site run side by side.
 3. A saved plan must still be the plan: refused when the specs or the live objects it touches changed since
    it was made; then only its changes are kept. A correction keeps only the addresses it corrects.
 4. Show the plan (redacted) through the observer. A plan with errors is refused (not for a correction:
@@ -15,7 +18,13 @@ In order (docs/architecture.md, "The runs layer"):
    before the first change, afterwards a failed write is only a warning.
 7. Apply: the engine's steps, each reported to the observer's hooks (messages redacted), to the audit
    trail and to the history store.
-8. Close the history run (also when interrupted), release the locks, write ``apply.end``.
+8. Close the history run (also when interrupted), release the locks, write ``apply.end``. A store that fails
+   here is a warning in the outcome (``warnings``), never an error: the estate work is done, the audit file
+   has it, the locks expire as leases, and the next command marks the run interrupted (``store.recovery``).
+
+A stop (a signal, or the run's deadline ``RECONCILER_RUN_TIMEOUT_S``) ends the waits for locks and the read
+with :class:`RunInterrupted` (nothing changed), and the steps as ``engine.walk`` describes: the run is then
+recorded ``interrupted`` with every step's result.
 
 The session stays open: the caller loaded it and closes it. This module is the one place that calls the
 applier (``applier.apply_plan``)."""
@@ -23,51 +32,37 @@ applier (``applier.apply_plan``)."""
 from __future__ import annotations
 
 import enum
-import json
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
 
 from reconciler.core.addresses import Address
-from reconciler.core.changes import Action, Plan
-from reconciler.core.resources import Resource
-from reconciler.engine import applier, staleness, watch
-from reconciler.reports import plan_json
+from reconciler.core.changes import Plan
+from reconciler.engine import applier, watch
+from reconciler.engine.stop import NEVER, Stop
 from reconciler.runs import audit, run_history
 from reconciler.runs.clock import SYSTEM, Clock
-from reconciler.runs.errors import LockStoreFailed, PlanStale, SavedPlanUnreadable, ScopeLocked
+from reconciler.runs.errors import RunInterrupted
+from reconciler.runs.saved_plan import SavedPlan, check_saved, read_plan_file, read_saved
+from reconciler.runs.scope_locks import RunLocks, site_scopes, up_front
 from reconciler.runs.session import ReadProgress, Session, make_plan
+from reconciler.runs.settings import RUN_TIMEOUT_ENV, RunLimits, run_limits
 from reconciler.store import journal
 
-if TYPE_CHECKING:
-    from reconciler.store.locks import LockSet
+__all__ = [
+    "ApplyObserver",
+    "ApplyOutcome",
+    "ApplyRequest",
+    "ApplyStatus",
+    "SavedPlan",
+    "apply_run",
+    "check_saved",
+    "read_plan_file",
+    "read_saved",
+]
 
 APPLY_COMMAND = "reconciler apply"
 CORRECT_COMMAND = "reconciler watch --auto-correct"
-
-
-@dataclass(frozen=True)
-class SavedPlan:
-    """A plan saved with ``plan -o``, as read back: the plan, and where its specs were."""
-
-    path: Path
-    plan: Plan
-    spec_paths: tuple[str, ...]
-
-    @property
-    def deletes(self) -> bool:
-        """It deletes: it was made with ``--prune`` and reviewed with its deletes."""
-        return any(c.action is Action.DELETE for c in self.plan.pending)
-
-
-def read_saved(path: Path) -> SavedPlan:
-    """The plan file at ``path``; :class:`SavedPlanUnreadable` when it is not a plan this version applies."""
-    try:
-        plan, spec_paths = plan_json.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, plan_json.PlanFormatError) as exc:
-        raise SavedPlanUnreadable(path, exc) from exc
-    return SavedPlan(path, plan, tuple(spec_paths))
 
 
 @dataclass(frozen=True)
@@ -104,8 +99,9 @@ class ApplyStatus(enum.StrEnum):
 class ApplyOutcome:
     status: ApplyStatus
     plan: Plan  # what was (or would have been) applied; holds live values: redact before showing
-    report: applier.ApplyReport | None = None  # with APPLIED
+    report: applier.ApplyReport | None = None  # with APPLIED; ``report.stopped`` when the run was cut short
     run_id: str | None = None  # with APPLIED: the audit trail's and the history store's run
+    warnings: tuple[str, ...] = field(default=())  # what could not be recorded or released (the store failed)
 
 
 class ApplyObserver:
@@ -127,28 +123,7 @@ class ApplyObserver:
         return applier.Hooks()
 
 
-def _scopes(resources: Iterable[Resource]) -> set[str]:
-    """The scope of each resource the run may change: ``tenant/NAME`` for a tenant's, ``site/NAME`` for a site's
-    own. A tenant's resources do not lock their site: applies of different tenants of one site (shards) run side
-    by side, and one that brings along the site's resources (a --target's dependencies) locks the site too."""
-    return {f"tenant/{r.tenant}" if r.tenant else f"site/{r.site or r.address.scope}" for r in resources}
-
-
-def _lock(session: Session, request: ApplyRequest) -> LockSet:
-    """The scope locks of every resource the run may change (all or none); step 1 of the module docstring."""
-    from reconciler.store import db, locks
-
-    only = request.only
-    scopes = _scopes(r for r in session.resources if only is None or r.address in only)
-    try:
-        return locks.acquire(scopes, command=request.command, timeout_s=request.lock_timeout_s)
-    except locks.LockHeld as exc:
-        raise ScopeLocked(exc, waited_s=request.lock_timeout_s) from exc
-    except db.StoreError as exc:
-        raise LockStoreFailed(db.shown_url(), exc) from exc
-
-
-def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserver, clock: Clock) -> Plan:
+def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserver, clock: Clock, stop: Stop) -> Plan:
     """The plan read under the locks, checked against a saved plan and cut to what the run applies."""
     saved = request.saved
     current = make_plan(
@@ -158,14 +133,10 @@ def _current_plan(session: Session, request: ApplyRequest, observer: ApplyObserv
         progress=observer.read_progress(),
         prune=request.prune or (saved is not None and saved.deletes),
         clock=clock,
+        stop=stop,
     )
     if saved is not None:
-        if saved.plan.spec_digest != current.spec_digest:
-            changes = staleness.spec_changes(saved.plan, current)
-            raise PlanStale(f"The specs changed since {saved.path} was made", changes)
-        moved = staleness.live_changes(saved.plan, current)
-        if moved:
-            raise PlanStale(f"The live state changed since {saved.path} was made", moved)
+        check_saved(saved, current)
         current = watch.restrict(current, {c.address for c in saved.plan.pending})  # nothing new slips in
     if request.only is not None:
         current = watch.restrict(current, request.only)
@@ -182,7 +153,14 @@ def _audit_fields(request: ApplyRequest) -> dict[str, Any]:
 
 
 def _why_not(
-    session: Session, plan: Plan, *, shown: Plan, request: ApplyRequest, observer: ApplyObserver, clock: Clock
+    session: Session,
+    plan: Plan,
+    *,
+    shown: Plan,
+    request: ApplyRequest,
+    observer: ApplyObserver,
+    clock: Clock,
+    run_id: str,
 ) -> ApplyStatus | None:
     """Why the run stops before changing anything (steps 4 and 5 of the module docstring), or None.
     ``shown``: the plan redacted."""
@@ -191,47 +169,119 @@ def _why_not(
         return ApplyStatus.PLAN_HAS_ERRORS
     if not plan.pending:
         if not correction:
-            run_history.record_nothing(plan, session.spec_paths, clock=clock)  # a run with no steps
+            run_history.record_nothing(plan, session.spec_paths, clock=clock, run_id=run_id)  # a run with no steps
         return ApplyStatus.NOTHING_TO_DO
     return None if observer.confirm(shown) else ApplyStatus.DECLINED
 
 
+@dataclass
+class _Applied:
+    """An apply that ran, before its ``apply.end``: its audit run, its report, what could not be recorded."""
+
+    run: audit.ApplyAudit
+    report: applier.ApplyReport
+    warnings: list[str] = field(default_factory=list)
+
+
+def _apply(
+    session: Session,
+    plan: Plan,
+    request: ApplyRequest,
+    *,
+    observer: ApplyObserver,
+    clock: Clock,
+    stop: Stop,
+    limits: RunLimits,
+    run_id: str,
+) -> _Applied:
+    """Steps 6 and 7 of the module docstring: the records opened, the steps carried out, the history run
+    closed (also when interrupted). Every write after the first change is a warning at worst."""
+    run = audit.start_apply(plan, clock=clock, run_id=run_id, **_audit_fields(request))
+    resources = applier.resources_by_address(session.resources)
+    recorder = run_history.begin(run.run_id, plan, session.spec_paths, resources, clock=clock)
+    report: applier.ApplyReport | None = None
+    try:
+        recorder.confirm_in_sync(plan)
+        report = applier.apply_plan(
+            plan,
+            resources,
+            session.router,
+            concurrency=request.concurrency,
+            hooks=recorder.hooks(run.hooks(observer.step_hooks())),
+            allow_disruption=request.allow_disruption,
+            now=clock.now(),  # whether a maintenance window is open
+            journal=journal.StoreJournal(recorder.store),  # host procedures, written ahead of each step
+            run_id=run.run_id,
+            stop=stop,
+            step_timeout_s=limits.step_s,
+            stop_grace_s=limits.grace_s,
+        )
+    finally:
+        recorder.end(report)  # None: interrupted
+    return _Applied(run, report, recorder.warnings())
+
+
 def apply_run(
-    session: Session, request: ApplyRequest, *, observer: ApplyObserver | None = None, clock: Clock = SYSTEM
+    session: Session,
+    request: ApplyRequest,
+    *,
+    observer: ApplyObserver | None = None,
+    clock: Clock = SYSTEM,
+    stop: Stop = NEVER,
 ) -> ApplyOutcome:
     """Apply what ``request`` asks on ``session``, safely: see the module docstring for the steps and why.
     ``clock`` says when the plan was made, whether a maintenance window is open, and times what is recorded.
+    ``stop`` (a signal) ends the run promptly, as its deadline (``RECONCILER_RUN_TIMEOUT_S``) does: before any
+    change with :class:`RunInterrupted`, afterwards with the report saying so (``report.stopped``).
     Raises :class:`ScopeLocked`, :class:`LockStoreFailed`, :class:`PlanStale`, the live read's errors, and
     :class:`AuditUnwritable` or :class:`HistoryUnusable`: all before any change."""
     watcher = observer or ApplyObserver()
-    held = _lock(session, request)
-    report: applier.ApplyReport | None = None
+    limits = run_limits()
+    run_stop = Stop(parent=stop)  # the deadline stops this run, not the command that started it
+    cancel = run_stop.after(limits.run_s, f"the run's deadline passed ({RUN_TIMEOUT_ENV}={limits.run_s:g}s)")
+    run_id = uuid.uuid4().hex[:12]  # the locks, the audit trail and the history store's run
+    held = RunLocks(
+        command=request.command,
+        run_id=run_id,
+        timeout_s=request.lock_timeout_s,
+        lease_s=limits.lock_lease_s,
+        stop=run_stop,
+    )
     try:
-        plan = _current_plan(session, request, watcher, clock)
-        shown = audit.redact_plan(plan)
-        watcher.planned(shown)
-        stopped = _why_not(session, plan, shown=shown, request=request, observer=watcher, clock=clock)
-        if stopped is not None:
-            return ApplyOutcome(stopped, plan)
-        run = audit.start_apply(plan, clock=clock, **_audit_fields(request))
-        resources = applier.resources_by_address(session.resources)
-        recorder = run_history.begin(run.run_id, plan, session.spec_paths, resources, clock=clock)
-        recorder.confirm_in_sync(plan)
+        held.take(up_front(session.resources, targets=request.targets, only=request.only))
         try:
-            report = applier.apply_plan(
-                plan,
-                resources,
-                session.router,
-                concurrency=request.concurrency,
-                hooks=recorder.hooks(run.hooks(watcher.step_hooks())),
-                allow_disruption=request.allow_disruption,
-                now=clock.now(),  # whether a maintenance window is open
-                journal=journal.StoreJournal(recorder.store),  # host procedures, written ahead of each step
-                run_id=run.run_id,
+            plan = _locked_plan(session, request, watcher, clock, run_stop, held)
+            shown = audit.redact_plan(plan)
+            watcher.planned(shown)
+            stopped = _why_not(
+                session, plan, shown=shown, request=request, observer=watcher, clock=clock, run_id=run_id
             )
+            if stopped is not None:
+                return ApplyOutcome(stopped, plan)
+            if run_stop.is_set:
+                raise RunInterrupted(run_stop.reason, during="waiting for the go-ahead", signalled=run_stop.signalled)
+            with run_stop.listening():  # from here a signal stops the steps, never the bookkeeping
+                applied = _apply(
+                    session, plan, request, observer=watcher, clock=clock, stop=run_stop, limits=limits, run_id=run_id
+                )
+                problem = held.release()  # step 8: a store gone now is a warning, not an error
+                applied.run.end(applied.report)
         finally:
-            recorder.end(report)  # None: interrupted
+            held.release()  # when something above raised (released already otherwise)
+        warnings = (*applied.warnings, problem) if problem else tuple(applied.warnings)
+        return ApplyOutcome(ApplyStatus.APPLIED, plan, applied.report, applied.run.run_id, warnings)
     finally:
-        held.release()
-    run.end(report)
-    return ApplyOutcome(ApplyStatus.APPLIED, plan, report, run.run_id)
+        cancel()
+        run_stop.close()
+
+
+def _locked_plan(
+    session: Session, request: ApplyRequest, observer: ApplyObserver, clock: Clock, stop: Stop, held: RunLocks
+) -> Plan:
+    """The plan read under the locks (step 2 of the module docstring). When it changes a site's own objects,
+    that site is locked too and the plan read again: they may have changed before the lock was held."""
+    plan = _current_plan(session, request, observer, clock, stop)
+    while sites := site_scopes(plan) - held.scopes:
+        held.take(sites)
+        plan = _current_plan(session, request, observer, clock, stop)
+    return plan

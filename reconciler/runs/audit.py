@@ -179,10 +179,10 @@ def who() -> tuple[str, str]:
 class ApplyAudit:
     """One apply run's audit events: ``apply.start``, one ``apply.step`` per change, ``apply.end``."""
 
-    def __init__(self, plan: Plan, *, clock: Clock = SYSTEM) -> None:
+    def __init__(self, plan: Plan, *, clock: Clock = SYSTEM, run_id: str | None = None) -> None:
         import uuid
 
-        self.run_id = uuid.uuid4().hex[:12]
+        self.run_id = run_id or uuid.uuid4().hex[:12]
         self.clock = clock  # the events' timestamps
         self.started = time.monotonic()
         self.changes = {c.address: c for c in plan.changes}
@@ -213,7 +213,8 @@ class ApplyAudit:
     def step(self, result: applier.StepResult) -> None:
         change = self.changes.get(result.address)
         status = str(result.status)
-        level = {"failed": "error", "skipped": "warning", "held": "warning"}.get(status, quiet_level())
+        # A held step is expected (it waits for its window) and the UI shows it already: not a warning.
+        level = {"failed": "error", "skipped": "warning"}.get(status, quiet_level())
         audit(
             "apply.step",
             level=level,
@@ -242,6 +243,7 @@ class ApplyAudit:
             clock=self.clock,
             run_id=self.run_id,
             ok=report.ok,
+            stopped=report.stopped or None,  # why the run was cut short (a signal, its deadline)
             steps=len(report.results),
             summary=summary,
             duration_s=round(time.monotonic() - self.started, 3),
@@ -249,10 +251,11 @@ class ApplyAudit:
         close_audit()
 
 
-def start_apply(plan: Plan, *, clock: Clock = SYSTEM, **context: Any) -> ApplyAudit:
+def start_apply(plan: Plan, *, clock: Clock = SYSTEM, run_id: str | None = None, **context: Any) -> ApplyAudit:
     """``apply.start`` (pending counts, targets, who, and ``context`` such as the plan file); the audit file
-    must be writable, or nothing is applied. The run's events are timed by ``clock``."""
-    run = ApplyAudit(plan, clock=clock)
+    must be writable, or nothing is applied. The run's events are timed by ``clock``; ``run_id`` is the one
+    its locks carry (a new one when not given)."""
+    run = ApplyAudit(plan, clock=clock, run_id=run_id)
     counts: dict[str, int] = {}
     for c in plan.pending:
         counts[c.action.value] = counts.get(c.action.value, 0) + 1

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.core.memory import no_cyclic_gc
 from reconciler.engine import drift as engine_drift
 from reconciler.engine import health, planner
+from reconciler.engine.stop import NEVER, Stop
 from reconciler.reports import drift_json
 from reconciler.runs import audit, logs
 from reconciler.runs.clock import SYSTEM, Clock
@@ -97,6 +98,7 @@ def compute(
     progress: ReadProgress | None = None,
     trend: bool = False,
     clock: Clock = SYSTEM,
+    stop: Stop = NEVER,
 ) -> tuple[DriftReport, list[TrendPoint] | None]:
     """The drift report of the selected resources (made at ``clock``'s now), with health findings, and the
     trend of past drift runs when asked; not redacted. The session's backends stay open for the caller."""
@@ -105,7 +107,9 @@ def compute(
         store = _open_store()  # before the (long) read: an unusable store fails at once
         planned = planner.Pending(session.resources, unfinished=session.unfinished)  # compared as reads return
         try:
-            observed = read_live(_with_host_reads(session, watched), progress=progress, on_batch=planned.feed)
+            observed = read_live(
+                _with_host_reads(session, watched), progress=progress, on_batch=planned.feed, stop=stop
+            )
             hosts = {a: seen for a, seen in observed.items() if a.kind == health.HOST_KIND}
             observed = {a: seen for a, seen in observed.items() if a.kind != health.HOST_KIND}
             addresses = {str(r.address) for r in session.resources}
@@ -139,10 +143,14 @@ def drift(
     progress: ReadProgress | None = None,
     trend: bool = False,
     clock: Clock = SYSTEM,
+    stop: Stop = NEVER,
 ) -> DriftResult:
     """The drift run on ``session`` (see the module docstring): ``drift.done`` logged, the report and its
-    document redacted. The session's backends stay open for the caller."""
-    report, points = compute(session, targets=targets, excludes=excludes, progress=progress, trend=trend, clock=clock)
+    document redacted. The session's backends stay open for the caller. A ``stop`` ends the read:
+    :class:`~reconciler.runs.errors.RunInterrupted`."""
+    report, points = compute(
+        session, targets=targets, excludes=excludes, progress=progress, trend=trend, clock=clock, stop=stop
+    )
     audit.drift_done(report)
     shown = engine_drift.redacted(report, logs.redact)
     document = logs.redact(drift_json.to_dict(shown, spec_paths=session.spec_paths))

@@ -111,6 +111,18 @@ class DriftStoreFailed(RunError):
         self.first_line = first
 
 
+class RunInterrupted(RunError):
+    """The run was stopped (a signal, its deadline) before it changed anything: while it waited for the
+    locks or read the live state. An apply stopped while changing things is not an error: its outcome says
+    what was done (``ApplyReport.stopped``)."""
+
+    def __init__(self, reason: str, *, during: str, signalled: bool = True) -> None:
+        super().__init__(f"interrupted ({reason}) while {during}: nothing was changed")
+        self.reason = reason
+        self.during = during
+        self.signalled = signalled  # a signal (exit 130), not the run's deadline (exit 1)
+
+
 class SavedPlanUnreadable(RunError):
     """A plan file is not a plan this version can apply."""
 

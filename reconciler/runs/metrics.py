@@ -69,6 +69,11 @@ class Metrics:
             "Auto-correct steps that failed or were skipped, and corrections that could not run.",
             registry=self.registry,
         )
+        self.corrections_skipped = Counter(
+            "reconciler_corrections_skipped",
+            "Corrections that could not start because another apply held a scope they need.",
+            registry=self.registry,
+        )
         self.corrections = Counter(
             "reconciler_corrections",
             "Auto-correct steps by result: done, already-converged, failed, skipped, held.",
@@ -94,6 +99,9 @@ class Metrics:
                 self.corrections.labels(result=result).inc(count)
             if cycle.correction.failed:
                 self.apply_failures.inc(cycle.correction.failed)
+            if cycle.correction.locked:  # could not run at all: a failure to apply, and said so
+                self.corrections_skipped.inc()
+                self.apply_failures.inc()
 
     def serve(self, port: int, addr: str) -> Callable[[], None]:
         """Serve ``/metrics`` on ``addr:port`` in a daemon thread; returns what stops it."""

@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from reconciler.engine.stop import NEVER, Stop
 from reconciler.reports import plan_json
 from reconciler.runs import audit, logs
 from reconciler.runs.clock import SYSTEM, Clock
@@ -34,21 +35,27 @@ def plan(
     prune: bool = False,
     progress: ReadProgress | None = None,
     clock: Clock = SYSTEM,
+    stop: Stop = NEVER,
 ) -> PlanResult:
     """Plan ``session``, then close it and let its resources go before the report is built, so that the
-    report reuses their memory (1,000 tenants: ~100 MB)."""
+    report reuses their memory (1,000 tenants: ~100 MB). A ``stop`` ends the read: :class:`RunInterrupted`."""
     try:
-        result = make_plan(session, targets=targets, excludes=excludes, progress=progress, prune=prune, clock=clock)
+        result = make_plan(
+            session, targets=targets, excludes=excludes, progress=progress, prune=prune, clock=clock, stop=stop
+        )
     finally:
         session.close()
     session.release()
     audit.plan_done(result)
     shown = audit.redact_plan(result)
-    # The changes come from the redacted plan; the rest of the document is redacted here.
-    document = {
-        key: value if key == "changes" else logs.redact(value)
-        for key, value in plan_json.to_dict(shown, spec_paths=session.spec_paths).items()
-    }
+    # The changes come from the redacted plan; the rest of the document is redacted here. Sealed last: apply
+    # takes the file only as it was written (its checksum).
+    document = plan_json.seal(
+        {
+            key: value if key == "changes" else logs.redact(value)
+            for key, value in plan_json.to_dict(shown, spec_paths=session.spec_paths).items()
+        }
+    )
     return PlanResult(shown, document, session.spec_paths)
 
 

@@ -49,8 +49,9 @@ def spec_commit(spec_paths: Sequence[str]) -> str | None:
 
 
 def outcome(report: applier.ApplyReport | None) -> str:
-    """The run's result: interrupted (no report), failed, held, or ok."""
-    if report is None:
+    """The run's result: interrupted (no report, or stopped part-way: a signal, its deadline), failed, held,
+    or ok."""
+    if report is None or report.stopped:
         return "interrupted"
     statuses = {r.status for r in report.results}
     if statuses & {"failed", "skipped"}:
@@ -134,6 +135,16 @@ class RunHistory:
                     error=_first_line(exc),
                     store=db.shown_url(self.store.url),
                 )
+
+    def warnings(self) -> list[str]:
+        """What the run could not record, for its summary (empty when every write went through)."""
+        if not self.failed_writes:
+            return []
+        return [
+            f"{self.failed_writes} write{'s' * (self.failed_writes != 1)} to the history store failed "
+            "(history.write-failed): the estate work above is done, the audit file has every step; the next "
+            "command that opens the store marks this run interrupted with the steps it holds"
+        ]
 
     def hooks(self, inner: applier.Hooks) -> applier.Hooks:
         """``inner`` plus a ``steps`` row (and ``last_applied``) after each step."""
@@ -224,9 +235,10 @@ def stamp(clock: Clock, *, ago_s: float = 0.0) -> str:
 def _start(
     run_id: str, plan: Plan, spec_paths: Sequence[str], resources: Mapping[Address, Resource], clock: Clock
 ) -> RunHistory:
-    from reconciler.store import db, history
+    from reconciler.store import db, history, liveness
 
     user, host = audit.who()
+    _host, pid, started = liveness.this_process()
     store = db.open_store(None)
     try:
         history.record_run_start(
@@ -238,6 +250,8 @@ def _start(
             spec_commit=spec_commit(spec_paths),
             started_at=stamp(clock),
             store=store,
+            pid=pid,  # so that the next command can tell this run died (store.recovery)
+            process_started=started,
         )
     except BaseException:
         store.close()
@@ -263,16 +277,16 @@ def begin(
         raise HistoryUnusable(db.shown_url(), exc) from exc
 
 
-def record_nothing(plan: Plan, spec_paths: Sequence[str], *, clock: Clock = SYSTEM) -> None:
-    """An apply with nothing to change: a run with no steps (result ok). A store that cannot record it
-    is only a warning: nothing was going to be applied anyway."""
+def record_nothing(plan: Plan, spec_paths: Sequence[str], *, clock: Clock = SYSTEM, run_id: str | None = None) -> None:
+    """An apply with nothing to change: a run with no steps (result ok), ``run_id`` the one its locks carry.
+    A store that cannot record it is only a warning: nothing was going to be applied anyway."""
     import uuid
 
     from reconciler.engine import applier
     from reconciler.store import db
 
     try:
-        run = _start(uuid.uuid4().hex[:12], plan, spec_paths, {}, clock)
+        run = _start(run_id or uuid.uuid4().hex[:12], plan, spec_paths, {}, clock)
     except db.StoreError as exc:
         logs.log("history.write-failed", level="warning", write="run start", error=_first_line(exc))
         return

@@ -19,11 +19,20 @@ from reconciler.core.errors import ReconcilerError
 from reconciler.core.memory import no_cyclic_gc
 from reconciler.core.resources import Observed, Resource
 from reconciler.engine import expand, planner, refresh
+from reconciler.engine.stop import NEVER, Stop, Stopped
 from reconciler.providers.embedded.seed import EstateFileError
 from reconciler.providers.registry import Backends, open_backends
 from reconciler.providers.routing import Router
 from reconciler.runs.clock import SYSTEM, Clock
-from reconciler.runs.errors import BadEnvironment, EstateInvalid, LiveReadFailed, NothingSelected, SpecsInvalid
+from reconciler.runs.errors import (
+    BadEnvironment,
+    BadSetting,
+    EstateInvalid,
+    LiveReadFailed,
+    NothingSelected,
+    RunInterrupted,
+    SpecsInvalid,
+)
 from reconciler.runs.settings import whole_number_setting
 from reconciler.spec.loader import SpecSet, load_paths
 
@@ -127,10 +136,17 @@ def read_live(
     progress: ReadProgress | None = None,
     on_batch: Callable[[Mapping[Address, Observed | None]], None] | None = None,
     read_concurrency: int | None = None,
+    stop: Stop = NEVER,
 ) -> dict[Address, Observed | None]:
     """Read the live state of the session's resources (bulk, parallel); a provider error raises
-    :class:`LiveReadFailed`, a bad ``RECONCILER_READ_CONCURRENCY`` :class:`BadSetting`."""
+    :class:`LiveReadFailed`, a bad ``RECONCILER_READ_CONCURRENCY`` :class:`BadSetting`, a ``stop`` (a signal,
+    the run's deadline) :class:`RunInterrupted` at once. A temporary error's retry is logged (``read.retry``)
+    with how long it waits (a throttled endpoint's Retry-After, capped: ``RECONCILER_RETRY_AFTER_MAX_S``)."""
     concurrency = read_concurrency or read_concurrency_setting()
+    try:
+        refresh.retry_after_max_s()  # checked here, with the other settings, before anything is read
+    except ValueError as exc:
+        raise BadSetting(str(exc)) from None
     shown = progress or ReadProgress()
     shown.begin()
     try:
@@ -140,12 +156,25 @@ def read_live(
             on_group=shown.advance,
             on_total=shown.total,
             on_batch=on_batch,
+            on_retry=_log_retry,
             concurrency=concurrency,
+            stop=stop,
         )
+    except Stopped as exc:
+        raise RunInterrupted(exc.reason, during="reading the live state", signalled=stop.signalled) from exc
     except ReconcilerError as exc:
         raise LiveReadFailed(exc) from exc
     finally:
         shown.end()
+
+
+def _log_retry(what: str, exc: BaseException, wait_s: float) -> None:
+    """A read's retry: a warning when a server makes it wait long (its Retry-After), else only at debug level
+    (an endpoint that is down retries every group a few times: one line says so, not dozens)."""
+    from reconciler.runs import logs
+
+    level = "warning" if wait_s >= refresh.LONG_WAIT_S else "debug"
+    logs.log("read.retry", level=level, group=what, wait_s=round(wait_s, 1), error=str(exc))
 
 
 def make_plan(
@@ -157,11 +186,14 @@ def make_plan(
     prune: bool = False,
     read_concurrency: int | None = None,
     clock: Clock = SYSTEM,
+    stop: Stop = NEVER,
 ) -> Plan:
     """Read the live state (bulk, parallel) and plan, made at ``clock``'s now; the errors of :func:`read_live`."""
     with no_cyclic_gc():  # tens of thousands of observed objects and changes, none of them cyclic garbage
         planned = planner.Pending(session.resources, unfinished=session.unfinished)  # each group as it returns
-        observed = read_live(session, progress=progress, on_batch=planned.feed, read_concurrency=read_concurrency)
+        observed = read_live(
+            session, progress=progress, on_batch=planned.feed, read_concurrency=read_concurrency, stop=stop
+        )
         now = clock.now().isoformat(timespec="seconds")
         # The digest covers every resource of the specs, not just the targeted ones: a saved plan is
         # stale when any spec changed.

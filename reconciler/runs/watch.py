@@ -5,7 +5,9 @@ and with auto-correct re-applies what drifted through :func:`reconciler.runs.app
 and missing resources (pending spec changes only with ``apply_pending``), under their scopes' locks (skipped
 with a warning when another apply holds one), never allowing disruption (a disruptive correction waits
 for its maintenance window). :func:`watch` runs cycles until told to stop: it logs a ``watch.cycle`` event
-per cycle, updates the metrics, and posts to the webhook when drift appears, changes or clears.
+per cycle, updates the metrics, and posts to the webhook when drift appears, changes or clears, and when a
+correction could not start because another apply holds a scope (``correction.skipped``, also a metric). A
+lock a dead run left behind (a killed watch's own) is stale and taken over (``runs.scope_locks``).
 
 A failed cycle never ends the watch: its ``error`` says why, and the observer gets the typed error to show."""
 
@@ -16,10 +18,11 @@ import random
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reconciler.engine import applier
 from reconciler.engine import watch as engine_watch
+from reconciler.engine.stop import NEVER, Stop
 from reconciler.runs import audit, failures, logs
 from reconciler.runs.apply import ApplyRequest, apply_run
 from reconciler.runs.clock import SYSTEM, Clock
@@ -52,6 +55,7 @@ class Correction:
 
     wanted: int = 0  # addresses it set out to correct
     skipped: str = ""  # why it did nothing (a lock held, nothing left to do)
+    locked: bool = False  # it could not start: another apply holds a scope (a metric and a webhook notice)
     counts: dict[str, int] = dataclasses.field(default_factory=dict)  # step results
     failed: int = 0  # failed and skipped steps
 
@@ -81,19 +85,21 @@ class WatchObserver:
         """A cycle, or its correction, stopped for ``error`` (then logged as "see the message above")."""
 
 
-def _drift(session: Session, options: Options, clock: Clock) -> DriftReport:
+def _drift(session: Session, options: Options, clock: Clock, stop: Stop) -> DriftReport:
     """The drift report (redacted), made and recorded as ``reconciler drift`` makes and records it (a store
     that cannot be written is only a warning)."""
     from reconciler.runs import drift as run_drift
     from reconciler.runs import run_history
 
     run = run_history.ReportRun("drift", clock=clock)  # started now: the run's duration covers the read
-    found = run_drift.drift(session, targets=options.targets, excludes=options.excludes, clock=clock)
+    found = run_drift.drift(session, targets=options.targets, excludes=options.excludes, clock=clock, stop=stop)
     run_drift.record(run, found)
     return found.report
 
 
-def correct(session: Session, report: DriftReport, options: Options, *, clock: Clock = SYSTEM) -> Correction | None:
+def correct(
+    session: Session, report: DriftReport, options: Options, *, clock: Clock = SYSTEM, stop: Stop = NEVER
+) -> Correction | None:
     """Re-apply what drifted (see the module docstring); None when nothing needs it. The errors of
     :func:`~reconciler.runs.apply.apply_run`, except a lock another apply holds: then it is skipped."""
     wanted = engine_watch.corrections(report, apply_pending=options.apply_pending)
@@ -109,9 +115,9 @@ def correct(session: Session, report: DriftReport, options: Options, *, clock: C
     )
     try:
         # Read again under the locks, as apply does: another apply may have changed things since the drift read.
-        outcome = apply_run(session, request, clock=clock)
+        outcome = apply_run(session, request, clock=clock, stop=stop)
     except ScopeLocked as exc:
-        correction.skipped = str(exc)
+        correction.skipped, correction.locked = str(exc), True
         logs.log("watch.correct-skipped", level="warning", reason=correction.skipped, addresses=len(wanted))
         return correction
     result = outcome.report
@@ -146,11 +152,11 @@ def _failed_correction(exc: BaseException) -> Correction:
 
 
 def _correct_safely(
-    session: Session, report: DriftReport, options: Options, observer: WatchObserver, clock: Clock
+    session: Session, report: DriftReport, options: Options, observer: WatchObserver, clock: Clock, stop: Stop
 ) -> Correction | None:
     """:func:`correct`, where anything that stops it makes a failed correction (the watch goes on)."""
     try:
-        return correct(session, report, options, clock=clock)
+        return correct(session, report, options, clock=clock, stop=stop)
     except LockStoreFailed as exc:  # the store's own error says what to check
         return _failed_correction(exc.cause)
     except RunError as exc:
@@ -164,8 +170,11 @@ def _correct_safely(
         return _failed_correction(exc)
 
 
-def run_cycle(options: Options, *, observer: WatchObserver | None = None, clock: Clock = SYSTEM) -> Cycle:
-    """One cycle: drift, then auto-correct if asked. Never raises for a failed cycle: ``error`` says why."""
+def run_cycle(
+    options: Options, *, observer: WatchObserver | None = None, clock: Clock = SYSTEM, stop: Stop = NEVER
+) -> Cycle:
+    """One cycle: drift, then auto-correct if asked. Never raises for a failed cycle: ``error`` says why. A
+    ``stop`` (a signal) ends its read or its correction promptly, as it ends ``drift`` and ``apply``."""
     shown = observer or WatchObserver()
     started = time.monotonic()
     cycle = Cycle()
@@ -173,9 +182,9 @@ def run_cycle(options: Options, *, observer: WatchObserver | None = None, clock:
         session = load([options.path], targets=options.targets, excludes=options.excludes, estate=options.estate)
         shown.loaded(session)
         try:
-            cycle.report = _drift(session, options, clock)
-            if options.auto_correct:
-                cycle.correction = _correct_safely(session, cycle.report, options, shown, clock)
+            cycle.report = _drift(session, options, clock, stop)
+            if options.auto_correct and not stop.is_set:
+                cycle.correction = _correct_safely(session, cycle.report, options, shown, clock, stop)
         finally:
             session.close()
     except RunError as exc:
@@ -189,6 +198,23 @@ def run_cycle(options: Options, *, observer: WatchObserver | None = None, clock:
     return cycle
 
 
+SKIPPED_EVENT = "correction.skipped"
+
+
+def skipped_payload(correction: Correction, *, host: str, at: str) -> dict[str, Any]:
+    """The webhook's notice that auto-correct could not start (another apply holds a scope it needs): posted
+    on the first such cycle, again after a cycle that could correct. ``text`` for Slack and Teams."""
+    where = f" on {host}" if host else ""
+    return {
+        "text": f"reconciler: auto-correct skipped{where}: {correction.skipped} ({correction.wanted} to correct)",
+        "event": SKIPPED_EVENT,
+        "createdAt": at,
+        "host": host or None,
+        "reason": correction.skipped,
+        "addresses": correction.wanted,
+    }
+
+
 def _log_cycle(cycle: Cycle) -> None:
     report = cycle.report
     logs.log(
@@ -196,8 +222,7 @@ def _log_cycle(cycle: Cycle) -> None:
         level="error" if cycle.error else "info",
         result=cycle.result,
         duration_s=round(cycle.duration_s, 3),
-        counts=report.counts() if report is not None else None,
-        drifted=len(engine_watch.drifted(report)) if report is not None else None,
+        counts=report.counts() if report is not None else None,  # the report's classes, as it counts them
         corrected=dataclasses.asdict(cycle.correction) if cycle.correction is not None else None,
         error=cycle.error or None,
     )
@@ -211,14 +236,17 @@ def watch(
     observer: WatchObserver | None = None,
     rng: random.Random | None = None,
     clock: Clock = SYSTEM,
+    run_stop: Stop = NEVER,
 ) -> Cycle:
-    """Cycles until ``stop`` is set (the cycle in progress finishes) or, with ``options.once``, one; the
-    last cycle. Between cycles it waits ``every_s`` plus the jitter, counted from the cycle's start."""
+    """Cycles until ``stop`` is set or, with ``options.once``, one; the last cycle. Between cycles it waits
+    ``every_s`` plus the jitter, counted from the cycle's start. ``run_stop`` (set with ``stop`` by a signal)
+    also ends the cycle in progress promptly: its read, or its correction as a stopped apply ends."""
     from reconciler.runs.webhook import post_webhook, webhook_host
 
     _, host = audit.who()
     chance = rng or random.Random()
     previous: frozenset[str] | None = None
+    was_locked = False  # the previous cycle's correction could not start: notified already
     logs.log(
         "watch.start",
         every_s=options.every_s,
@@ -231,7 +259,7 @@ def watch(
     )
     while True:
         started = time.monotonic()
-        cycle = run_cycle(options, observer=observer, clock=clock)
+        cycle = run_cycle(options, observer=observer, clock=clock, stop=run_stop)
         metrics.record(cycle, now=clock.now().timestamp())
         _log_cycle(cycle)
         if cycle.report is not None:
@@ -240,6 +268,10 @@ def watch(
             previous = current
             if notice is not None and options.webhook:
                 post_webhook(options.webhook, engine_watch.webhook_payload(cycle.report, notice, host=host))
+        locked = cycle.correction is not None and cycle.correction.locked
+        if locked and not was_locked and options.webhook and cycle.correction is not None:
+            post_webhook(options.webhook, skipped_payload(cycle.correction, host=host, at=clock.now().isoformat()))
+        was_locked = locked
         if options.once or stop.is_set():
             break
         delay = engine_watch.next_delay(options.every_s, options.jitter, chance) - (time.monotonic() - started)

@@ -1,11 +1,13 @@
 """The webhook of ``reconciler watch``: a JSON summary POSTed when drift appears, changes or clears (Slack
 and Teams incoming webhooks render its ``text``). Secrets masked; 5xx answers and connection failures
 retried; a failure is a warning, never the end of a watch. The URL's path is an incoming webhook's secret:
-logs show the scheme and host only."""
+logs show the scheme and host only. Redirects are not followed: a webhook answering 30x could otherwise send
+the watch's POST (and its summary of the estate) to any address it names, internal ones included."""
 
 from __future__ import annotations
 
 import json
+import urllib.request
 from typing import Any
 
 WEBHOOK_TIMEOUT_S = 10.0
@@ -14,6 +16,16 @@ WEBHOOK_ATTEMPTS = 3
 
 class _Retryable(Exception):
     """A 5xx answer or a connection failure: worth another attempt."""
+
+
+def _opener() -> urllib.request.OpenerDirector:
+    """An opener that treats a redirect as the answer (an HTTPError with its 30x code), never following it."""
+
+    class NoRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+            return None
+
+    return urllib.request.build_opener(NoRedirects())
 
 
 def webhook_host(url: str) -> str:
@@ -35,7 +47,6 @@ def post_webhook(
     """POST ``payload`` (secrets masked) as JSON; retry 5xx answers and connection failures. A failure is
     logged as a warning (``watch.webhook-failed``) and returns False: a webhook never stops a watch."""
     import urllib.error
-    import urllib.request
 
     from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -51,12 +62,16 @@ def post_webhook(
             headers={"Content-Type": "application/json", "User-Agent": "reconciler-watch"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as answer:
+            with _opener().open(request, timeout=timeout_s) as answer:
                 status: int = answer.status
                 return status
         except urllib.error.HTTPError as exc:
             if exc.code >= 500:
                 raise _Retryable(f"HTTP {exc.code} {exc.reason}") from exc
+            if 300 <= exc.code < 400:
+                raise ValueError(
+                    f"HTTP {exc.code} {exc.reason}: the webhook redirects, and redirects are not followed"
+                ) from exc
             raise
         except (urllib.error.URLError, OSError) as exc:
             raise _Retryable(str(getattr(exc, "reason", exc))) from exc

@@ -10,12 +10,15 @@ transaction, so a fresh or older store is brought up to date before anything rea
 
 SQLite is opened in WAL mode with a busy timeout, and every transaction starts with ``BEGIN IMMEDIATE``:
 writers queue on the database lock up front instead of failing when a read transaction upgrades to a
-write, which makes check-then-write sequences (locks, migrations) atomic across processes.
+write, which makes check-then-write sequences (locks, migrations) atomic across processes. A writer that
+has waited ``SQLITE_QUIET_WAIT_MS`` for another process's write lock says so (a warning on the
+``reconciler.store`` logger, naming the file), then waits out the rest of ``SQLITE_BUSY_TIMEOUT_MS``.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +48,7 @@ def migration_errors() -> tuple[type[Exception], ...]:
 ENV_DATABASE_URL = "RECONCILER_DATABASE_URL"
 DEFAULT_DATABASE = Path(".reconciler") / "state.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_QUIET_WAIT_MS = 2_000  # a wait this long for another process's write lock is worth a word
 
 # Constraint names fixed by convention, so that migrations can refer to them on every backend.
 metadata = MetaData(
@@ -99,7 +103,7 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, path: Path | None) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Take transaction control away from the sqlite3 module: it would not BEGIN before a SELECT.
@@ -109,12 +113,36 @@ def _tune_sqlite(engine: Engine) -> None:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
+            # Transactions wait quietly this long, then say so (_begin_immediate) and wait out the rest.
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_QUIET_WAIT_MS}")
         finally:
             cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
+        _begin_immediate(connection, path)
+
+
+def _begin_immediate(connection: Connection, path: Path | None) -> None:
+    """``BEGIN IMMEDIATE`` (the connection waits ``SQLITE_QUIET_WAIT_MS`` for the write lock), and when another
+    process holds the lock longer, a warning saying what it waits for, then the rest of the busy timeout."""
+    try:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    except exc.OperationalError as error:
+        if "locked" not in str(error) and "busy" not in str(error):
+            raise
+    logging.getLogger("reconciler.store").warning(
+        "waiting for the write lock of the store %s: another process holds it (an apply, a migration, a tool "
+        "with the file open); giving up after %ds",
+        path or "(in memory)",
+        SQLITE_BUSY_TIMEOUT_MS // 1000,
+    )
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS - SQLITE_QUIET_WAIT_MS}")
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_QUIET_WAIT_MS}")
 
 
 @dataclass
@@ -137,7 +165,7 @@ class Store:
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 """The newest migration's revision (a test holds it to the migrations): a store already there opens
 without importing Alembic, a third of a second of every command that records or locks."""
 
@@ -187,18 +215,21 @@ def open_store(url: str | None = None) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed)
     if parsed.get_backend_name() == "sqlite":
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, path)
     load_tables()
-    if _revision(engine) == HEAD_REVISION:
-        return Store(engine, resolved)
-    try:
+    if _revision(engine) != HEAD_REVISION:
         try:
-            upgrade(engine)
-        except (exc.OperationalError, exc.ProgrammingError, exc.IntegrityError):
-            # Another process migrated between our check and our DDL (servers other than SQLite, where
-            # BEGIN IMMEDIATE does not serialise DDL): checking again finds the store at head.
-            upgrade(engine)
-    except BaseException:
-        engine.dispose()
-        raise
-    return Store(engine, resolved)
+            try:
+                upgrade(engine)
+            except (exc.OperationalError, exc.ProgrammingError, exc.IntegrityError):
+                # Another process migrated between our check and our DDL (servers other than SQLite, where
+                # BEGIN IMMEDIATE does not serialise DDL): checking again finds the store at head.
+                upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+    store = Store(engine, resolved)
+    from reconciler.store import recovery  # the tables' modules are loaded: no import cycle
+
+    recovery.recover_once(store)  # what dead runs left: stale locks, applies still "running"
+    return store

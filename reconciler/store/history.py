@@ -59,6 +59,8 @@ runs_table = Table(
     Column("result", String(20), nullable=True),  # RESULTS[kind]
     Column("counts", Text, nullable=True),  # JSON: steps per result, {"done": 3, "held": 1}
     Column("duration_s", Float, nullable=True),
+    Column("pid", Integer, nullable=True),  # the process running it (an apply), to tell when it died
+    Column("process_started", String(64), nullable=True),  # that process's start time (store.liveness)
 )
 
 steps_table = Table(
@@ -176,6 +178,10 @@ def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
 
 
+encode_json = _json
+"""How JSON columns (``counts``) are written."""
+
+
 @contextmanager
 def _opened(store: Store | None) -> Iterator[Store]:
     if store is not None:
@@ -195,8 +201,12 @@ def record_run_start(
     spec_commit: str | None = None,
     started_at: str | None = None,
     store: Store | None = None,
+    pid: int | None = None,
+    process_started: str | None = None,
 ) -> None:
-    """A run begins (``kind``: one of :data:`KINDS`); its result stays empty until :func:`record_run_end`."""
+    """A run begins (``kind``: one of :data:`KINDS`); its result stays empty until :func:`record_run_end`.
+    ``pid`` and ``process_started``: the process running it, so that a later command can tell it died
+    (``store.recovery``)."""
     if kind not in KINDS:
         raise ValueError(f"unknown run kind {kind!r}")
     row = {
@@ -207,6 +217,8 @@ def record_run_start(
         "host": host[:255],
         "spec_digest": spec_digest,
         "spec_commit": spec_commit,
+        "pid": pid,
+        "process_started": process_started,
     }
     with _opened(store) as db, db.engine.begin() as conn:
         conn.execute(insert(runs_table), row)
