@@ -68,7 +68,7 @@ from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan
 from reconciler.core.memory import no_cyclic_gc
 from reconciler.core.resources import Observed, Resource
-from reconciler.engine import applier, expand, planner, refresh
+from reconciler.engine import applier, expand, planner, refresh, selection
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
@@ -347,7 +347,7 @@ def plan_worker(specs: Path, db: Path, *, one_by_one: bool, profile: bool, shard
     with no_cyclic_gc():  # as a run does (runs/session.py)
         resources = expand.expand(loaded.specs)
         if shard:
-            resources = planner.select(resources, targets=[f"shard/{shard}"])
+            resources = selection.select(resources, targets=[f"shard/{shard}"])
     t_expand = time.perf_counter()
     faults = Faults(latency_s=LATENCY_S)
     backends = open_backends(db, faults)

@@ -19,7 +19,7 @@ from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan
 from reconciler.core.errors import PermanentError, PreconditionError, TemporaryError
 from reconciler.core.resources import Resource
-from reconciler.engine import applier, expand, planner, refresh
+from reconciler.engine import applier, expand, planner, refresh, selection
 from reconciler.engine.graph import Graph
 from reconciler.engine.journal import MemoryJournal
 from reconciler.engine.procedures import host_reboot
@@ -160,7 +160,7 @@ def test_a_protected_item_without_the_network_mapping_is_refused(
     provider: EmbeddedProvider, resources: list[Resource]
 ) -> None:
     # Everything else first (excluding the mappings also leaves out the protected items that need them).
-    chosen = planner.select(resources, excludes=["asr.network_mapping"])
+    chosen = selection.select(resources, excludes=["asr.network_mapping"])
     assert not any(r.kind == "asr.protected_item" for r in chosen)
     assert _apply(provider, _plan(provider, chosen), chosen).ok
     item = _resource(resources, Address("asr.protected_item", "acmecorp", "VM01"))

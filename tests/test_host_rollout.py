@@ -23,7 +23,7 @@ from reconciler.core.changes import ActionReason, Plan
 from reconciler.core.errors import TemporaryError
 from reconciler.core.procedures import Outcome, ProcedureRecord, Step
 from reconciler.core.resources import Resource
-from reconciler.engine import applier, drift, expand, planner, refresh
+from reconciler.engine import applier, drift, expand, planner, refresh, selection
 from reconciler.engine.journal import MemoryJournal
 from reconciler.providers import routing
 from reconciler.providers.embedded import seed
@@ -85,7 +85,7 @@ def estate(tmp_path: Path) -> Iterator[tuple[EmbeddedProvider, Watch]]:
 def _bios_resources(specs: Path = SPECS) -> list[Resource]:
     loaded = load_paths([specs])
     assert loaded.ok, [str(d) for d in loaded.diagnostics]
-    return planner.select(expand.expand(loaded.specs), targets=["bmc.bios"])
+    return selection.select(expand.expand(loaded.specs), targets=["bmc.bios"])
 
 
 def _plan(provider: EmbeddedProvider, resources: Sequence[Resource], journal: MemoryJournal) -> Plan:

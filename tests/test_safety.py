@@ -30,7 +30,7 @@ from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, Plan
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import MaintenanceWindow, Resource
-from reconciler.engine import applier, expand, planner, refresh, windows
+from reconciler.engine import applier, expand, planner, refresh, selection, windows
 from reconciler.providers import routing
 from reconciler.providers.embedded import rules, seed
 from reconciler.providers.embedded.faults import Faults
@@ -385,7 +385,7 @@ def test_the_power_profile_window_decides_whether_bios_waits(
 
 
 def _bios_only(path: Path) -> list[Resource]:
-    return planner.select(_resources(path), targets=["bmc.bios"])
+    return selection.select(_resources(path), targets=["bmc.bios"])
 
 
 @pytest.mark.parametrize("max_unavailable", [1, 2])
@@ -804,7 +804,7 @@ def test_a_job_over_its_timeout_fails_the_step_and_a_rerun_converges(db: Path, m
 def test_a_job_timeout_is_a_permanent_error_with_its_code(watched: tuple[EmbeddedProvider, Watch]) -> None:
     provider, watch = watched
     resources = _resources(SPECS)
-    first = planner.select(resources, excludes=["asr.protected_item"])
+    first = selection.select(resources, excludes=["asr.protected_item"])
     assert _apply(provider, _plan(provider, first), first).ok
     watch.latency_s, watch.job_polls, watch.job_timeout_s = 0.002, 3, 0.0
     item = _one(resources, Address("asr.protected_item", "fabrikam", "FAB-SQL01"))

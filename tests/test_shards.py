@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.core.addresses import Address, parse_shard, shard_of
-from reconciler.engine import expand, planner
+from reconciler.engine import expand, selection
 from reconciler.spec.loader import load_paths
 from reconciler.store import history
 from reconciler.store.db import open_store
@@ -64,7 +64,7 @@ def test_every_resource_is_in_exactly_one_shard(tmp_path: Path) -> None:
     assert loaded.ok, loaded.diagnostics
     resources = expand.expand(loaded.specs)
     for count in (1, 2, 3, 7):
-        picked = [planner.select(resources, targets=[f"shard/{i}/{count}"]) for i in range(count)]
+        picked = [selection.select(resources, targets=[f"shard/{i}/{count}"]) for i in range(count)]
         addresses = [r.address for chosen in picked for r in chosen]
         assert sorted(addresses) == sorted(r.address for r in resources)  # all of them, each once
         for i, chosen in enumerate(picked):
@@ -73,7 +73,7 @@ def test_every_resource_is_in_exactly_one_shard(tmp_path: Path) -> None:
     # --target still brings along what a tenant needs, within the shard only.
     for count in (2, 3):
         shard = shard_of("acmecorp", count)
-        one = planner.select(resources, targets=["tenant/acmecorp", f"shard/{shard}/{count}"])
+        one = selection.select(resources, targets=["tenant/acmecorp", f"shard/{shard}/{count}"])
         site_too = shard_of("contoso-west", count) == shard
         assert {r.tenant for r in one} == {"acmecorp"} | ({None} if site_too else set())
 

@@ -30,7 +30,7 @@ from reconciler.core.addresses import Address
 from reconciler.core.changes import Plan
 from reconciler.core.errors import TemporaryError
 from reconciler.core.resources import Resource
-from reconciler.engine import applier, expand, planner, refresh
+from reconciler.engine import applier, expand, planner, refresh, selection
 from reconciler.engine.stop import Stop
 from reconciler.providers import routing
 from reconciler.providers.embedded import seed
@@ -74,7 +74,7 @@ def estate(tmp_path: Path) -> Path:
 def _resources() -> list[Resource]:
     loaded = load_paths([SPECS])
     assert loaded.ok
-    return planner.select(expand.expand(loaded.specs), targets=["tenant/acmecorp"], excludes=["hyperv.vm_memory"])
+    return selection.select(expand.expand(loaded.specs), targets=["tenant/acmecorp"], excludes=["hyperv.vm_memory"])
 
 
 @dataclasses.dataclass

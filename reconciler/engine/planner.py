@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.core import kinds
@@ -24,7 +24,6 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
     """The change one resource needs, given its live object (None: it does not exist). ``unfinished``
     describes a procedure an earlier apply left half done on it (from the journal): an object otherwise in
     sync is then still a change (resume), and the reason says what was left."""
-    info = kinds.info(resource.kind)
     base: dict[str, Any] = {
         "address": resource.address,
         "after": dict(resource.desired),
@@ -33,32 +32,42 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
         "tenant": resource.tenant,
         "policy": resource.policy,
     }
-    observe = resource.policy.mode is Mode.OBSERVE
     if observed is None:
-        if not resource.policy.creatable:
-            what = info.noun or info.title
-            return ResourceChange(
-                action=Action.NOOP,
-                before=None,
-                noop_reason=NoopReason.MISSING_UNMANAGED,
-                error=missing_error(resource),
-                reason=f"{what} not found",
-                **base,
-            )
-        if observe:
-            return ResourceChange(
-                action=Action.NOOP,
-                before=None,
-                noop_reason=NoopReason.OBSERVE_ONLY,
-                reason="missing, but observe-only: not created",
-                **base,
-            )
+        return _absent(resource, base)
+    return _present(resource, observed, base, unfinished)
+
+
+def _absent(resource: Resource, base: dict[str, Any]) -> ResourceChange:
+    """No live object: create it, unless the kind is configure-only (an error) or the resource observe-only."""
+    if not resource.policy.creatable:
+        info = kinds.info(resource.kind)
         return ResourceChange(
-            action=Action.CREATE, action_reason=ActionReason.CREATE, before=None, reason="does not exist", **base
+            action=Action.NOOP,
+            before=None,
+            noop_reason=NoopReason.MISSING_UNMANAGED,
+            error=missing_error(resource),
+            reason=f"{info.noun or info.title} not found",
+            **base,
         )
+    if resource.policy.mode is Mode.OBSERVE:
+        return ResourceChange(
+            action=Action.NOOP,
+            before=None,
+            noop_reason=NoopReason.OBSERVE_ONLY,
+            reason="missing, but observe-only: not created",
+            **base,
+        )
+    return ResourceChange(
+        action=Action.CREATE, action_reason=ActionReason.CREATE, before=None, reason="does not exist", **base
+    )
+
+
+def _present(resource: Resource, observed: Observed, base: dict[str, Any], unfinished: str) -> ResourceChange:
+    """A live object: resume, adopt, nothing, or the fields to change (``_changed``)."""
+    info = kinds.info(resource.kind)
+    observe = resource.policy.mode is Mode.OBSERVE
     fields = field_changes(info, resource.desired, observed.data, resource.policy.ignore_fields)
-    before = dict(observed.data)
-    common = {**base, "before": before, "observed_version": observed.version}
+    common = {**base, "before": dict(observed.data), "observed_version": observed.version}
     resume = unfinished or str(observed.status.get("resume") or "")
     if resume and not observe:
         common["unfinished"] = resume
@@ -87,7 +96,21 @@ def plan_one(resource: Resource, observed: Observed | None, *, unfinished: str =
             reason="differs only in ignored fields" if ignored else "in sync",
             **common,
         )
-    if observe:
+    return _changed(resource, observed, fields, common, lifecycle_only=lifecycle_only)
+
+
+def _changed(
+    resource: Resource,
+    observed: Observed,
+    fields: tuple[FieldChange, ...],
+    common: dict[str, Any],
+    *,
+    lifecycle_only: bool,
+) -> ResourceChange:
+    """Fields differ: reported only (observe-only, or an object someone else owns), replaced (an immutable field)
+    or updated in place."""
+    info = kinds.info(resource.kind)
+    if resource.policy.mode is Mode.OBSERVE:
         return ResourceChange(
             action=Action.NOOP,
             fields=fields,
@@ -189,44 +212,6 @@ def _lifecycle_drift(resource: Resource, observed: Observed) -> tuple[FieldChang
         if bool(marker.get(key)) != want
     ]
     return tuple(out)
-
-
-def select(
-    resources: Sequence[Resource], *, targets: Iterable[str] = (), excludes: Iterable[str] = ()
-) -> list[Resource]:
-    """Resources picked by ``--target`` (with everything they depend on) minus ``--exclude`` (with
-    everything that depends on what is excluded, since it could not be applied in order). A ``shard/I/N`` target
-    (``--shard``) then keeps only the resources of scopes in that shard, dependencies included: a site's own
-    resources belong to the site's shard alone, never brought along by its tenants in other shards."""
-    targets, excludes = list(targets), list(excludes)
-    shards = [t for t in targets if t.strip().startswith("shard/")]
-    targets = [t for t in targets if t not in shards]
-    by_address = {r.address: r for r in resources}
-    chosen: set[Address]
-    if targets:
-        chosen = set()
-        stack = [r.address for r in resources if any(r.address.matches(t) for t in targets)]
-        while stack:
-            addr = stack.pop()
-            if addr in chosen or addr not in by_address:
-                continue
-            chosen.add(addr)
-            stack.extend(by_address[addr].depends_on)
-    else:
-        chosen = set(by_address)
-    if excludes:
-        dropped = {r.address for r in resources if any(r.address.matches(e) for e in excludes)}
-        changed = True
-        while changed:
-            changed = False
-            for r in resources:
-                if r.address not in dropped and any(d in dropped for d in r.depends_on):
-                    dropped.add(r.address)
-                    changed = True
-        chosen -= dropped
-    if shards:
-        chosen = {a for a in chosen if any(a.matches(s) for s in shards)}
-    return [r for r in resources if r.address in chosen]
 
 
 def orphans(

@@ -18,7 +18,7 @@ from reconciler.core.changes import Plan
 from reconciler.core.errors import ReconcilerError
 from reconciler.core.memory import no_cyclic_gc
 from reconciler.core.resources import Observed, Resource
-from reconciler.engine import expand, planner, refresh
+from reconciler.engine import expand, planner, refresh, selection
 from reconciler.engine.stop import NEVER, Stop, Stopped
 from reconciler.providers.embedded.seed import EstateFileError
 from reconciler.providers.registry import Backends, open_backends
@@ -78,7 +78,7 @@ def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[st
         raise SpecsInvalid(result.diagnostics, files=len(result.specs.files), documents=len(result.specs))
     with no_cyclic_gc():
         resources = expand.expand(result.specs)
-    chosen = planner.select(resources, targets=targets, excludes=excludes)
+    chosen = selection.select(resources, targets=targets, excludes=excludes)
     if (targets or excludes) and not chosen:
         raise NothingSelected()
     try:
