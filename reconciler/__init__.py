@@ -6,5 +6,5 @@ the YAML spec language, ``cli`` is the only layer that prints or exits.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 API_VERSION = "reconciler/v1"
