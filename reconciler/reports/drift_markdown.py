@@ -5,27 +5,15 @@ drifted field (before: the spec / what apply applied; after: the live value) and
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 from reconciler.engine.drift import DriftReport
 from reconciler.reports import drift_common as common
-from reconciler.reports import values
+from reconciler.reports import markdown
 from reconciler.reports.drift_common import TrendPoint
+from reconciler.reports.markdown import cell
 
 LIMIT = 65_000
-_CELL_MAX = 300  # characters of one value in a table cell
-
-
-def cell(text: str) -> str:
-    """``text`` safe in a Markdown table cell: HTML-escaped, one line (unprintable characters, newlines
-    included, written as escapes), pipes and Markdown marks escaped."""
-    if len(text) > _CELL_MAX:
-        text = text[: _CELL_MAX - 1] + "…"
-    out = html.escape(values.text(text), quote=True)
-    for mark in ("\\", "|", "`", "*", "_", "[", "]", "~"):
-        out = out.replace(mark, "\\" + mark)
-    return out
 
 
 def _trend(report: DriftReport, history: Sequence[TrendPoint] | None) -> list[str]:
@@ -70,7 +58,14 @@ def render(report: DriftReport, *, history: Sequence[TrendPoint] | None = None, 
         out += line + "\n"
     rows = _finding_rows(report)
     if rows:
-        details, dropped = _details(rows, objects=len(common.findings(report)), room=budget - len(out))
+        objects = len(common.findings(report))
+        details, dropped = markdown.collapsed(
+            rows,
+            summary=f"{objects} object{'s' * (objects != 1)} not in sync: fields before (spec) and after (live)",
+            columns=("class", "object", "field", "before (spec)", "after (live)"),
+            room=budget - len(out),
+            closing="\n</details>\n\n",
+        )
         out += details
         left_out += dropped
     elif not report.has_findings:
@@ -138,31 +133,6 @@ def _finding_rows(report: DriftReport) -> list[str]:
                 f"{cell(common.value(f.actual, kind=kind, path=f.path))} |"
             )
     return rows
-
-
-def _details(rows: list[str], *, objects: int, room: int) -> tuple[str, int]:
-    """The findings table in a collapsed block, as many rows as fit in ``room``; and how many were left out."""
-    opening = "\n".join(
-        [
-            "<details>",
-            f"<summary>{objects} object{'s' * (objects != 1)} not in sync: fields before (spec) and after "
-            "(live)</summary>",
-            "",
-            "| class | object | field | before (spec) | after (live) |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-    )
-    opening += "\n"
-    closing = "\n</details>\n\n"
-    if len(opening) + len(closing) > room:
-        return "", len(rows)
-    out, shown = opening, 0
-    for row in rows:
-        if len(out) + len(row) + 1 + len(closing) > room:
-            break
-        out += row + "\n"
-        shown += 1
-    return out + closing, len(rows) - shown
 
 
 __all__ = ["LIMIT", "cell", "render"]

@@ -1,7 +1,7 @@
 """The plan as Markdown that fits a pull-request comment (GitHub: 65,536 characters at most): the headline,
 the plan's errors, a table of counts per site and tenant, then a collapsible ``<details>`` with every change
 field by field (disruptive changes flagged, adoptions and kept objects with their reason). Past :data:`LIMIT`
-it is cut, with a note saying how much was left out. Pure; every value is escaped (``drift_markdown.cell``).
+it is cut, with a note saying how much was left out. Pure; every value is escaped (``markdown.cell``).
 
 ``reconciler plan --format markdown`` prints it; ``reconciler show RUN_ID --format markdown`` renders a stored
 plan with it; the GitOps pipelines post it on the pull request (docs/gitops.md)."""
@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from reconciler.core import kinds
 from reconciler.core.changes import Action, ActionReason, NoopReason, Plan, ResourceChange
-from reconciler.reports import values
-from reconciler.reports.drift_markdown import cell
+from reconciler.reports import markdown, values
+from reconciler.reports.markdown import cell
 
 LIMIT = 65_000
 SYMBOLS: dict[Action, str] = {
@@ -56,7 +56,13 @@ def render(plan: Plan, *, limit: int = LIMIT) -> str:
     rows = [row for c in plan.changes if _shown(c) for row in _rows(c)]
     left_out = 0
     if rows:
-        details, left_out = _details(rows, changes=sum(1 for c in plan.changes if _shown(c)), room=budget - len(out))
+        changes = sum(1 for c in plan.changes if _shown(c))
+        details, left_out = markdown.collapsed(
+            rows,
+            summary=f"{changes} change{'s' * (changes != 1)}, field by field",
+            columns=("action", "resource", "field", "before", "after", "note"),
+            room=budget - len(out),
+        )
         out += details
     if left_out:
         out += (
@@ -139,30 +145,6 @@ def _rows(c: ResourceChange) -> list[str]:
         f"| {what if i == 0 else ''} | {label if i == 0 else ''} | {path} | {old} | {new} | {note if i == 0 else ''} |"
         for i, (path, old, new) in enumerate(fields)
     ]
-
-
-def _details(rows: list[str], *, changes: int, room: int) -> tuple[str, int]:
-    """The changes table in a collapsed block, as many rows as fit in ``room``; and how many were left out."""
-    opening = "\n".join(
-        [
-            "<details>",
-            f"<summary>{changes} change{'s' * (changes != 1)}, field by field</summary>",
-            "",
-            "| action | resource | field | before | after | note |",
-            "| --- | --- | --- | --- | --- | --- |",
-        ]
-    )
-    opening += "\n"
-    closing = "\n</details>\n"
-    if len(opening) + len(closing) > room:
-        return "", len(rows)
-    out, shown = opening, 0
-    for row in rows:
-        if len(out) + len(row) + 1 + len(closing) > room:
-            break
-        out += row + "\n"
-        shown += 1
-    return out + closing, len(rows) - shown
 
 
 __all__ = ["LIMIT", "headline", "render"]

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TRUE = {"1", "on", "true", "yes", "azure"}
-FALSE = {"", "0", "off", "false", "no", "embedded"}
+from reconciler.providers import switches
 
 
 @dataclass(frozen=True)
@@ -94,11 +93,8 @@ class AzureSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> AzureSettings | None:
         """The settings, or None when the provider is off (the default: the embedded estate serves Azure)."""
         e = os.environ if env is None else env
-        switch = e.get("RECONCILER_AZURE", "").strip().casefold()
-        if switch in FALSE:
+        if not switches.backend_on(e, "RECONCILER_AZURE", error=SettingsError, alias="azure"):
             return None
-        if switch not in TRUE:
-            raise SettingsError(f"RECONCILER_AZURE={e['RECONCILER_AZURE']!r}: use on or off")
         name = e.get("RECONCILER_AZURE_CLOUD", "public").strip().casefold() or "public"
         name = CLOUD_ALIASES.get(name, name)
         if name == "custom":

@@ -24,10 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.providers import switches
 from reconciler.providers.loginfile import Login, LoginFile, LoginFileError, read_login_file
 
-TRUE = {"1", "on", "true", "yes", "redfish"}
-FALSE = {"", "0", "off", "false", "no", "embedded"}
 AUTH_MODES = ("session", "basic")
 
 
@@ -58,11 +57,8 @@ class BmcSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> BmcSettings | None:
         """The settings, or None when the client is off (the default: the embedded estate serves BIOS)."""
         e = os.environ if env is None else env
-        switch = e.get("RECONCILER_BMC", "").strip().casefold()
-        if switch in FALSE:
+        if not switches.backend_on(e, "RECONCILER_BMC", error=SettingsError, alias="redfish"):
             return None
-        if switch not in TRUE:
-            raise SettingsError(f"RECONCILER_BMC={e['RECONCILER_BMC']!r}: use on or off")
         user, password = e.get("RECONCILER_BMC_USER", ""), e.get("RECONCILER_BMC_PASSWORD", "")
         if bool(user) != bool(password):
             missing = "RECONCILER_BMC_PASSWORD" if user else "RECONCILER_BMC_USER"
@@ -82,7 +78,7 @@ class BmcSettings:
         if ca is not None and not Path(ca).is_file():
             raise SettingsError(f"RECONCILER_BMC_CA_BUNDLE={ca!r}: no such file (a PEM bundle of CA certificates)")
         verify = e.get("RECONCILER_BMC_TLS_VERIFY", "on").strip().casefold()
-        if verify not in TRUE | FALSE or verify == "":
+        if verify not in switches.ON | switches.OFF or verify == "":
             raise SettingsError(f"RECONCILER_BMC_TLS_VERIFY={verify!r}: use on (the default) or off")
         auth = e.get("RECONCILER_BMC_AUTH", "session").strip().casefold() or "session"
         if auth not in AUTH_MODES:
@@ -91,7 +87,7 @@ class BmcSettings:
             default_login=Login(user, password) if user else None,
             login_file=login_file,
             ca_bundle=ca,
-            verify=verify in TRUE,
+            verify=verify in switches.ON,
             auth=auth,
             timeout_s=_seconds(e, "RECONCILER_BMC_TIMEOUT_S", 30.0),
             apply_timeout_s=_seconds(e, "RECONCILER_BMC_APPLY_TIMEOUT_S", 1800.0),

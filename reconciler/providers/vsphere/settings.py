@@ -27,10 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.providers import switches
 from reconciler.providers.loginfile import Login, LoginFileError, read_login_file
 
-TRUE = {"1", "on", "true", "yes", "vsphere"}
-FALSE = {"", "0", "off", "false", "no", "embedded"}
 DEFAULT_PORT = 443
 
 
@@ -70,11 +69,8 @@ class VSphereSettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> VSphereSettings | None:
         """The settings, or None when the provider is off (the default: the embedded estate serves vSphere)."""
         e = os.environ if env is None else env
-        switch = e.get("RECONCILER_VSPHERE", "").strip().casefold()
-        if switch in FALSE:
+        if not switches.backend_on(e, "RECONCILER_VSPHERE", error=SettingsError, alias="vsphere"):
             return None
-        if switch not in TRUE:
-            raise SettingsError(f"RECONCILER_VSPHERE={e['RECONCILER_VSPHERE']!r}: use on or off")
         servers = _servers(e.get("RECONCILER_VSPHERE_SERVERS", ""))
         default: Credentials | None = None
         user, password = e.get("RECONCILER_VSPHERE_USER", ""), e.get("RECONCILER_VSPHERE_PASSWORD", "")
@@ -101,7 +97,7 @@ class VSphereSettings:
         if ca is not None and not Path(ca).is_file():
             raise SettingsError(f"RECONCILER_VSPHERE_CA_BUNDLE={ca!r}: no such file (a PEM bundle of CA certificates)")
         verify_text = e.get("RECONCILER_VSPHERE_TLS_VERIFY", "on").strip().casefold()
-        if verify_text not in TRUE | FALSE or verify_text == "":
+        if verify_text not in switches.ON | switches.OFF or verify_text == "":
             raise SettingsError(f"RECONCILER_VSPHERE_TLS_VERIFY={verify_text!r}: use on (the default) or off")
         settings = cls(
             servers=servers,
@@ -109,7 +105,7 @@ class VSphereSettings:
             server_credentials=per_server,
             addresses=addresses,
             ca_bundle=ca,
-            verify=verify_text in TRUE,
+            verify=verify_text in switches.ON,
             timeout_s=_seconds(e, "RECONCILER_VSPHERE_TIMEOUT_S", 60.0),
             task_timeout_s=_seconds(e, "RECONCILER_VSPHERE_TASK_TIMEOUT_S", 1800.0),
             maintenance_timeout_s=_seconds(e, "RECONCILER_VSPHERE_MAINTENANCE_TIMEOUT_S", 3600.0),

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from reconciler.providers import switches
 from reconciler.providers.winrm.credentials import Secret, SettingsError, read_credential_file
 
 PREFIX = "RECONCILER_WINRM"
@@ -184,11 +185,8 @@ class WinRMSettings:
         """The settings, or None when the provider is off (the default: the embedded estate serves VMM and
         Hyper-V). Every default and every per-endpoint override present is validated here."""
         e = os.environ if env is None else env
-        switch = e.get(PREFIX, "").strip().casefold()
-        if switch in FALSE:
+        if not switches.backend_on(e, PREFIX, error=SettingsError):
             return None
-        if switch not in TRUE:
-            raise SettingsError(f"{PREFIX}={e[PREFIX]!r}: use on or off")
         values: dict[str, str | Secret] = {}
         for name, value in e.items():
             if name.startswith(f"{PREFIX}_") or name.startswith("KRB5"):
