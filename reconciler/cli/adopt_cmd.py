@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from reconciler.cli.plan_cmds import Estate
+from reconciler.cli.plan_cmds import Estate, LockTimeout
 
 
 def adopt(
@@ -24,12 +24,7 @@ def adopt(
     specs: Annotated[Path, typer.Option("--specs", metavar="PATH", help="Spec folder or file.")] = Path("specs"),
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Adopt without asking.")] = False,
     estate: Estate = None,
-    lock_timeout: Annotated[
-        float,
-        typer.Option(
-            "--lock-timeout", min=0, metavar="SECONDS", help="Wait this long for another apply's scope locks."
-        ),
-    ] = 0,
+    lock_timeout: LockTimeout = 0,
 ) -> None:
     """Mark existing objects as reconciler's (tags, the ownership ledger), changing nothing else about them."""
     from reconciler.cli import apply_cmd, progress

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from reconciler.cli.plan_cmds import Estate, Excludes, Prune, Shard, Targets, with_shard
+from reconciler.cli.plan_cmds import Estate, Excludes, LockTimeout, Prune, Shard, Targets, with_shard
 from reconciler.cli.signals import INTERRUPTED_EXIT
 
 if TYPE_CHECKING:
@@ -189,12 +189,7 @@ def apply(
         bool,
         typer.Option("--summary", help="Show the plan as counts per kind and per site or tenant, not every change."),
     ] = False,
-    lock_timeout: Annotated[
-        float,
-        typer.Option(
-            "--lock-timeout", min=0, metavar="SECONDS", help="Wait this long for another apply's scope locks."
-        ),
-    ] = 0,
+    lock_timeout: LockTimeout = 0,
 ) -> None:
     """Show the plan, confirm, then converge the estate: dependency order, parallel, re-checked steps."""
     from reconciler.cli import progress

@@ -67,6 +67,10 @@ Estate = Annotated[
         help="Embedded estate database (default .reconciler/estate.db or $RECONCILER_ESTATE).",
     ),
 ]
+LockTimeout = Annotated[
+    float,
+    typer.Option("--lock-timeout", min=0, metavar="SECONDS", help="Wait this long for another apply's scope locks."),
+]
 
 
 class PlanFormat(enum.StrEnum):
