@@ -11,7 +11,7 @@ engine's errors (``core.errors``) like any other provider call.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from reconciler.core.resources import Resource
 from reconciler.providers.base import Progress
@@ -38,10 +38,16 @@ class RecoveryPoint:
     kind: str | None
     last_replicated: str | None = None
     rpo_seconds: int | None = None
+    age_seconds: float | None = None  # the point's age, from a backend that keeps an age rather than a time
 
 
 @runtime_checkable
 class Drills(Protocol):
+    def network_id(self, network: Resource) -> str:
+        """The backend's id of a virtual network it serves (an ``azure.virtual_network`` resource), as
+        :meth:`test_failover` takes it."""
+        ...
+
     def test_failover(self, target: Resource, *, network_id: str | None, progress: Progress) -> DrillJob:
         """Fail ``target`` over for a test, into the network ``network_id`` (None: no network attached), from the
         latest recovery point; production keeps replicating."""
@@ -54,3 +60,12 @@ class Drills(Protocol):
     def latest_recovery_point(self, item: Resource) -> RecoveryPoint | None:
         """The newest recovery point of a protected VM (None: it has none yet)."""
         ...
+
+
+def drills_of(provider: Any) -> Drills | None:
+    """The drill primitives of a backend: the provider itself, or what it holds as ``drills`` (None: it has
+    none)."""
+    if isinstance(provider, Drills):
+        return provider
+    held = getattr(provider, "drills", None)
+    return held if isinstance(held, Drills) else None

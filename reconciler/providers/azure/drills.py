@@ -38,6 +38,11 @@ class AzureDrills:
         self.jobs = jobs
         self.topology = topology
 
+    def network_id(self, network: Resource) -> str:
+        """The ARM id of a tenant's virtual network, from its desired subscription, resource group and name."""
+        d = network.desired
+        return arm.virtual_network_id(str(d["subscriptionId"]), str(d["resourceGroup"]), str(d["name"]))
+
     def _vault(self, target: Resource) -> VaultRef:
         return self.session.vault(self.session.tenant(target.tenant or target.address.scope).site)
 

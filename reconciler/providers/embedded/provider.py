@@ -16,6 +16,7 @@ from reconciler.core.resources import Observed, Resource
 from reconciler.providers.base import BaseProvider, Progress
 from reconciler.providers.discovery import Scope
 from reconciler.providers.embedded import rules
+from reconciler.providers.embedded.drills import EmbeddedDrills, fresh_recovery_point
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
 
@@ -77,6 +78,7 @@ class EmbeddedProvider(BaseProvider):
     def __init__(self, store: EstateStore, faults: Faults | None = None) -> None:
         self.store = store
         self.faults = faults or Faults()
+        self.drills = EmbeddedDrills(store, self.faults)  # test failover, cleanup, recovery points (docs/drills.md)
 
     @property
     def restart_timeout_s(self) -> float:
@@ -171,6 +173,7 @@ class EmbeddedProvider(BaseProvider):
                 status = _marker(resource)
                 if a.kind == "asr.protected_item":
                     status.update(_PROTECTED)
+                    status.update(fresh_recovery_point(self.store, resource))
                 row = self.store.put(Row(a, dict(resource.desired), status=status, owned=True))
             else:
                 rules.check_update(self.store, resource)
