@@ -5,16 +5,16 @@ VM's latest recovery point. Every call is a round trip with the estate's latency
 
 What the estate keeps, in a protected item's status: ``testFailoverState`` (``None``; ``WaitingForCompletion``
 once the VM failed over for a test, until the cleanup; ``Failed``), the test VM (``testVm``: ``<name>-test``) and
-the network it runs in, and ``recoveryPointAgeSeconds``: the age of its newest recovery point (replication keeps it
-there; an estate file sets it older to show replication behind). A VM whose status carries ``testFailoverError``
-fails its test failover with that cause; ASR's refusals hold too (a VM not protected, a test failover already
-waiting for its cleanup, a network that does not exist)."""
+the network it runs in, and ``recoveryPointAgeSeconds``, the age of its newest recovery point: one replication
+interval of its policy unless the estate keeps another (an estate file sets it to show replication behind). A VM
+whose status carries ``testFailoverError`` fails its test failover with that cause; ASR's refusals hold too (a VM
+not protected, a test failover already waiting for its cleanup, a network that does not exist)."""
 
 from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from reconciler.core.addresses import Address
@@ -27,15 +27,27 @@ from reconciler.providers.embedded.store import EstateStore, Row
 
 ITEM_KIND = "asr.protected_item"
 WAITING = "WaitingForCompletion"  # failed over for a test, waiting for its cleanup
-DEFAULT_AGE_S = 300  # a recovery point's age when neither the item nor its policy says (ASR's default interval)
+DEFAULT_AGE_S = 300.0  # a recovery point's age when neither the item nor its policy says (ASR's default interval)
 
 
-def fresh_recovery_point(store: EstateStore, item: Resource) -> dict[str, Any]:
-    """What a newly protected VM's status holds about its recovery points: the newest is one replication interval
-    old (its policy's), as replication leaves it."""
-    policy = store.get(Address("asr.replication_policy", item.address.scope, str(item.desired.get("policy") or "")))
-    interval = (policy.data.get("replicationIntervalSeconds") if policy is not None else None) or DEFAULT_AGE_S
-    return {"recoveryPointAgeSeconds": interval, "testFailoverState": "None"}
+def _interval(policy: Row | None) -> float:
+    value = policy.data.get("replicationIntervalSeconds") if policy is not None else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else DEFAULT_AGE_S
+
+
+def with_recovery_points(store: EstateStore, items: list[Row], scopes: Sequence[str]) -> list[Row]:
+    """Protected items with the age of their newest recovery point: the age the estate keeps for the item
+    (``recoveryPointAgeSeconds``, set to show replication behind), else one replication interval of its policy as
+    the policy is now (replication keeps the newest point there). The policies come with the same answer: still
+    one round trip."""
+    policies = {
+        (r.address.scope, r.address.name.casefold()): r for r in store.list_many("asr.replication_policy", scopes)
+    }
+    for row in items:
+        if "recoveryPointAgeSeconds" not in row.status:
+            policy = policies.get((row.address.scope, str(row.data.get("policy") or "").casefold()))
+            row.status = {**row.status, "recoveryPointAgeSeconds": _interval(policy)}
+    return items
 
 
 def _now() -> str:
@@ -169,7 +181,8 @@ class EmbeddedDrills:
         """The newest point's age as the estate keeps it (no time: the drill dates it by its own clock)."""
         self.faults.round_trip("list recovery points", item.address)
         row = self._row(item.address, "list recovery points")
-        age = row.status.get("recoveryPointAgeSeconds")
-        if not isinstance(age, int | float) or isinstance(age, bool):
-            return None  # protected before the estate kept ages, or never replicated
-        return RecoveryPoint(time=None, kind="CrashConsistent", rpo_seconds=int(age), age_seconds=float(age))
+        if str(row.status.get("protectionState")) != "Protected":
+            return None  # not replicating: no point yet
+        (row,) = with_recovery_points(self.store, [row], [item.address.scope])
+        age = float(row.status["recoveryPointAgeSeconds"])
+        return RecoveryPoint(time=None, kind="CrashConsistent", rpo_seconds=int(age), age_seconds=age)

@@ -16,7 +16,7 @@ from reconciler.core.resources import Observed, Resource
 from reconciler.providers.base import BaseProvider, Progress
 from reconciler.providers.discovery import Scope
 from reconciler.providers.embedded import rules
-from reconciler.providers.embedded.drills import EmbeddedDrills, fresh_recovery_point
+from reconciler.providers.embedded.drills import EmbeddedDrills, with_recovery_points
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
 
@@ -65,7 +65,7 @@ def cpu_ready_percent(bios: Row | None, policy: Row | None) -> float:
 
 
 # A protected item's health once protection is enabled (Azure: protectionState, replicationHealth).
-_PROTECTED = {"protectionState": "Protected", "replicationHealth": "Normal"}
+_PROTECTED = {"protectionState": "Protected", "replicationHealth": "Normal", "testFailoverState": "None"}
 
 
 class EmbeddedProvider(BaseProvider):
@@ -110,6 +110,8 @@ class EmbeddedProvider(BaseProvider):
             rows = self.store.list_many(kind, scopes)
             if kind == kinds.HOST_KIND:
                 rows = self._with_cpu_ready(self._booted(rows), scopes)
+            elif kind == "asr.protected_item":
+                rows = with_recovery_points(self.store, rows, scopes)
             for row in rows:
                 out[row.address] = observed(row)
             found = {(a.scope, a.name.casefold()): a for a in out if a.kind == kind}
@@ -173,7 +175,6 @@ class EmbeddedProvider(BaseProvider):
                 status = _marker(resource)
                 if a.kind == "asr.protected_item":
                     status.update(_PROTECTED)
-                    status.update(fresh_recovery_point(self.store, resource))
                 row = self.store.put(Row(a, dict(resource.desired), status=status, owned=True))
             else:
                 rules.check_update(self.store, resource)
