@@ -3,8 +3,8 @@ shown, and the order failures are listed in. Pure."""
 
 from __future__ import annotations
 
-from reconciler.engine.drill import DrillReport, Failure, JobSeen, PointSeen, TenantDrill, Verdict
-from reconciler.engine.rpo import RpoStatus, duration
+from reconciler.engine.drill import DrillReport, Failure, JobSeen, PointSeen, Step, TargetDrill, TenantDrill, Verdict
+from reconciler.engine.rpo import duration
 
 VERDICT_WORDS = {
     Verdict.PASSED: "passed",
@@ -63,8 +63,11 @@ def job(j: JobSeen | None) -> str:
     return f"{j.state} in {rto(j.seconds)}" + (f" (job {j.job})" if j.job else "")
 
 
-def rpo_class(status: RpoStatus) -> str:
-    return {"ok": "ok", "warning": "warn", "critical": "bad"}.get(status.value, "muted")
+def test_failover(x: TargetDrill) -> str:
+    """How the target's test failover went: its job, or that it failed (the failures say why) or never ran."""
+    if x.test_failover is not None:
+        return job(x.test_failover)
+    return "failed (see the failures)" if any(f.step is Step.TEST_FAILOVER for f in x.failures) else "not run"
 
 
-__all__ = ["failures", "job", "point", "rpo", "rto", "tenants", "thresholds"]
+__all__ = ["failures", "job", "point", "rpo", "rto", "tenants", "test_failover", "thresholds"]

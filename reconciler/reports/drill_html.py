@@ -6,6 +6,7 @@ every value is escaped (``html_page.text``, as the drift page does)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from reconciler.engine.drill import DrillReport, TenantDrill, Verdict
@@ -50,11 +51,24 @@ def _tenants(report: DrillReport) -> list[str]:
     return out
 
 
+def _scale(t: TenantDrill) -> tuple[float, float]:
+    """The chart's span for a tenant, in seconds: a tenth of the replication interval to 1.25 times the critical
+    threshold, on a logarithmic scale (seconds and a day on one bar)."""
+    assert t.policy is not None
+    return max(t.policy.interval_s / 10, 1.0), t.policy.critical_s * 1.25
+
+
+def _x(seconds: float, low: float, high: float) -> float:
+    """Where ``seconds`` falls on the log scale from ``low`` to ``high`` (0 to 1, clamped)."""
+    return min(max(math.log(max(seconds, low) / low) / math.log(high / low), 0.0), 1.0)
+
+
 def rpo_svg(tenants: Sequence[TenantDrill], *, width: int = 760) -> str:
-    """One bar per tenant: its RPO on a scale to 1.25 times its critical threshold, over the ok, warning and
-    critical zones of its policy (an RPO past the scale is drawn to its end, its figure still said)."""
+    """One bar per tenant: its RPO over the ok, warning and critical zones of its policy, on a logarithmic scale
+    from a tenth of the replication interval to 1.25 times the critical threshold (an RPO past it is drawn to the
+    end, its figure still said)."""
     rows = [t for t in tenants if t.policy is not None and t.rpo_s is not None]
-    left, right, row_h = 160, 120, 26
+    left, right, row_h = 160, 150, 26
     height = 24 + row_h * len(rows)
     plot = width - left - right
     parts = [
@@ -63,16 +77,16 @@ def rpo_svg(tenants: Sequence[TenantDrill], *, width: int = 760) -> str:
     ]
     for i, t in enumerate(rows):
         assert t.policy is not None and t.rpo_s is not None
-        scale = t.policy.critical_s * 1.25
+        low, high = _scale(t)
         y = 8 + i * row_h
-        edges = (0.0, t.policy.warning_s, t.policy.critical_s, scale)
+        edges = [_x(v, low, high) for v in (low, t.policy.warning_s, t.policy.critical_s, high)]
         for (colour, zone), x0, x1 in zip(_ZONES, edges, edges[1:], strict=False):
             parts.append(
-                f'<rect x="{left + plot * x0 / scale:.1f}" y="{y}" width="{plot * max(x1 - x0, 0) / scale:.1f}" '
-                f'height="18" fill="{colour}"><title>{zone}</title></rect>'
+                f'<rect x="{left + plot * x0:.1f}" y="{y}" width="{plot * max(x1 - x0, 0):.1f}" height="18" '
+                f'fill="{colour}"><title>{zone}</title></rect>'
             )
-        bar = plot * min(t.rpo_s, scale) / scale
         fill = {"ok": "#1a7f37", "warning": "#d4a72c", "critical": "#cf222e"}.get(t.rpo.value, "#8c959f")
+        bar = plot * _x(t.rpo_s, low, high)
         parts.append(f'<rect x="{left}" y="{y + 5}" width="{max(bar, 1.5):.1f}" height="8" fill="{fill}"/>')
         parts.append(f'<text x="{left - 8}" y="{y + 13}" font-size="12" text-anchor="end">{_e(t.tenant)}</text>')
         parts.append(
@@ -86,8 +100,9 @@ def _rpo_chart(report: DrillReport) -> list[str]:
     if not any(t.policy is not None and t.rpo_s is not None for t in report.tenants):
         return ['<p class="muted">No recovery point was read: no RPO to chart.</p>']
     return [
-        "<p class=\"muted\">The oldest recovery point each tenant's VMs failed over from, on its policy's zones: ok "
-        "up to twice the replication interval, warning up to the retention, critical beyond.</p>",
+        "<p class=\"muted\">The oldest recovery point each tenant's VMs failed over from, on its policy's zones "
+        "(a logarithmic scale): ok up to twice the replication interval, warning up to the retention, critical "
+        "beyond.</p>",
         rpo_svg(common.tenants(report)),
     ]
 
@@ -121,7 +136,7 @@ def _vms(report: DrillReport) -> list[str]:
                 out.append(
                     f"<tr><td>{_e(t.tenant)}</td><td>{_e(title)}</td><td><b>{_e(vm.name)}</b></td><td>{answer}</td>"
                     f'<td class="r-{vm.rpo.value}">{_e(common.point(vm.point))}</td>'
-                    f'<td class="n">{_e(common.rto(x.rto_s))}</td><td>{_e(common.job(x.test_failover))}</td>'
+                    f'<td class="n">{_e(common.rto(x.rto_s))}</td><td>{_e(common.test_failover(x))}</td>'
                     f"<td>{_e(common.job(x.cleanup))}</td></tr>"
                 )
     out.append("</tbody></table>")

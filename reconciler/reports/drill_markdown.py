@@ -51,7 +51,7 @@ def _vm_rows(report: DrillReport) -> list[str]:
             for vm in x.vms:
                 rows.append(
                     f"| {cell(t.tenant)} | {cell(title)} | {cell(vm.name)} | {'yes' if vm.succeeded else 'no'} | "
-                    f"{cell(common.point(vm.point))} | {cell(common.job(x.test_failover))} | "
+                    f"{cell(common.point(vm.point))} | {cell(common.test_failover(x))} | "
                     f"{cell(common.job(x.cleanup))} |"
                 )
     return rows

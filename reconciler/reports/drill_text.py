@@ -41,7 +41,7 @@ def _target(x: TargetDrill) -> list[str]:
     title = common.TARGET_TITLES.get(x.kind, x.kind)
     lines = [
         f"  {mark} {escape(title)} [bold]{escape(x.name)}[/bold]  RTO {escape(common.rto(x.rto_s))}  "
-        f"[dim]test failover {escape(common.job(x.test_failover))}; cleanup {escape(common.job(x.cleanup))}[/dim]"
+        f"[dim]test failover {escape(common.test_failover(x))}; cleanup {escape(common.job(x.cleanup))}[/dim]"
     ]
     if x.leftover_cleaned:
         lines.append("        [dim]an earlier run's test failover was cleaned up first[/dim]")
