@@ -199,7 +199,8 @@ class _Target:
         return self._result(checked, test, cleanup, rto)
 
     def _cleanup(self) -> JobSeen | None:
-        verdict = "passed" if not self.failures else f"failed: {self.failures[0].cause}"
+        failing = [f for f in self.failures if f.step in model.FAILING_STEPS]
+        verdict = f"failed: {failing[0].cause}" if failing else "passed"
         started = time.monotonic()
         try:
             job = _retried(
@@ -317,7 +318,7 @@ def _lock(run: TenantRun) -> tuple[LockSet | None, Failure | None]:
             f"{scope} is locked by {exc.holder} pid {exc.pid} ({exc.command}) since {exc.acquired_at}: a run is "
             "changing the tenant; drill when it is done (or wait: --lock-timeout)",
         )
-    except db.StoreError as exc:
+    except (db.StoreError, OSError) as exc:
         return None, Failure(Step.LOCK, scope, f"cannot take the lock in {db.shown_url()}: {_first_line(exc)}")
 
 
