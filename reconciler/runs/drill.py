@@ -165,6 +165,7 @@ def _drill_all(
         found = drill_tenant(run)
         audit.audit(
             "drill.tenant",
+            level=logs.quiet_level() if found.verdict is Verdict.PASSED else "warning",
             run_id=run_id,
             tenant=plan.tenant,
             result=found.verdict.value,
@@ -205,7 +206,13 @@ def drill_run(
     run_id = run_id or uuid.uuid4().hex[:12]
     created_at = clock.now().isoformat(timespec="seconds")
     started = time.monotonic()
-    audit.audit("drill.start", run_id=run_id, tenants=[p.tenant for p in plans], targets=list(request.targets))
+    audit.audit(
+        "drill.start",
+        level=logs.quiet_level(),
+        run_id=run_id,
+        tenants=[p.tenant for p in plans],
+        targets=list(request.targets),
+    )
     watcher.started([p.tenant for p in plans])
     tenants, interrupted = _drill_all(
         session, plans, observed, request=request, run_id=run_id, observer=watcher, clock=clock, stop=halt
@@ -220,6 +227,7 @@ def drill_run(
     )
     audit.audit(
         "drill.end",
+        level=logs.quiet_level() if report.verdict is Verdict.PASSED else "warning",
         run_id=run_id,
         result=report.verdict.value,
         counts=report.counts(),

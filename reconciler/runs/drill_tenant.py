@@ -27,7 +27,7 @@ from reconciler.engine.drill import Failure, JobSeen, PointSeen, Step, TargetDri
 from reconciler.engine.drill_targets import DrillTarget, TenantPlan
 from reconciler.engine.rpo import RpoStatus, parse_time
 from reconciler.providers.drills import DrillJob, Drills, drills_of
-from reconciler.runs import audit
+from reconciler.runs import audit, logs
 from reconciler.runs.clock import SYSTEM, Clock
 
 if TYPE_CHECKING:
@@ -173,6 +173,7 @@ class _Target:
         rto: float | None = None
         audit.audit(
             "drill.test-failover",
+            level=logs.quiet_level(),  # the progress on stderr says it already
             run_id=self.run.run_id,
             target=str(self.target.address),
             network=self.network_id,
@@ -217,7 +218,13 @@ class _Target:
                 )
             )
             return None
-        audit.audit("drill.cleanup", run_id=self.run.run_id, target=str(self.target.address), verdict=verdict)
+        audit.audit(
+            "drill.cleanup",
+            level=logs.quiet_level(),
+            run_id=self.run.run_id,
+            target=str(self.target.address),
+            verdict=verdict,
+        )
         return _seen(job, started)
 
     def _result(
