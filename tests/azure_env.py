@@ -77,11 +77,9 @@ def azure_settings(fake: FakeAzure, **env: str) -> AzureSettings:
     return settings
 
 
-@pytest.fixture
-def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeAzure) -> FakeAzure:
-    """Run in tmp_path with the Azure kinds on the fake (a custom cloud, its CA, client-secret sign-in)."""
-    isolate(tmp_path, monkeypatch, unset=EMBEDDED_ENV, estate="estate.db", audit_log="audit.jsonl")
-    env = {
+def environment(fake: FakeAzure) -> dict[str, str]:
+    """The settings that route the Azure kinds to ``fake``: a custom cloud, its CA, client-secret sign-in."""
+    return {
         "RECONCILER_AZURE": "on",
         "RECONCILER_AZURE_CLOUD": "custom",
         "RECONCILER_AZURE_ARM_ENDPOINT": fake.base_url,
@@ -94,6 +92,13 @@ def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeAzure) -> F
         "AZURE_CLIENT_ID": "reconciler-tests",
         "AZURE_CLIENT_SECRET": "fake-secret-for-the-local-token-endpoint",
     }
+
+
+@pytest.fixture
+def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake: FakeAzure) -> FakeAzure:
+    """Run in tmp_path with the Azure kinds on the fake (a custom cloud, its CA, client-secret sign-in)."""
+    isolate(tmp_path, monkeypatch, unset=EMBEDDED_ENV, estate="estate.db", audit_log="audit.jsonl")
+    env = environment(fake)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     init_estate(tmp_path / "estate.db")

@@ -7,9 +7,11 @@ clears, whether it sets the history store, the estate or the audit log) passed a
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,10 +20,15 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from reconciler.cli.app import app
+from reconciler.core import kinds as core_kinds
 from reconciler.core.addresses import Address
+from reconciler.core.errors import PermanentError
+from reconciler.engine import expand
+from reconciler.providers.base import HandlerProvider, HandlerTable
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.store import EstateStore, Row
 from reconciler.runs import clock
+from reconciler.spec.loader import load_paths
 from reconciler.store import db as store_db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,3 +172,31 @@ def edit_text(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1, f"{old!r} not found exactly once in {path}"
     path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def assert_one_handler_per_kind(provider: HandlerProvider, *, foreign: str) -> None:
+    """A dispatcher's table: every kind the provider declares (and the registry routes to it) reaches one handler,
+    no handler serves a kind it does not declare, each has its KindInfo, ``foreign`` has no handler, and two
+    handlers for one kind are refused when the table is built."""
+    served = Counter(kind for handler in provider.table.handlers for kind in handler.kinds)
+    assert served == Counter(provider.kinds)
+    assert provider.table.kinds == provider.kinds
+    assert all(kind in provider.table[kind].kinds for kind in provider.kinds)
+    assert provider.kinds <= set(core_kinds.KINDS)
+    with pytest.raises(PermanentError, match=rf"no handler for {re.escape(foreign)}"):
+        provider.table[foreign]
+    some = sorted(provider.kinds)[0]
+    with pytest.raises(ValueError, match=rf"{re.escape(some)} has two handlers"):
+        HandlerTable(provider.name, [*provider.table.handlers, copy.copy(provider.table[some])])
+
+
+def desired_fields(kinds: Iterable[str], specs: Path = SPECS) -> dict[str, frozenset[str]]:
+    """The field names of each of ``kinds``' desired shape, as ``specs`` expand: what a normalizer must produce."""
+    loaded = load_paths([specs])
+    assert loaded.ok, "the example specs must load"
+    wanted = set(kinds)
+    fields: dict[str, set[str]] = {}
+    for resource in expand.expand(loaded.specs):
+        if resource.kind in wanted:
+            fields.setdefault(resource.kind, set()).update(resource.desired)
+    return {kind: frozenset(names) for kind, names in fields.items()}

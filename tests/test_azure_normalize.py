@@ -29,10 +29,9 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler.engine import expand
 from reconciler.providers.azure import normalize
 from reconciler.providers.azure.normalize import Normalized
-from reconciler.spec.loader import load_paths
+from tests.helpers import desired_fields
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure"
 CASES = sorted(FIXTURES.glob("*/*.yaml"))
@@ -147,13 +146,7 @@ def test_case(case: Path) -> None:
 @cache
 def _desired_fields() -> dict[str, frozenset[str]]:
     """The field names of each Azure kind's desired shape, from the example specs."""
-    loaded = load_paths([SPECS])
-    assert loaded.ok, "the example specs must load"
-    fields: dict[str, set[str]] = {}
-    for resource in expand.expand(loaded.specs):
-        if resource.kind in NORMALIZE:
-            fields.setdefault(resource.kind, set()).update(resource.desired)
-    return {kind: frozenset(names) for kind, names in fields.items()}
+    return desired_fields(NORMALIZE)
 
 
 OBJECT_CASES = [c for c in CASES if (yaml.safe_load(c.read_text()) or {}).get("expect") is not None]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.providers.winrm import settings as winrm_settings
-from reconciler.providers.winrm.settings import Auth, Scheme, SettingsError, WinRMSettings
+from reconciler.providers.winrm.credentials import SettingsError
+from reconciler.providers.winrm.settings import Auth, Scheme, WinRMSettings
 
 
 def _env(**extra: str) -> dict[str, str]:

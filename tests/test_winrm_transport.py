@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from reconciler.core.errors import PermanentError, TemporaryError
+from reconciler.providers.winrm.credentials import SettingsError
 from reconciler.providers.winrm.errors import ScriptError
 from reconciler.providers.winrm.scripts import Script
-from reconciler.providers.winrm.settings import SettingsError, WinRMSettings
+from reconciler.providers.winrm.settings import WinRMSettings
 from reconciler.providers.winrm.transport import Runner
 from tests import winrm_powershell as ps
 from tests.winrm_endpoint import Failure, WinRMEndpoint

@@ -9,6 +9,7 @@ import datetime as dt
 import ipaddress
 import socket
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -46,8 +47,9 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
     )
 
 
-def write_certificates(directory: Path, *, label: str) -> Certificates:
-    """A throwaway CA and a server certificate (SAN IP:127.0.0.1, DNS:localhost) signed by it, written as
+def write_certificates(directory: Path, *, label: str, names: Sequence[str] = ()) -> Certificates:
+    """A throwaway CA and a server certificate (SAN IP:127.0.0.1, DNS:localhost, and DNS ``names``: a server
+    the tests reach by a name of the estate, e.g. ``VMM01.contoso.int``) signed by it, written as
     ``LABEL-ca.pem``, ``LABEL-server.pem`` and ``LABEL-server.key`` in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
@@ -76,7 +78,13 @@ def write_certificates(directory: Path, *, label: str) -> Certificates:
         .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    *(x509.DNSName(n) for n in names),
+                ]
+            ),
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

@@ -16,8 +16,10 @@ It serves HTTPS on 127.0.0.1 (certificate from a throwaway CA, ``tests/tls.py``)
   a dropped connection; :meth:`forget_shells` plays a server that deleted its idle shells.
 
 It never runs PowerShell: the decoded script and data go to ``handler(script, data) -> (stdout, stderr,
-exit_code)`` (see ``tests/winrm_powershell.py``). ``stats`` counts shells, commands and round trips so
-tests can assert connection reuse; ``calls`` records every script run.
+exit_code)`` (see ``tests/winrm_powershell.py``); a handler that needs to know which machine it is
+(one endpoint can answer for a VMM server and its hosts) reads :meth:`WinRMEndpoint.current_call`. ``stats``
+counts shells, commands and round trips so tests can assert connection reuse; ``calls`` records every script
+run.
 """
 
 from __future__ import annotations
@@ -101,7 +103,16 @@ class _Shell:
 class WinRMEndpoint:
     """The endpoint; see the module docstring. Use as a context manager, or the ``winrm_endpoint`` fixture."""
 
-    def __init__(self, tmp_dir: Path, *, https: bool = True, auth: frozenset[str] = frozenset({"basic", "ntlm"})):
+    def __init__(
+        self,
+        tmp_dir: Path,
+        *,
+        https: bool = True,
+        auth: frozenset[str] = frozenset({"basic", "ntlm"}),
+        names: tuple[str, ...] = (),
+    ):
+        """``names``: host names the certificate covers besides 127.0.0.1 and localhost (one endpoint can then
+        stand for a VMM server and its hosts: see :meth:`current_call`)."""
         self.handler: ps.Handler = ps.no_handler
         self.chunk_size = 1024
         self.timeouts_between_chunks = 1
@@ -113,9 +124,10 @@ class WinRMEndpoint:
         self._shells: dict[str, _Shell] = {}
         self._injections: list[tuple[str, Failure]] = []
         self._running = 0
+        self._local = threading.local()  # the call the handler of this thread answers
         self._lock = threading.RLock()
         self._ntlm_file: Path | None = None
-        self._certs = tls.write_certificates(tmp_dir, label="winrm") if https else None
+        self._certs = tls.write_certificates(tmp_dir, label="winrm", names=names) if https else None
         self.ca_path = str(self._certs.ca) if self._certs else ""
         self._server: tls.LocalServer | None = None
         self._thread: threading.Thread | None = None
@@ -211,6 +223,12 @@ class WinRMEndpoint:
         """Delete every shell server-side, as WinRM does after a shell's idle timeout."""
         with self._lock:
             self._shells.clear()
+
+    def current_call(self) -> Call:
+        """The call the handler running in this thread answers (its ``host``: the name the client used)."""
+        call: Call | None = getattr(self._local, "call", None)
+        assert call is not None, "current_call() is for handlers, while they answer"
+        return call
 
     @property
     def running(self) -> int:
@@ -383,22 +401,14 @@ class WinRMEndpoint:
             texts.append(script)
         else:
             script = decoded.script
+        call = Call(
+            shell.user, host, shell.shell_id, shell.codepage, state.command_line, script, tuple(texts), data, nonce
+        )
         with self._lock:
-            self.calls.append(
-                Call(
-                    shell.user,
-                    host,
-                    shell.shell_id,
-                    shell.codepage,
-                    state.command_line,
-                    script,
-                    tuple(texts),
-                    data,
-                    nonce,
-                )
-            )
+            self.calls.append(call)
             self._running += 1
             self.stats.max_running = max(self.stats.max_running, self._running)
+        self._local.call = call
         try:
             stdout, stderr, exit_code = self.handler(script, data)
         except Exception as exc:  # a broken handler fails its test at teardown, not silently
@@ -406,6 +416,7 @@ class WinRMEndpoint:
                 self.handler_errors.append(exc)
             stdout, stderr, exit_code = "", f"handler failed: {exc!r}\r\n", 1
         finally:
+            self._local.call = None
             with self._lock:
                 self._running -= 1
         return stdout.replace(ps.NONCE, nonce), stderr, exit_code

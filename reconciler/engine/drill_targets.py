@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Resource
 from reconciler.engine import rpo
@@ -91,7 +92,7 @@ def _targets(items: Sequence[Resource], plans: Sequence[Resource]) -> tuple[Dril
     out: list[DrillTarget] = []
     held: set[str] = set()
     for plan in plans:
-        names = [str(vm) for group in plan.desired.get("groups") or [] for vm in group]
+        names = [str(vm) for group in typed.of(plan, typed.RecoveryPlan).get("groups") or [] for vm in group]
         vms = tuple(by_name[n.casefold()] for n in names if n.casefold() in by_name)
         held |= {vm.address.name.casefold() for vm in vms}
         out.append(DrillTarget(plan, vms))

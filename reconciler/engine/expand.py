@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.resources import MaintenanceWindow, Resource, Rollout
 from reconciler.engine import expand_recovery
@@ -26,35 +26,39 @@ WINDOWS_PLANS = {"HighPerformance", "Balanced", "PowerSaver"}
 
 
 def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
-    s = doc.model.spec
-    site = doc.name
-
-    def a(kind: str, name: str) -> Address:
-        return Address(kind, site, name)
-
+    """A site's objects: its vault (and the vault's resource group), then the NVGRE chain in VMM's order."""
     yield from expand_recovery.site_recovery(doc)
-    for i, ln in enumerate(s.logical_networks):
-        ln_addr = a("vmm.logical_network", ln.name)
+    yield from _logical_networks(doc)
+    yield from _port_profiles(doc)
+    yield from _switches(doc)
+    yield from _default_vm_network(doc)
+
+
+def _logical_networks(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """Logical networks, their network sites (definitions) and the sites' static IP pools."""
+    site = doc.name
+    for i, ln in enumerate(doc.model.spec.logical_networks):
+        ln_addr = Address("vmm.logical_network", site, ln.name)
         yield res(
             doc,
             ("spec", "logicalNetworks", i),
             ln_addr,
-            {"name": ln.name, "networkVirtualization": ln.network_virtualization},
+            typed.LogicalNetwork(name=ln.name, networkVirtualization=ln.network_virtualization),
             lifecycle=(ln.lifecycle,),
             site=site,
         )
         for j, ns in enumerate(ln.sites):
-            ns_addr = a("vmm.network_site", ns.name)
+            ns_addr = Address("vmm.network_site", site, ns.name)
             yield res(
                 doc,
                 ("spec", "logicalNetworks", i, "sites", j),
                 ns_addr,
-                {
-                    "name": ns.name,
-                    "logicalNetwork": ln.name,
-                    "hostGroups": list(ns.host_groups),
-                    "subnets": [{"subnet": sv.subnet, "vlan": sv.vlan} for sv in ns.subnets],
-                },
+                typed.NetworkSite(
+                    name=ns.name,
+                    logicalNetwork=ln.name,
+                    hostGroups=list(ns.host_groups),
+                    subnets=[{"subnet": sv.subnet, "vlan": sv.vlan} for sv in ns.subnets],
+                ),
                 ln_addr,
                 lifecycle=(ln.lifecycle, ns.lifecycle),
                 site=site,
@@ -63,33 +67,38 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
                 yield res(
                     doc,
                     ("spec", "logicalNetworks", i, "sites", j, "ipPools", k),
-                    a("vmm.ip_pool", pool.name),
-                    {
-                        "name": pool.name,
-                        "networkSite": ns.name,
-                        "subnet": pool.subnet,
-                        "rangeStart": pool.range.start,
-                        "rangeEnd": pool.range.end,
-                        "gateway": pool.gateway,
-                        "dnsServers": list(pool.dns_servers),
-                    },
+                    Address("vmm.ip_pool", site, pool.name),
+                    typed.IpPool(
+                        name=pool.name,
+                        networkSite=ns.name,
+                        subnet=pool.subnet,
+                        rangeStart=pool.range.start,
+                        rangeEnd=pool.range.end,
+                        gateway=pool.gateway,
+                        dnsServers=list(pool.dns_servers),
+                    ),
                     ns_addr,
                     lifecycle=(ln.lifecycle, ns.lifecycle, pool.lifecycle),
                     site=site,
                 )
+
+
+def _port_profiles(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """Uplink port profiles (on their network sites) and port classifications."""
+    s, site = doc.model.spec, doc.name
     for i, up in enumerate(s.uplink_port_profiles):
         yield res(
             doc,
             ("spec", "uplinkPortProfiles", i),
-            a("vmm.uplink_port_profile", up.name),
-            {
-                "name": up.name,
-                "networkSites": list(up.sites),
-                "networkVirtualization": up.network_virtualization,
-                "teamingMode": up.teaming.mode.value,
-                "loadBalancing": up.teaming.load_balancing.value,
-            },
-            *(a("vmm.network_site", n) for n in up.sites),
+            Address("vmm.uplink_port_profile", site, up.name),
+            typed.UplinkPortProfile(
+                name=up.name,
+                networkSites=list(up.sites),
+                networkVirtualization=up.network_virtualization,
+                teamingMode=up.teaming.mode.value,
+                loadBalancing=up.teaming.load_balancing.value,
+            ),
+            *(Address("vmm.network_site", site, n) for n in up.sites),
             lifecycle=(up.lifecycle,),
             site=site,
         )
@@ -97,32 +106,37 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
         yield res(
             doc,
             ("spec", "portClassifications", i),
-            a("vmm.port_classification", pc.name),
-            {
-                "name": pc.name,
-                "description": pc.description,
-                "dhcpGuard": pc.dhcp_guard,
-                "routerGuard": pc.router_guard,
-                "macSpoofing": pc.mac_spoofing,
-            },
+            Address("vmm.port_classification", site, pc.name),
+            typed.PortClassification(
+                name=pc.name,
+                description=pc.description,
+                dhcpGuard=pc.dhcp_guard,
+                routerGuard=pc.router_guard,
+                macSpoofing=pc.mac_spoofing,
+            ),
             lifecycle=(pc.lifecycle,),
             site=site,
         )
-    for i, sw in enumerate(s.logical_switches):
-        sw_addr = a("vmm.logical_switch", sw.name)
+
+
+def _switches(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """Logical switches with their uplink port profile sets, and each switch on each of its hosts."""
+    site = doc.name
+    for i, sw in enumerate(doc.model.spec.logical_switches):
+        sw_addr = Address("vmm.logical_switch", site, sw.name)
         yield res(
             doc,
             ("spec", "logicalSwitches", i),
             sw_addr,
-            {
-                "name": sw.name,
-                "uplinkMode": sw.uplink_mode.value,
-                "sriov": sw.sriov,
-                "uplinkPortProfiles": list(sw.uplink_port_profiles),
-                "portClassifications": list(sw.port_classifications),
-            },
-            *(a("vmm.uplink_port_profile", n) for n in sw.uplink_port_profiles),
-            *(a("vmm.port_classification", n) for n in sw.port_classifications),
+            typed.LogicalSwitch(
+                name=sw.name,
+                uplinkMode=sw.uplink_mode.value,
+                sriov=sw.sriov,
+                uplinkPortProfiles=list(sw.uplink_port_profiles),
+                portClassifications=list(sw.port_classifications),
+            ),
+            *(Address("vmm.uplink_port_profile", site, n) for n in sw.uplink_port_profiles),
+            *(Address("vmm.port_classification", site, n) for n in sw.port_classifications),
             lifecycle=(sw.lifecycle,),
             site=site,
         )
@@ -130,29 +144,34 @@ def _site(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
             yield res(
                 doc,
                 ("spec", "logicalSwitches", i, "hosts", j),
-                a("vmm.host_switch", f"{host}/{sw.name}"),
-                {"host": host, "logicalSwitch": sw.name},
+                Address("vmm.host_switch", site, f"{host}/{sw.name}"),
+                typed.HostSwitch(host=host, logicalSwitch=sw.name),
                 sw_addr,
                 lifecycle=(sw.lifecycle,),
                 site=site,
             )
-    if s.default_vm_network is not None:
-        d = s.default_vm_network
-        yield res(
-            doc,
-            ("spec", "defaultVmNetwork"),
-            a("vmm.vm_network", d.name),
-            {
-                "name": d.name,
-                "logicalNetwork": d.logical_network,
-                "isolation": d.isolation,
-                "subnets": [{"name": d.name, "subnet": d.subnet}],
-            },
-            a("vmm.logical_network", d.logical_network),
-            *_pool_deps(doc.model, d.logical_network),
-            lifecycle=(d.lifecycle,),
-            site=site,
-        )
+
+
+def _default_vm_network(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
+    """The provider's default VM network, isolated with network virtualization."""
+    d, site = doc.model.spec.default_vm_network, doc.name
+    if d is None:
+        return
+    yield res(
+        doc,
+        ("spec", "defaultVmNetwork"),
+        Address("vmm.vm_network", site, d.name),
+        typed.VmNetwork(
+            name=d.name,
+            logicalNetwork=d.logical_network,
+            isolation=d.isolation,
+            subnets=[{"name": d.name, "subnet": d.subnet}],
+        ),
+        Address("vmm.logical_network", site, d.logical_network),
+        *_pool_deps(doc.model, d.logical_network),
+        lifecycle=(d.lifecycle,),
+        site=site,
+    )
 
 
 def _pool_deps(site: SiteDocument, logical_network: str) -> Iterator[Address]:
@@ -169,19 +188,19 @@ def _pool_deps(site: SiteDocument, logical_network: str) -> Iterator[Address]:
                 yield Address("vmm.uplink_port_profile", site.metadata.name, up.name)
 
 
-def _memory_desired(vm: Vm, specs: SpecSet) -> dict[str, Any] | None:
+def _memory_desired(vm: Vm, specs: SpecSet) -> typed.VmMemory | None:
     settings = resolve.vm_memory(vm, specs)
     eff = resolve.effective_memory(settings) if settings is not None else None
     if eff is None:
         return None
-    return {
-        "dynamic": eff.dynamic,
-        "startup": eff.startup,
-        "minimum": eff.minimum,
-        "maximum": eff.maximum,
-        "bufferPercent": eff.buffer_percent,
-        "priority": eff.priority,
-    }
+    return typed.VmMemory(
+        dynamic=eff.dynamic,
+        startup=eff.startup,
+        minimum=eff.minimum,
+        maximum=eff.maximum,
+        bufferPercent=eff.buffer_percent,
+        priority=eff.priority,
+    )
 
 
 def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resource]:
@@ -205,11 +224,9 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
 
     memory = [_memory_desired(vm, specs) for vm in t.vms]
     cloud_addr = a("vmm.cloud", t.cloud.name)
-    cloud: dict[str, Any] = {
-        "name": t.cloud.name,
-        "hostGroups": list(t.cloud.host_groups),
-        "logicalNetworks": list(t.cloud.logical_networks),
-    }
+    cloud = typed.Cloud(
+        name=t.cloud.name, hostGroups=list(t.cloud.host_groups), logicalNetworks=list(t.cloud.logical_networks)
+    )
     if t.cloud.capacity is not None:
         cloud["capacity"] = t.cloud.capacity.model_dump(by_alias=True, exclude_none=True)
     yield res(
@@ -227,12 +244,12 @@ def _tenant(doc: SpecDocument[TenantDocument], specs: SpecSet) -> Iterator[Resou
             doc,
             ("spec", "vmNetworks", i),
             a("vmm.vm_network", net.name),
-            {
-                "name": net.name,
-                "logicalNetwork": net.logical_network,
-                "isolation": net.isolation.value,
-                "subnets": [{"name": sn.name, "subnet": sn.subnet} for sn in net.subnets],
-            },
+            typed.VmNetwork(
+                name=net.name,
+                logicalNetwork=net.logical_network,
+                isolation=net.isolation.value,
+                subnets=[{"name": sn.name, "subnet": sn.subnet} for sn in net.subnets],
+            ),
             s("vmm.logical_network", net.logical_network),
             *pool_deps(net.logical_network),
             cloud_addr,
@@ -284,16 +301,16 @@ def _power(doc: SpecDocument[PowerProfileDocument], specs: SpecSet) -> Iterator[
                 doc,
                 ("spec", "bios"),
                 Address("bmc.bios", site, host.name),
-                {"vendor": host.bmc.vendor.value, "attributes": attributes},
+                typed.Bios(vendor=host.bmc.vendor.value, attributes=attributes),
                 lifecycle=(host.lifecycle, p.bios.lifecycle),
                 site=site,
             )
             yield dataclasses.replace(bios_resource, policy=dataclasses.replace(bios_resource.policy, rollout=rollout))
         if p.hypervisor is not None:
             setting = (
-                {"platform": "hyperv", "powerPlan": p.hypervisor.power_plan.value}
+                typed.PowerPolicy(platform="hyperv", powerPlan=p.hypervisor.power_plan.value)
                 if host.platform.value == "hyperv" and p.hypervisor.power_plan is not None
-                else {"platform": "vsphere", "policy": p.hypervisor.policy.value}
+                else typed.PowerPolicy(platform="vsphere", policy=p.hypervisor.policy.value)
                 if host.platform.value == "vsphere" and p.hypervisor.policy is not None
                 else None
             )

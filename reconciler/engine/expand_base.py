@@ -4,7 +4,8 @@ and the ``Resource`` builder (``res``) each spec family's expansion yields throu
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
@@ -63,7 +64,7 @@ def res(
     doc: SpecDocument[Any],
     path: FieldPath,
     address: Address,
-    desired: dict[str, Any],
+    desired: Mapping[str, object],
     *deps: Address,
     lifecycle: tuple[Lifecycle | None, ...] = (),
     prefix: str = "",
@@ -72,7 +73,7 @@ def res(
 ) -> Resource:
     return Resource(
         address=address,
-        desired=desired,
+        desired=cast(dict[str, Any], desired),  # a kind's TypedDict (core.desired): a dict at run time
         depends_on=tuple(deps),
         site=site,
         tenant=tenant,

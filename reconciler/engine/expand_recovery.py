@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Resource
 from reconciler.engine.expand_base import res
@@ -40,7 +41,7 @@ def site_recovery(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
         doc,
         ("spec", "recoveryVault", "resourceGroup"),
         rg_addr,
-        {"subscriptionId": v.subscription_id, "name": v.resource_group, "location": v.location},
+        typed.ResourceGroup(subscriptionId=v.subscription_id, name=v.resource_group, location=v.location),
         lifecycle=(v.lifecycle,),
         site=site,
     )
@@ -49,13 +50,13 @@ def site_recovery(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
         doc,
         ("spec", "recoveryVault"),
         vault_addr,
-        {
-            "subscriptionId": v.subscription_id,
-            "resourceGroup": v.resource_group,
-            "name": v.name,
-            "location": v.location,
-            "sku": "Standard",
-        },
+        typed.Vault(
+            subscriptionId=v.subscription_id,
+            resourceGroup=v.resource_group,
+            name=v.name,
+            location=v.location,
+            sku="Standard",
+        ),
         rg_addr,
         lifecycle=(v.lifecycle,),
         site=site,
@@ -64,39 +65,32 @@ def site_recovery(doc: SpecDocument[SiteDocument]) -> Iterator[Resource]:
         doc,
         ("spec", "vmm", "server"),
         registration_address(doc),
-        {"server": doc.model.spec.vmm.server, "vault": v.name},
+        typed.VmmServer(server=doc.model.spec.vmm.server, vault=v.name),
         vault_addr,
         site=site,
     )
 
 
-def _protected_item(t: TenantSpec, vm: Vm, *, first_subnet: str, replica: Mapping[str, Any]) -> dict[str, Any]:
+def _protected_item(t: TenantSpec, vm: Vm, *, first_subnet: str) -> typed.ProtectedItem:
     r = t.recovery
     assert r is not None
-    desired: dict[str, Any] = {
-        "vm": vm.name,
-        "cloud": t.cloud.name,
-        "policy": r.policy.name,
-        "storageAccount": r.storage_account.name,
-        "osType": vm.os_type.value,
-        "targetVmSize": vm.target_vm_size or r.default_target_vm_size,
-        "targetResourceGroup": r.resource_group,
-        "targetNetwork": r.virtual_network.name,
-        "targetSubnet": first_subnet,
-        **replica,
-    }
+    desired = typed.ProtectedItem(
+        vm=vm.name,
+        cloud=t.cloud.name,
+        policy=r.policy.name,
+        storageAccount=r.storage_account.name,
+        osType=vm.os_type.value,
+        targetVmSize=vm.target_vm_size or r.default_target_vm_size,
+        targetResourceGroup=r.resource_group,
+        targetNetwork=r.virtual_network.name,
+        targetSubnet=first_subnet,
+        replicateTo=r.replicate_to.value,
+    )
+    if r.replicate_to is ReplicaTarget.MANAGED_DISKS:  # replicas on managed disks of a type (the default)
+        desired["diskType"] = (r.disk_type or DiskType.STANDARD_LRS).value
     if vm.os_disk is not None:
         desired["osDisk"] = vm.os_disk  # what enable protection needs; ASR does not keep it (the handler fills it)
     return desired
-
-
-def _replica_fields(t: TenantSpec) -> dict[str, Any]:
-    """Where the tenant's VMs replicate: managed disks (of a disk type) or the storage account."""
-    r = t.recovery
-    assert r is not None
-    if r.replicate_to is ReplicaTarget.MANAGED_DISKS:
-        return {"replicateTo": r.replicate_to.value, "diskType": (r.disk_type or DiskType.STANDARD_LRS).value}
-    return {"replicateTo": r.replicate_to.value}
 
 
 @dataclass(frozen=True)
@@ -122,7 +116,9 @@ class _Tenant:
     def vault_address(self) -> Address:
         return Address("asr.vault", self.site, self.vault)
 
-    def res(self, path: FieldPath, address: Address, desired: dict[str, Any], *deps: Address, **kw: Any) -> Resource:
+    def res(
+        self, path: FieldPath, address: Address, desired: Mapping[str, object], *deps: Address, **kw: Any
+    ) -> Resource:
         return res(self.doc, path, address, desired, *deps, site=self.site, tenant=self.scope, **kw)
 
 
@@ -133,19 +129,19 @@ def _tenant_side(t: _Tenant) -> Iterator[Resource]:
     yield t.res(
         ("spec", "recovery", "resourceGroup"),
         rg_addr,
-        {"subscriptionId": sub, "name": r.resource_group, "location": t.region},
+        typed.ResourceGroup(subscriptionId=sub, name=r.resource_group, location=t.region),
         lifecycle=(r.lifecycle,),
     )
     yield t.res(
         ("spec", "recovery", "storageAccount"),
         t.a("azure.storage_account", r.storage_account.name),
-        {
-            "subscriptionId": sub,
-            "resourceGroup": r.resource_group,
-            "name": r.storage_account.name,
-            "location": t.region,
-            "sku": r.storage_account.sku.value,
-        },
+        typed.StorageAccount(
+            subscriptionId=sub,
+            resourceGroup=r.resource_group,
+            name=r.storage_account.name,
+            location=t.region,
+            sku=r.storage_account.sku.value,
+        ),
         rg_addr,
         t.vault_address,
         lifecycle=(r.storage_account.lifecycle,),
@@ -154,14 +150,14 @@ def _tenant_side(t: _Tenant) -> Iterator[Resource]:
     yield t.res(
         ("spec", "recovery", "virtualNetwork"),
         t.a("azure.virtual_network", vn.name),
-        {
-            "subscriptionId": sub,
-            "resourceGroup": r.resource_group,
-            "name": vn.name,
-            "location": t.region,
-            "addressSpace": list(vn.address_space),
-            "subnets": [{"name": sn.name, "prefix": sn.prefix} for sn in vn.subnets],
-        },
+        typed.VirtualNetwork(
+            subscriptionId=sub,
+            resourceGroup=r.resource_group,
+            name=vn.name,
+            location=t.region,
+            addressSpace=list(vn.address_space),
+            subnets=[{"name": sn.name, "prefix": sn.prefix} for sn in vn.subnets],
+        ),
         rg_addr,
         lifecycle=(vn.lifecycle,),
     )
@@ -173,14 +169,14 @@ def _tenant_side(t: _Tenant) -> Iterator[Resource]:
         yield t.res(
             ("spec", "recovery", "drill"),
             t.a("azure.virtual_network", drill),
-            {
-                "subscriptionId": sub,
-                "resourceGroup": r.resource_group,
-                "name": drill,
-                "location": t.region,
-                "addressSpace": list(vn.address_space),
-                "subnets": [{"name": sn.name, "prefix": sn.prefix} for sn in vn.subnets],
-            },
+            typed.VirtualNetwork(
+                subscriptionId=sub,
+                resourceGroup=r.resource_group,
+                name=drill,
+                location=t.region,
+                addressSpace=list(vn.address_space),
+                subnets=[{"name": sn.name, "prefix": sn.prefix} for sn in vn.subnets],
+            ),
             rg_addr,
             lifecycle=(r.drill.lifecycle,),
         )
@@ -190,14 +186,14 @@ def _policy(t: _Tenant, cloud: Address) -> Iterator[Resource]:
     """The replication policy and its association with the tenant's cloud."""
     r, p = t.recovery, t.recovery.policy
     policy_addr = t.a("asr.replication_policy", p.name)
-    policy: dict[str, Any] = {
-        "vault": t.vault,
-        "name": p.name,
-        "replicationIntervalSeconds": p.replication_interval_seconds,
-        "recoveryPointHours": p.recovery_point_hours,
-        "appConsistentSnapshotHours": p.app_consistent_snapshot_hours,
-        "storageAccount": r.storage_account.name,
-    }
+    policy = typed.ReplicationPolicy(
+        vault=t.vault,
+        name=p.name,
+        replicationIntervalSeconds=p.replication_interval_seconds,
+        recoveryPointHours=p.recovery_point_hours,
+        appConsistentSnapshotHours=p.app_consistent_snapshot_hours,
+        storageAccount=r.storage_account.name,
+    )
     if p.start_time is not None:
         policy["startTime"] = p.start_time
     yield t.res(
@@ -211,7 +207,7 @@ def _policy(t: _Tenant, cloud: Address) -> Iterator[Resource]:
     yield t.res(
         ("spec", "recovery", "policy"),
         t.a("asr.policy_association", cloud.name),
-        {"cloud": cloud.name, "policy": p.name},
+        typed.PolicyAssociation(cloud=cloud.name, policy=p.name),
         policy_addr,
         cloud,
         t.registration,
@@ -226,13 +222,13 @@ def _mappings(t: _Tenant, association: Address) -> Iterator[Resource]:
         yield t.res(
             ("spec", "recovery", "networkMappings", i),
             t.a("asr.network_mapping", m.vm_network),
-            {
-                "vmNetwork": m.vm_network,
-                "azureSubscriptionId": t.subscription,
-                "azureResourceGroup": r.resource_group,
-                "azureNetwork": m.azure_network,
-                "azureSubnet": m.azure_subnet,
-            },
+            typed.NetworkMapping(
+                vmNetwork=m.vm_network,
+                azureSubscriptionId=t.subscription,
+                azureResourceGroup=r.resource_group,
+                azureNetwork=m.azure_network,
+                azureSubnet=m.azure_subnet,
+            ),
             t.a("vmm.vm_network", m.vm_network),
             t.a("azure.virtual_network", r.virtual_network.name),
             t.vault_address,
@@ -247,7 +243,6 @@ def _protection(t: _Tenant, association: Address, vm_memory: Mapping[str, Addres
     spec, r = t.doc.model.spec, t.recovery
     mappings = [t.a("asr.network_mapping", m.vm_network) for m in r.network_mappings]
     first_subnet = r.network_mappings[0].azure_subnet if r.network_mappings else r.virtual_network.subnets[0].name
-    replica = _replica_fields(spec)
     for i, vm in enumerate(spec.vms):
         if not vm.protect:
             continue
@@ -255,7 +250,7 @@ def _protection(t: _Tenant, association: Address, vm_memory: Mapping[str, Addres
         yield t.res(
             ("spec", "vms", i),
             t.a("asr.protected_item", vm.name),
-            _protected_item(spec, vm, first_subnet=first_subnet, replica=replica),
+            _protected_item(spec, vm, first_subnet=first_subnet),
             association,
             *mappings,
             t.a("azure.storage_account", r.storage_account.name),
@@ -274,7 +269,7 @@ def _plans(t: _Tenant) -> Iterator[Resource]:
         yield t.res(
             ("spec", "recovery", "plans", i),
             t.a("asr.recovery_plan", plan.name),
-            {"name": plan.name, "groups": groups},
+            typed.RecoveryPlan(name=plan.name, groups=groups),
             t.registration,
             *members,
             lifecycle=(plan.lifecycle,),

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Observed, Resource
 from reconciler.engine.health import HealthFinding
@@ -113,8 +114,9 @@ def policies(resources: Iterable[Resource]) -> dict[tuple[str, str], RpoPolicy]:
     out: dict[tuple[str, str], RpoPolicy] = {}
     for r in resources:
         if r.kind == POLICY_KIND:
-            interval = _number(r.desired.get("replicationIntervalSeconds"))
-            hours = _number(r.desired.get("recoveryPointHours"))
+            desired = typed.of(r, typed.ReplicationPolicy)
+            interval = _number(desired.get("replicationIntervalSeconds"))
+            hours = _number(desired.get("recoveryPointHours"))
             if interval is not None and hours is not None:
                 out[(r.address.scope, r.address.name.casefold())] = RpoPolicy(r.address.name, int(interval), int(hours))
     return out
@@ -122,7 +124,7 @@ def policies(resources: Iterable[Resource]) -> dict[tuple[str, str], RpoPolicy]:
 
 def policy_of(item: Resource, declared: Mapping[tuple[str, str], RpoPolicy]) -> RpoPolicy | None:
     """The policy a protected item replicates with, as the specs declare it."""
-    return declared.get((item.address.scope, str(item.desired.get("policy") or "").casefold()))
+    return declared.get((item.address.scope, str(typed.of(item, typed.ProtectedItem).get("policy") or "").casefold()))
 
 
 def duration(seconds: float | None) -> str:

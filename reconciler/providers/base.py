@@ -22,11 +22,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from reconciler.core.addresses import Address
-from reconciler.core.changes import ResourceChange
+from reconciler.core.changes import Action, ActionReason, ResourceChange
 from reconciler.core.errors import NotFoundError, PermanentError
 from reconciler.core.resources import Observed, Resource
 
@@ -95,6 +96,24 @@ class BaseProvider(abc.ABC):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class Step:
+    """What a handler's write needs to know of the planned change (decided by the planner, never re-inferred
+    from which fields differ)."""
+
+    change: ResourceChange
+
+    @property
+    def create(self) -> bool:
+        """Create the object: the change creates it, or is the second half of a replace."""
+        return self.change.action in (Action.CREATE, Action.REPLACE)
+
+    @property
+    def lifecycle_only(self) -> bool:
+        """An update that only rewrites the ownership marker: the object already matches the spec."""
+        return self.change.action_reason is ActionReason.LIFECYCLE
 
 
 def absent_as_none() -> AbstractContextManager[None]:

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from reconciler.core.resources import Resource
 from reconciler.providers.backends import OpenContext
 from reconciler.providers.embedded import seed
 from reconciler.providers.embedded.faults import Faults
@@ -23,7 +24,7 @@ from reconciler.spec.loader import SpecSet
 from reconciler.store.db import Store
 
 # The real backends, by package under reconciler.providers, in route order.
-BACKENDS: tuple[str, ...] = ("azure", "vsphere", "bmc")
+BACKENDS: tuple[str, ...] = ("azure", "winrm", "vsphere", "bmc")
 
 
 @dataclass
@@ -74,4 +75,7 @@ def open_backends(
         raise
     embedded = EmbeddedProvider(EstateStore(db), faults or Faults.from_env())
     routes.append(Route("embedded", embedded, embedded.kinds))
-    return Backends(Router(routes), embedded, db, initialized, context.opened_store)
+    router = Router(routes)
+    if len(routes) > 1:  # what a real backend serves is its own to check (the estate's rules, a host's maintenance)
+        embedded.serves = lambda address: router.provider(Resource(address, {})) is embedded
+    return Backends(router, embedded, db, initialized, context.opened_store)

@@ -1,6 +1,6 @@
 """The ownership ledger: the ownership marker of live objects that cannot carry one themselves.
 
-Azure resources carry the tool's tags, VMM objects a custom property; Azure Site Recovery's own objects
+Azure resources carry the tool's tags, VMM objects a marker in their Description; Azure Site Recovery's own objects
 (replication policies, container and network mappings, protected items) take no tags at all. For those
 the provider records here, keyed by the object's id (an ARM id, compared case-insensitively), that the
 tool created the object and with which lifecycle (prune, protect): prune trusts this record exactly as it

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import Resource
 from reconciler.providers.azure import arm, normalize
@@ -40,8 +41,8 @@ class AzureDrills:
 
     def network_id(self, network: Resource) -> str:
         """The ARM id of a tenant's virtual network, from its desired subscription, resource group and name."""
-        d = network.desired
-        return arm.virtual_network_id(str(d["subscriptionId"]), str(d["resourceGroup"]), str(d["name"]))
+        d = typed.of(network, typed.VirtualNetwork)
+        return arm.virtual_network_id(d["subscriptionId"], d["resourceGroup"], d["name"])
 
     def _vault(self, target: Resource) -> VaultRef:
         return self.session.vault(self.session.tenant(target.tenant or target.address.scope).site)

@@ -40,7 +40,7 @@ from reconciler.providers.azure.namespaces import Registrations
 from reconciler.providers.azure.normalize import Normalized
 from reconciler.providers.azure.session import Family, Found, Session
 from reconciler.providers.azure.topology import Topologies
-from reconciler.providers.base import Progress, absent_as_none
+from reconciler.providers.base import Progress, Step, absent_as_none
 from reconciler.store import ownership
 
 
@@ -74,22 +74,6 @@ class Services:
     topology: Topologies
     registrations: Registrations
     memo: Memo = field(default_factory=Memo)
-
-
-@dataclass(frozen=True)
-class Step:
-    """What a write needs to know of the planned change."""
-
-    change: ResourceChange
-
-    @property
-    def create(self) -> bool:
-        return self.change.action in (Action.CREATE, Action.REPLACE)
-
-    @property
-    def lifecycle_only(self) -> bool:
-        """An update that only rewrites the ownership marker: the object already matches the spec."""
-        return self.change.action_reason is ActionReason.LIFECYCLE
 
 
 def version(obj: Mapping[str, Any], n: Normalized) -> str:

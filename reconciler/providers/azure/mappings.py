@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import TenantRef, VaultRef
-from reconciler.providers.azure.handler import AsrHandler, Step
+from reconciler.providers.azure.handler import AsrHandler
 from reconciler.providers.azure.normalize import RECOVERY_FABRIC, Normalized
 from reconciler.providers.azure.session import Family, Found, list_all, plain
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 
 class NetworkMappingHandler(AsrHandler):
@@ -35,7 +36,7 @@ class NetworkMappingHandler(AsrHandler):
 
     def adjust(self, resource: Resource, n: Normalized) -> None:
         if "azureSubnet" in resource.desired:
-            n.data["azureSubnet"] = resource.desired["azureSubnet"]
+            n.data["azureSubnet"] = typed.of(resource, typed.NetworkMapping)["azureSubnet"]
 
     def get_in_vault(self, resource: Resource, tenant: TenantRef, vault: VaultRef) -> Found | None:
         fabric, network = self.topology.network(vault, resource.address.name)
@@ -55,7 +56,7 @@ class NetworkMappingHandler(AsrHandler):
 
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
         vault, asr = self.vault_of(resource)
-        d = resource.desired
+        d = typed.of(resource, typed.NetworkMapping)
         fabric, network = self.topology.network(vault, d["vmNetwork"])
         ops = asr.replication_network_mappings
         found = self.current(resource)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import TenantRef, VaultRef
-from reconciler.providers.azure.handler import AsrHandler, Step
+from reconciler.providers.azure.handler import AsrHandler
 from reconciler.providers.azure.normalize import RECOVERY_FABRIC, Normalized
 from reconciler.providers.azure.session import Family, Found, get, list_all, plain
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 
 def _removal() -> dict[str, Any]:
@@ -56,7 +57,7 @@ class PolicyHandler(AsrHandler):
 
     def _settings(self, resource: Resource) -> dict[str, Any]:
         """The policy's HyperVReplicaAzure settings in the write shape (names differ from the read shape)."""
-        d = resource.desired
+        d = typed.of(resource, typed.ReplicationPolicy)
         tenant = self.session.tenant(resource.tenant)
         body: dict[str, Any] = {
             "instanceType": "HyperVReplicaAzure",

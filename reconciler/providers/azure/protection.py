@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize, payloads
 from reconciler.providers.azure.context import TenantRef, VaultRef
-from reconciler.providers.azure.handler import AsrHandler, Step
+from reconciler.providers.azure.handler import AsrHandler
 from reconciler.providers.azure.normalize import Normalized
 from reconciler.providers.azure.session import Family, Found, list_all, plain
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 
 class ProtectionHandler(AsrHandler):
@@ -80,7 +81,7 @@ class ProtectionHandler(AsrHandler):
     def _targets(self, resource: Resource) -> dict[str, str]:
         """Where the VM replicates and fails over to: the storage account, network and resource group (ARM ids),
         and the subnet (by name, as Azure PowerShell sends it)."""
-        d = resource.desired
+        d = typed.of(resource, typed.ProtectedItem)
         tenant = self.session.tenant(resource.tenant)
         return {
             "storage": self.storage_id(tenant, d["storageAccount"]),

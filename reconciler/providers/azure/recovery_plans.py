@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import TenantRef, VaultRef
-from reconciler.providers.azure.handler import AsrHandler, Step
+from reconciler.providers.azure.handler import AsrHandler
 from reconciler.providers.azure.normalize import RECOVERY_FABRIC, Normalized
 from reconciler.providers.azure.session import Family, Found, get, list_all, plain
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 VmNames = dict[str, tuple[str, str]]  # protected item id (casefolded) -> (VM name, cloud)
 
@@ -98,7 +99,7 @@ class RecoveryPlanHandler(AsrHandler):
         ]
         boots = [g for g in old if str(g.get("groupType", "")).casefold() == "boot"]
         groups = []
-        for index, vms in enumerate(resource.desired["groups"]):
+        for index, vms in enumerate(typed.of(resource, typed.RecoveryPlan)["groups"]):
             missing = [vm for vm in vms if vm.casefold() not in by_vm]
             if missing:
                 raise PermanentError(
@@ -111,7 +112,7 @@ class RecoveryPlanHandler(AsrHandler):
 
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
         vault, asr = self.vault_of(resource)
-        name = resource.desired["name"]
+        name = typed.of(resource, typed.RecoveryPlan)["name"]
         ops = asr.replication_recovery_plans
         found = self.current(resource)
         current = found[0] if found is not None else None

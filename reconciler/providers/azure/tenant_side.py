@@ -15,14 +15,14 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import TenantRef
-from reconciler.providers.azure.handler import Step
 from reconciler.providers.azure.session import Family, Found, get, list_all
 from reconciler.providers.azure.tagged import TaggedHandler
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 
 class _TenantHandler(TaggedHandler):
@@ -75,7 +75,7 @@ class ResourceGroupHandler(TaggedHandler):
 
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
         groups = self._where(resource)[1]
-        d = resource.desired
+        d = typed.of(resource, typed.ResourceGroup)
         existing = self.existing(resource)
         self.refuse_foreign(resource.address, existing)
         body: dict[str, Any] = {"location": d["location"], "tags": self.tags(resource, existing)}
@@ -158,7 +158,7 @@ class StorageAccountHandler(_InRecoveryGroup):
 
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
         accounts = self._accounts(self.tenant_of(resource))
-        d = resource.desired
+        d = typed.of(resource, typed.StorageAccount)
         rg, name = d["resourceGroup"], d["name"]
         existing = self.existing(resource)
         tags = self.tags(resource, existing)
@@ -228,7 +228,7 @@ class VirtualNetworkHandler(_InRecoveryGroup):
 
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
         networks = self._networks(self.tenant_of(resource))
-        d = resource.desired
+        d = typed.of(resource, typed.VirtualNetwork)
         rg, name = d["resourceGroup"], d["name"]
         existing = self.existing(resource)
         self.refuse_foreign(resource.address, existing)
@@ -255,13 +255,13 @@ class VirtualNetworkHandler(_InRecoveryGroup):
         )
 
 
-def _subnets(desired: dict[str, Any], existing: dict[str, Any] | None) -> list[dict[str, Any]]:
+def _subnets(desired: typed.VirtualNetwork, existing: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The spec's subnets, keeping what the spec does not manage on each (NSG, route table, delegations)."""
     old = {
         str(s.get("name", "")).casefold(): s for s in ((existing or {}).get("properties") or {}).get("subnets") or []
     }
     subnets = []
-    for sn in desired.get("subnets", []):
+    for sn in desired["subnets"]:
         kept = dict((old.get(sn["name"].casefold()) or {}).get("properties") or {})
         kept.pop("addressPrefixes", None)
         subnets.append({"name": sn["name"], "properties": {**kept, "addressPrefix": sn["prefix"]}})

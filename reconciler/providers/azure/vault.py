@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.resources import Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import VaultRef
-from reconciler.providers.azure.handler import Step, vault_scope
+from reconciler.providers.azure.handler import vault_scope
 from reconciler.providers.azure.session import Family, Found, get, list_all
 from reconciler.providers.azure.tagged import TaggedHandler
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 
 class VaultHandler(TaggedHandler):
@@ -63,7 +64,7 @@ class VaultHandler(TaggedHandler):
 
     def put(self, resource: Resource, step: Step, report: Progress) -> None:
         vault, vaults = self._vaults(resource)
-        d = resource.desired
+        d = typed.of(resource, typed.Vault)
         existing = self.existing(resource)
         tags = self.tags(resource, existing)
         sku = {"name": d.get("sku", "Standard")}

@@ -19,9 +19,9 @@ from reconciler.core.addresses import Address
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize
-from reconciler.providers.azure.handler import Handler, Services, Step, observed, vault_scope
+from reconciler.providers.azure.handler import Handler, Services, observed, vault_scope
 from reconciler.providers.azure.session import Family, Found, list_all, plain
-from reconciler.providers.base import Progress
+from reconciler.providers.base import Progress, Step
 
 
 class VmmServerHandler(Handler):

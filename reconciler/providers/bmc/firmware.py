@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 
+from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
 from reconciler.core.changes import ResourceChange
 from reconciler.core.errors import PermanentError
@@ -30,7 +31,7 @@ KIND = "bmc.bios"
 
 def wanted(resource: Resource) -> dict[str, AttributeValue]:
     """The attributes the spec wants (``engine.expand`` mapped the profile to the vendor's already)."""
-    return dict(resource.desired.get("attributes") or {})
+    return dict(typed.of(resource, typed.Bios)["attributes"])
 
 
 def _show(values: Mapping[str, AttributeValue]) -> str:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core import kinds
 from reconciler.core.addresses import Address
 from reconciler.core.changes import Action, ActionReason, ResourceChange
@@ -79,6 +80,10 @@ class EmbeddedProvider(BaseProvider):
         self.store = store
         self.faults = faults or Faults()
         self.drills = EmbeddedDrills(store, self.faults)  # test failover, cleanup, recovery points (docs/drills.md)
+        # Whether this estate serves an address: False where a real backend does (the registry sets it from the
+        # routing table). The rules then leave those objects to that backend, and a host another backend puts in
+        # maintenance reboots here without this estate's own maintenance flag.
+        self.serves: Callable[[Address], bool] = lambda _address: True
 
     @property
     def restart_timeout_s(self) -> float:
@@ -110,6 +115,8 @@ class EmbeddedProvider(BaseProvider):
             rows = self.store.list_many(kind, scopes)
             if kind == kinds.HOST_KIND:
                 rows = self._with_cpu_ready(self._booted(rows), scopes)
+            elif kind == "bmc.bios":
+                rows = self._booted(rows)
             elif kind == "asr.protected_item":
                 rows = with_recovery_points(self.store, rows, scopes)
             for row in rows:
@@ -165,19 +172,19 @@ class EmbeddedProvider(BaseProvider):
         with self.store.transaction():
             current = self.store.get(a)
             if change.action is Action.REPLACE and current is not None:
-                rules.check_delete(self.store, current)
+                rules.check_delete(self._view(), current)
                 self.store.delete(a)
                 current = None
             if current is None:
                 if not resource.policy.creatable:
                     raise PermanentError(f"{a} does not exist and cannot be created", code="NotFound")
-                rules.check_create(self.store, resource)
+                rules.check_create(self._view(), resource)
                 status = _marker(resource)
                 if a.kind == "asr.protected_item":
                     status.update(_PROTECTED)
                 row = self.store.put(Row(a, dict(resource.desired), status=status, owned=True))
             else:
-                rules.check_update(self.store, resource)
+                rules.check_update(self._view(), resource)
                 current.data = {**current.data, **resource.desired}
                 if current.owned:  # keep the ownership tags in step with the spec's lifecycle
                     current.status = {**current.status, **_marker(resource)}
@@ -185,6 +192,9 @@ class EmbeddedProvider(BaseProvider):
         if a.kind == "asr.protected_item" and change.action in (Action.CREATE, Action.REPLACE):
             self._job("EnableProtection", a, report)
         return observed(row)
+
+    def _view(self) -> rules.View:
+        return rules.View(self.store, self.serves)
 
     def _adopt(self, address: Address, resource: Resource) -> Observed:
         """Mark an object made outside the tool as the tool's (its ownership marker, with the spec's lifecycle),
@@ -209,7 +219,7 @@ class EmbeddedProvider(BaseProvider):
                 return
             if pruning and not row.owned:
                 raise PermanentError(f"{address} was not created by reconciler: not deleting it", code="NotOwned")
-            rules.check_delete(self.store, row)
+            rules.check_delete(self._view(), row)
             self.store.delete(address)
 
     def _job(self, name: str, address: Address, report: Callable[[str], None]) -> None:
@@ -309,26 +319,31 @@ class EmbeddedProvider(BaseProvider):
 
     def stage(self, change: ResourceChange, resource: Resource, progress: Progress) -> None:
         """Redfish PATCH of Bios/Settings: pending until the next reset."""
-        wanted = dict(resource.desired.get("attributes", {}))
+        wanted = dict(typed.of(resource, typed.Bios)["attributes"])
         self.faults.round_trip("PATCH Bios/Settings", change.address)
         self._set_status(change.address, pending=wanted)
         progress("BIOS settings staged for the next reset")
 
     def restart(self, resource: Resource, progress: Progress) -> None:
-        """ComputerSystem.Reset: refused outside maintenance mode. The host answers its manager again, with
-        the staged settings applied, after ``job_polls`` reads of its state."""
+        """ComputerSystem.Reset: refused outside maintenance mode (when this estate manages the host's maintenance;
+        another backend's host procedure made sure of it otherwise). The host answers its manager again, and its
+        BIOS shows the staged settings applied, after ``job_polls`` reads of each."""
         host = Address(kinds.HOST_KIND, resource.address.scope, resource.address.name)
         self.faults.round_trip("ComputerSystem.Reset", resource.address)
         with self.store.transaction():
-            rules.require_maintenance(self._existing(host).status, host.name)
-            row = self._existing(host)
-            row.status = {**row.status, "responding": False, "bootPolls": self.faults.job_polls}
-            self.store.put(row)
+            if self.serves(host):
+                rules.require_maintenance(self._existing(host).status, host.name)
+                row = self._existing(host)
+                row.status = {**row.status, "responding": False, "bootPolls": self.faults.job_polls}
+                self.store.put(row)
+            bios = self._existing(resource.address)
+            bios.status = {**bios.status, "bootPolls": self.faults.job_polls}
+            self.store.put(bios)
         progress("ComputerSystem.Reset: accepted")
 
     def _booted(self, rows: list[Row]) -> list[Row]:
-        """Hosts rebooting come back one read at a time: the last read applies their BIOS's pending settings
-        (as firmware does at POST) and shows them responding."""
+        """Hosts rebooting come back one read at a time, and so do their BIOS settings: the last read of either
+        applies the BIOS's pending settings (as firmware does at POST); a host's shows it responding."""
         for row in rows:
             left = row.status.get("bootPolls")
             if not isinstance(left, int):
@@ -336,10 +351,19 @@ class EmbeddedProvider(BaseProvider):
             with self.store.transaction():
                 if left > 0:
                     row.status = {**row.status, "bootPolls": left - 1}
-                else:
-                    row.status = {k: v for k, v in row.status.items() if k != "bootPolls"} | {"responding": True}
+                    self.store.put(row)
+                    continue
+                row.status = {k: v for k, v in row.status.items() if k != "bootPolls"}
+                if row.address.kind == kinds.HOST_KIND:
+                    row.status["responding"] = True
+                    self.store.put(row)
                     self._apply_pending(Address("bmc.bios", row.address.scope, row.address.name))
-                self.store.put(row)
+                else:
+                    self.store.put(row)
+                    self._apply_pending(row.address)
+                    fresh = self.store.get(row.address)
+                    if fresh is not None:
+                        row.data, row.status, row.version = fresh.data, fresh.status, fresh.version
         return rows
 
     def _apply_pending(self, address: Address) -> None:

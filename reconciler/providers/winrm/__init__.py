@@ -1,7 +1,10 @@
-"""The WinRM provider's foundation: System Center VMM servers and Hyper-V hosts reached over WS-Management
-with pywinrm. ``settings`` says where and how to connect (from the environment, never the specs);
-``transport.Runner`` runs a shipped PowerShell script (``scripts/``) against an endpoint with one data
-argument and maps what goes wrong into ``core.errors``. The VMM and Hyper-V kinds sit on top of it.
+"""The WinRM provider: System Center VMM servers and Hyper-V hosts reached over WS-Management with pywinrm.
 
-Importing this package imports nothing from pywinrm: only ``transport`` and ``shells`` do, when a run needs
-them (see docs/winrm.md)."""
+``backend.routes`` opens it when ``RECONCILER_WINRM=on``: ``provider.WinRMProvider`` dispatches each VMM and
+Hyper-V kind to its family's handler (``networks``, ``ports``, ``switches``, ``vm_networks``, ``clouds``,
+``vms``, ``hosts``), which runs its family's shipped PowerShell script (``scripts/``) through
+``transport.Runner`` with the values as one data argument, and normalizes the answer (``normalize``). The
+transport maps what goes wrong into ``core.errors``; ``session`` makes a missing object ``NotFoundError``.
+
+Importing this package, ``settings`` or ``backend`` imports nothing from pywinrm: the provider's modules do, once
+the provider is on (see docs/winrm.md)."""

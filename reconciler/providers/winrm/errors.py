@@ -19,6 +19,7 @@ variables of the environment and the data argument's secret-looking values.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +33,7 @@ from reconciler.providers.winrm.contract import ErrorRecord
 from reconciler.providers.winrm.settings import PREFIX, Auth, EndpointSettings
 
 ACCESS_DENIED_CODES = frozenset({5})  # ERROR_ACCESS_DENIED in a WSManFault
+_ERRNO = re.compile(r"\[Errno -?\d+\] (?P<why>[^'\")]+)")  # the OS's reason inside urllib3's wrapping
 
 
 class ScriptError(PermanentError):
@@ -117,6 +119,13 @@ def translate(exc: BaseException, *, endpoint: EndpointSettings, doing: str, red
         )
     if isinstance(exc, winrm_errors.WinRMError):  # a refused setup: an auth method not installed, not enabled
         return PermanentError(f"{where}: {_first_line(exc, redact)}", code="WinRM")
+    if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(exc, requests.exceptions.Timeout):
+        errno = _ERRNO.search(str(exc))
+        why = redact.text(errno.group("why").strip()) if errno else _first_line(exc, redact)
+        return TemporaryError(
+            f"{where}: cannot connect to {endpoint.url} ({why}): is the WinRM listener up and port {endpoint.port} "
+            "open to this machine?"
+        )
     if isinstance(exc, requests.exceptions.RequestException | OSError):
         return TemporaryError(f"{where}: {type(exc).__name__}: {_first_line(exc, redact)}")
     return PermanentError(f"{where}: {type(exc).__name__}: {_first_line(exc, redact)}", code="WinRM")

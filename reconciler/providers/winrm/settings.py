@@ -22,7 +22,12 @@ server or a Hyper-V host, named as the specs name it) and may be overridden for 
 ``RECONCILER_WINRM_READ_TIMEOUT_S``    HTTP read timeout, more than the operation timeout (default 30)
 ``RECONCILER_WINRM_COMMAND_TIMEOUT_S`` how long one script may run before it is stopped (default 3600)
 ``RECONCILER_WINRM_CONCURRENCY``       scripts in flight per endpoint, one shell each (1-64, default 4)
+``RECONCILER_WINRM_POLL_INTERVAL_S``   seconds between polls of a VMM job or a restarting host (default 10)
+``RECONCILER_WINRM_RESTART_TIMEOUT_S`` how long a host may take to come back from a reset (default 1800)
+``RECONCILER_JOB_TIMEOUT_S``           how long one step waits for a VMM job (default 1800; shared with Azure)
 =====================================  ===========================================================================
+
+The last three are the same for every endpoint (no ``__ENDPOINT`` form).
 
 Credentials are taken together from the most specific level (endpoint name, short name, default) that sets
 any of USER, PASSWORD or CREDENTIAL_FILE. Kerberos takes no password: get a ticket with ``kinit`` or point
@@ -36,12 +41,13 @@ import enum
 import ipaddress
 import os
 import re
-import stat
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+
+from reconciler.providers.winrm.credentials import Secret, SettingsError, read_credential_file
 
 PREFIX = "RECONCILER_WINRM"
 TRUE = frozenset({"1", "on", "true", "yes"})
@@ -65,14 +71,13 @@ _SETTING_NAMES = frozenset(
         *_CREDENTIAL_NAMES,
     }
 )
+# Settings of the provider as a whole, not of one endpoint.
+_PROVIDER_NAMES = frozenset({"POLL_INTERVAL_S", "RESTART_TIMEOUT_S"})
+JOB_TIMEOUT = "RECONCILER_JOB_TIMEOUT_S"
 _OVERRIDE = re.compile(rf"^{PREFIX}_(?P<name>[A-Z0-9_]+?)__(?P<key>[A-Z0-9_]+)$")
 
 
 _E = TypeVar("_E", bound=enum.StrEnum)
-
-
-class SettingsError(ValueError):
-    """A RECONCILER_WINRM_* setting is wrong; the message names the variable and the fix."""
 
 
 class Scheme(enum.StrEnum):
@@ -88,30 +93,6 @@ class Auth(enum.StrEnum):
 
 
 DEFAULT_PORTS = {Scheme.https: 5986, Scheme.http: 5985}
-
-
-class Secret:
-    """A password: its value only through :meth:`reveal`, never in ``repr`` or ``str``."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    def __str__(self) -> str:
-        return "***"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash((Secret, self._value))
 
 
 def endpoint_key(name: str) -> str:
@@ -194,6 +175,9 @@ class WinRMSettings:
         default_factory=dict, repr=False, compare=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    poll_interval_s: float = 10.0  # between polls of a VMM job, and of a host coming back from a reset
+    restart_timeout_s: float = 1800.0  # how long a host may take to answer VMM again after a reset
+    job_timeout_s: float = 1800.0  # how long one step waits for one VMM job
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WinRMSettings | None:
@@ -214,10 +198,13 @@ class WinRMSettings:
                 continue
             match = _OVERRIDE.match(name)
             setting = match.group("name") if match else name.removeprefix(f"{PREFIX}_")
-            if setting not in _SETTING_NAMES:
-                known = ", ".join(sorted(f"{PREFIX}_{n}" for n in _SETTING_NAMES))
+            if match and setting in _PROVIDER_NAMES:
+                raise SettingsError(f"{name}: {PREFIX}_{setting} applies to every endpoint; drop the __ suffix")
+            if setting not in _SETTING_NAMES | _PROVIDER_NAMES:
+                known = ", ".join(sorted(f"{PREFIX}_{n}" for n in _SETTING_NAMES | _PROVIDER_NAMES))
                 raise SettingsError(f"{name}: unknown setting; the settings are {known} (each may end in __ENDPOINT)")
-        settings = cls(values)
+        poll, restart, job = _provider_timing(e)
+        settings = cls(values, poll_interval_s=poll, restart_timeout_s=restart, job_timeout_s=job)
         settings._resolve("", None, None)  # the defaults alone
         for key in sorted({m.group("key") for m in map(_OVERRIDE.match, values) if m}):
             settings._resolve(key, None, None, probe=True)
@@ -383,34 +370,17 @@ def _credentials_at(
     return username, secret, f"{user_var} and {password_var}"
 
 
-def read_credential_file(path: Path, *, var: str) -> tuple[str, Secret]:
-    """(user, password) from a file of ``username=`` and ``password=`` lines (blank lines and ``#`` comments
-    allowed). Refused when its group or others have any permission on it."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise SettingsError(f"{var}={str(path)!r}: cannot read it ({exc.strerror})") from None
-    if os.name == "posix" and mode & 0o077:
-        raise SettingsError(
-            f"{var}={str(path)!r}: group or others may access it (mode {stat.filemode(mode)}): chmod 600 {path}"
-        )
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(f"{var}={str(path)!r}: cannot read it ({type(exc).__name__})") from None
-    fields: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        name, sep, value = line.partition("=")
-        key = name.strip().casefold()
-        if not sep or key not in ("username", "user", "password"):
-            raise SettingsError(f"{var}={str(path)!r}: line {number}: expected username=... or password=...")
-        fields["username" if key == "user" else key] = value.strip() if key != "password" else value
-    missing = [k for k in ("username", "password") if not fields.get(k)]
-    if missing:
-        raise SettingsError(f"{var}={str(path)!r}: no {' and no '.join(missing)}= line")
-    return fields["username"], Secret(fields["password"])
+def _provider_timing(env: Mapping[str, str]) -> tuple[float, float, float]:
+    """The provider-wide waits: (poll interval, host restart timeout, job timeout)."""
+    out = []
+    for var, low, default in (
+        (f"{PREFIX}_POLL_INTERVAL_S", 0.0, 10.0),
+        (f"{PREFIX}_RESTART_TIMEOUT_S", 1.0, 1800.0),
+        (JOB_TIMEOUT, 1.0, 1800.0),
+    ):
+        text = env.get(var, "").strip()
+        out.append(_float(_Value(text, var), low=low, what=f"seconds, at least {low:g}") if text else default)
+    return out[0], out[1], out[2]
 
 
 def _is_password(name: str) -> bool:

@@ -3,7 +3,11 @@
 ``_bootstrap.ps1`` is the only text on the command line; ``_prelude.ps1`` decodes the data argument, runs a
 script body and writes its output between markers (docs/winrm.md). Every other ``NAME.ps1`` is a script body:
 ``param($Data)``, then the cmdlets, returning objects. Kind families add their own file here
-(``logical_networks.ps1``...) and run it by name: ``Runner.run(endpoint, "logical_networks", data)``."""
+(``vmm_networks.ps1``...) and run it by name: ``Runner.run(endpoint, "vmm_networks", data)``.
+
+A body may share helpers with others: a line ``# include: _NAME`` (after its ``param`` line) is replaced by the
+shipped ``_NAME.ps1`` when the body is loaded (the VMM scripts include ``_vmm.ps1``: the module, the connection,
+finding objects by ID or name). The included text is constant package data too."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from importlib import resources
 BOOTSTRAP = "_bootstrap"
 PRELUDE = "_prelude"
 _NAME = re.compile(r"^_?[a-z][a-z0-9_]*$")
+_INCLUDE = re.compile(r"^# include: (?P<name>_[a-z][a-z0-9_]*)[ \t]*\r?$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,8 @@ def load(name: str) -> Script:
     source = resources.files(__name__).joinpath(f"{name}.ps1")
     if not source.is_file():
         raise ValueError(f"no shipped script {name}.ps1; the scripts are {', '.join(sorted(shipped()))}")
-    return Script(name, source.read_text(encoding="utf-8-sig"))
+    text = source.read_text(encoding="utf-8-sig")
+    return Script(name, _INCLUDE.sub(lambda m: load(m.group("name")).text.rstrip("\r\n"), text))
 
 
 @functools.cache
