@@ -5,7 +5,11 @@ up, record the recovery point it used and how long each step took).
 A drill target is a resource the specs declare: a recovery plan (``asr.recovery_plan``: its VMs fail over group
 by group) or one protected VM (``asr.protected_item``). Each primitive waits for the backend's job (bounded by the
 backend's job timeout, progress reported) and answers what the job ended as; a refused or failed job raises the
-engine's errors (``core.errors``) like any other provider call.
+engine's errors (``core.errors``) like any other provider call. The network a test failover goes into is named
+by the backend's own id for it (:meth:`Drills.network_id`: an ARM id on Azure, the address in the embedded estate).
+
+Implemented by ``providers/azure/drills.py`` and ``providers/embedded/drills.py``; a backend offers them as its
+``drills`` attribute (:func:`drills_of`), and ``runs/drill.py`` (``reconciler drill``, docs/drills.md) composes them.
 """
 
 from __future__ import annotations
