@@ -260,6 +260,29 @@ def test_a_test_failover_an_earlier_run_left_is_cleaned_up_first(estate: Path) -
     _cleaned_up(estate)
 
 
+def test_while_a_tenant_drills_no_apply_can_take_its_scope(estate: Path) -> None:
+    """The drill holds tenant/NAME (apply's lock) from before its test failover until after its cleanup."""
+    refused: list[str] = []
+
+    class TryToApply(run_drill.DrillObserver):
+        def progress(self, tenant: str, message: str) -> None:
+            if "started in the test network" in message:
+                with pytest.raises(locks.LockHeld) as held:
+                    locks.acquire([f"tenant/{tenant}"], command="reconciler apply").release()
+                refused.append(f"{held.value.scope} {held.value.command}")
+
+    session = run_session.load([SPECS], targets=["tenant/acmecorp"], excludes=[], estate=estate)
+    try:
+        found = run_drill.drill_run(
+            session, run_drill.DrillRequest(targets=("tenant/acmecorp",)), observer=TryToApply(), run_id="r1"
+        )
+    finally:
+        session.close()
+    assert found.report.verdict is Verdict.PASSED
+    assert refused == ["tenant/acmecorp drill r1"]
+    locks.acquire(["tenant/acmecorp"]).release()  # released once the drill is over
+
+
 # ----------------------------------------------------------------------------------------------- stopping
 
 
