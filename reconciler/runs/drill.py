@@ -131,11 +131,11 @@ def _wait(futures: Sequence[Future[TenantDrill]], stop: threading.Event, observe
                 return interrupted
             wait(futures, timeout=WAIT_SLICE_S, return_when=ALL_COMPLETED)
         except KeyboardInterrupt:
+            stop.set()  # first: whatever happens next, no new test failover starts
             if interrupted:
                 logs.log("drill.still-cleaning-up", level="warning", reason="a second stop signal: cleanup goes on")
                 continue
             interrupted = True
-            stop.set()
             logs.log("drill.stopping", level="warning", reason="stop signal: cleaning up what is failed over")
             observer.stopping()
 
@@ -179,7 +179,13 @@ def _drill_all(
     workers = max(1, min(request.concurrency, len(plans)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="drill") as pool:
         futures = [pool.submit(one, plan) for plan in plans]
-        interrupted = _wait(futures, stop, observer)
+        try:
+            interrupted = _wait(futures, stop, observer)
+        except BaseException:
+            # A signal between two waits: the workers still stop starting targets and clean up what they made
+            # while the pool is shut down; the report is lost, the cleanup is not.
+            stop.set()
+            raise
     out = []
     for plan, future in zip(plans, futures, strict=True):
         exc = future.exception()
