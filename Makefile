@@ -18,20 +18,23 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-## The main job, on the embedded estate: reset it, validate the specs, plan, apply, plan again (no changes), drift.
+## The main job, on the embedded estate: reset it, validate the specs, plan, apply, plan again (no changes), drift,
+## and a DR drill (test failover into the drill networks, cleaned up).
 run: install
-	@echo "== 1/6 reset the embedded estate to the shipped one (what exists before the tool runs)"
+	@echo "== 1/7 reset the embedded estate to the shipped one (what exists before the tool runs)"
 	$(BIN)/reconciler estate init
-	@echo "== 2/6 validate the example specs"
+	@echo "== 2/7 validate the example specs"
 	$(BIN)/reconciler validate specs/
-	@echo "== 3/6 plan: what the specs want changed in the estate (saved for review)"
+	@echo "== 3/7 plan: what the specs want changed in the estate (saved for review)"
 	$(BIN)/reconciler plan specs/ --out .reconciler/plan.json
-	@echo "== 4/6 apply exactly the reviewed plan (disruptive steps allowed: VMs restarted, hosts rolled one by one)"
+	@echo "== 4/7 apply exactly the reviewed plan (disruptive steps allowed: VMs restarted, hosts rolled one by one)"
 	$(BIN)/reconciler apply .reconciler/plan.json --yes --allow-disruption
-	@echo "== 5/6 plan again: the estate now matches the specs"
+	@echo "== 5/7 plan again: the estate now matches the specs"
 	$(BIN)/reconciler plan specs/ --detailed-exitcode
-	@echo "== 6/6 drift: what changed outside the specs since the apply (nothing yet)"
+	@echo "== 6/7 drift: what changed outside the specs since the apply (nothing yet)"
 	$(BIN)/reconciler drift specs/
+	@echo "== 7/7 drill: test failover of the protected VMs into their isolated drill networks, checked, cleaned up"
+	$(BIN)/reconciler drill specs/
 
 ## Lint, then the whole test suite. Real peers the tests start themselves, each installed here when missing
 ## (as root with apt-get, e.g. CI, where its tests are then required; elsewhere they are skipped, with the reason):

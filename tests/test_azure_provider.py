@@ -280,6 +280,7 @@ def test_updates_converge_and_drift_names_a_change_made_in_azure(azure: FakeAzur
         "asr.replication_policy:acmecorp/AcmeCorp-Policy": "update",
         "azure.storage_account:acmecorp/drstorageacct1": "update",
         "azure.virtual_network:acmecorp/YellowNetwork": "update",
+        "azure.virtual_network:acmecorp/YellowNetwork-drill": "update",  # the drill network mirrors its subnets
         "asr.protected_item:acmecorp/VM01": "update",
     }
     _apply(specs)

@@ -70,14 +70,14 @@ def _snapshot(estate: Path) -> list[tuple[str, str, int]]:
 def test_after_apply_everything_is_in_sync(estate: Path) -> None:
     text = _run("drift", SPECS, "--estate", estate)
     assert text.exit_code == 0, _out(text)
-    assert "No drift. The estate matches the specs (43 objects)." in _out(text)
+    assert "No drift. The estate matches the specs (45 objects)." in _out(text)
     code, document = _drift_json(SPECS, estate)
     assert code == 0
     assert document["formatVersion"] == drift.DRIFT_FORMAT_VERSION
     assert document["kind"] == "drift"
     assert document["counts"] == {
-        "total": 43,
-        "in-sync": 43,
+        "total": 45,
+        "in-sync": 45,
         "drifted": 0,
         "missing": 0,
         "pending": 0,
@@ -85,7 +85,7 @@ def test_after_apply_everything_is_in_sync(estate: Path) -> None:
     }
     scopes = {(s["site"], s["tenant"]): s["counts"]["in-sync"] for s in document["scopes"]}
     assert set(scopes) == {(SITE, None), (SITE, "acmecorp"), (SITE, "fabrikam")}
-    assert sum(scopes.values()) == 43
+    assert sum(scopes.values()) == 45
     assert all(r["class"] == "in-sync" for r in document["resources"])
 
 
@@ -135,15 +135,15 @@ def test_changes_behind_the_tools_back_are_classified(estate: Path) -> None:
     assert found[str(EXTRA_POLICY)]["live"]["replicationIntervalSeconds"] == 300
     assert "not created by reconciler" in found[str(EXTRA_POLICY)]["reason"]
     assert document["counts"] == {
-        "total": 44,
-        "in-sync": 39,
+        "total": 46,
+        "in-sync": 41,
         "drifted": 3,
         "missing": 1,
         "pending": 0,
         "unmanaged": 1,
     }
     acme = next(s for s in document["scopes"] if s["tenant"] == "acmecorp")
-    assert acme["counts"] == {"in-sync": 8, "drifted": 2, "missing": 1, "pending": 0, "unmanaged": 1}
+    assert acme["counts"] == {"in-sync": 9, "drifted": 2, "missing": 1, "pending": 0, "unmanaged": 1}
     site = next(s for s in document["scopes"] if s["tenant"] is None)
     assert site["counts"]["drifted"] == 1
 
@@ -155,7 +155,7 @@ def test_changes_behind_the_tools_back_are_classified(estate: Path) -> None:
     assert "startup: expected 4GiB, actual 2GiB" in shown
     assert f"missing   network mapping YellowNetwork  {MAPPING}" in shown
     assert f"unmanaged replication policy Rogue-Policy  {EXTRA_POLICY}" in shown
-    assert "Drift: 3 drifted, 1 missing, 0 pending, 1 unmanaged; 39 in sync (44 objects)." in shown
+    assert "Drift: 3 drifted, 1 missing, 0 pending, 1 unmanaged; 41 in sync (46 objects)." in shown
     assert shown.index("site contoso-west") < shown.index("tenant acmecorp") < shown.index("tenant fabrikam")
 
     assert _snapshot(estate) == before  # drift changes nothing

@@ -100,6 +100,7 @@ def test_import_then_plan_finds_no_changes_embedded(estate: Path, seed: Path, tm
     assert "allowedVmSizes: [Standard_B2ms, Standard_D2s_v3]  # not in the estate" in fabrikam
     acme = yaml.safe_load((imported / "tenants" / "acmecorp.yaml").read_text(encoding="utf-8"))
     assert acme["spec"]["plan"]["allowedVmSizes"] == ["Standard_D2s_v3", "Standard_D4s_v3"]  # the seed's
+    assert acme["spec"]["recovery"]["drill"] == {}  # its drill network, by its default name (docs/drills.md)
     fab_sql = next(vm for vm in yaml.safe_load(fabrikam)["spec"]["vms"] if vm["name"] == "FAB-SQL01")
     assert fab_sql["memoryProfile"] == "dynamic-1gib-512mib-4gib-b25-p60"  # two VMs share it: a profile
     assert ("lifecycle" in fab_sql) is not by_hand  # the marker's protect, when the tool manages it

@@ -76,7 +76,7 @@ def estate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_plan_prints_markdown_and_show_renders_the_stored_plan_alike(estate: Path, store: Store) -> None:
     result = run("plan", SPECS, "--format", "markdown", "--estate", estate)
     assert result.exit_code == 0, out(result)
-    assert result.stdout.startswith("### reconciler plan — 28 to create, 12 to update")
+    assert result.stdout.startswith("### reconciler plan — 30 to create, 12 to update")
     assert "<details>" in result.stdout and "| hyperv.vm_memory" not in result.stdout  # titles, not kinds
     (recorded,) = history.list_runs(kind="plan", store=store)
     shown = run("show", recorded.id, "--format", "markdown")

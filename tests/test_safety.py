@@ -527,6 +527,8 @@ def test_prune_deletes_only_what_reconciler_created_and_was_marked_prunable(spec
         "azure.resource_group:acmecorp/AcmeCorpRecoveryGroup": not_prunable,
         "azure.storage_account:acmecorp/drstorageacct1": not_prunable,
         "azure.virtual_network:acmecorp/YellowNetwork": not_prunable,
+        "azure.virtual_network:acmecorp/YellowNetwork-drill": not_prunable,  # the drill network (docs/drills.md)
+        "azure.virtual_network:fabrikam/BlueNetwork-DR-drill": not_prunable,
         "asr.protected_item:fabrikam/FAB-SQL01": "protected (lifecycle.protect): never deleted",
         "asr.recovery_plan:fabrikam/Fabrikam-DR": not_prunable,
     }

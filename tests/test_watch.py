@@ -166,7 +166,7 @@ def test_once_posts_the_drift_summary_to_the_webhook(specs: Path, estate: Path, 
     assert str(POLICY) in body["text"]
     assert body["event"] == "drift.appeared"
     assert body["summary"]["drifted"] == 1
-    assert body["summary"]["total"] == 43
+    assert body["summary"]["total"] == 45
     assert body["drifted"] == [
         {"address": str(POLICY), "class": "drifted", "site": SITE, "tenant": "acmecorp"},
     ]
@@ -253,7 +253,7 @@ def test_metrics_are_scraped_while_watching_and_sigterm_stops_cleanly(specs: Pat
         drift = {(s["site"], s["tenant"], s["class"]): v for s, v in seen["reconciler_drift_objects"]}
         assert drift[(SITE, "acmecorp", "drifted")] == 1
         assert drift[(SITE, "", "in-sync")] >= 1
-        assert sum(drift.values()) == 43
+        assert sum(drift.values()) == 45
         (_, last_run), *_ = seen["reconciler_last_run_timestamp_seconds"]
         assert abs(last_run - time.time()) < 60
         (_, duration), *_ = seen["reconciler_last_run_duration_seconds"]

@@ -16,6 +16,7 @@ from reconciler.cli import (
     adopt_cmd,
     apply_cmd,
     drift_cmds,
+    drill_cmds,
     estate_cmds,
     fmt_cmds,
     history_cmds,
@@ -139,6 +140,7 @@ app.command("history")(history_cmds.history)
 app.command("show")(history_cmds.show)
 app.command("drift")(drift_cmds.drift)
 app.command("watch")(watch_cmds.watch)
+app.command("drill")(drill_cmds.drill)
 app.command("adopt")(adopt_cmd.adopt)
 app.command("fmt")(fmt_cmds.fmt)
 app.command("import")(import_cmds.import_)

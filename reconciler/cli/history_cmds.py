@@ -32,6 +32,7 @@ class Kind(enum.StrEnum):
     plan = "plan"
     apply = "apply"
     drift = "drift"
+    drill = "drill"
 
 
 FormatOption = Annotated[Format, typer.Option("--format", "-f", metavar="[text|json]", help="text or json.")]
@@ -65,10 +66,11 @@ def history(
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, metavar="N", help="How many runs, newest first.")] = 20,
     output: FormatOption = Format.text,
     kind: Annotated[
-        Kind | None, typer.Option("--kind", "-k", metavar="[plan|apply|drift]", help="Only plan, apply or drift runs.")
+        Kind | None,
+        typer.Option("--kind", "-k", metavar="[plan|apply|drift|drill]", help="Only plan, apply, drift or drill runs."),
     ] = None,
 ) -> None:
-    """List past runs (plan, apply, drift): when, kind, user, result, counts, duration."""
+    """List past runs (plan, apply, drift, drill): when, kind, user, result, counts, duration."""
     from reconciler.store import history as store_history
 
     runs = store_history.list_runs(limit, kind=kind.value if kind is not None else None)
@@ -104,11 +106,11 @@ def show(
             "--format",
             "-f",
             metavar="[text|json|markdown|html]",
-            help="text or json; a plan or drift report also markdown or html (when available).",
+            help="text or json; a plan, drift or drill report also markdown or html (when available).",
         ),
     ] = ShowFormat.text,
 ) -> None:
-    """Show one run: a plan or drift run's report (rendered again), an apply run's steps."""
+    """Show one run: a plan, drift or drill run's report (rendered again), an apply run's steps."""
     from reconciler.runs import run_history
     from reconciler.store import history as store_history
 
@@ -116,12 +118,12 @@ def show(
     if run is None:
         typer.echo(f"error: no run {run_id!r} in the history store (see reconciler history)", err=True)
         raise typer.Exit(1)
-    if run.kind in ("plan", "drift"):
+    if run.kind in ("plan", "drift", "drill"):
         document = store_history.get_report(run.id)
         if document is None:
             typer.echo(
                 f"error: run {run.id} ({run.kind}) has no stored report: the store keeps the reports of the newest "
-                f"plan and drift runs ({run_history.REPORTS_KEPT_ENV}, default {store_history.REPORTS_KEPT})",
+                f"plan, drift and drill runs ({run_history.REPORTS_KEPT_ENV}, default {store_history.REPORTS_KEPT})",
                 err=True,
             )
             raise typer.Exit(1)
@@ -182,6 +184,9 @@ def _show_report(run: Run, document: dict[str, Any], output: ShowFormat) -> None
 
         typer.echo(json_document.dumps(document))
         return
+    if run.kind == "drill":
+        _show_drill(run, document, output)
+        return
     try:
         if run.kind == "plan":
             from reconciler.reports import plan_json
@@ -213,3 +218,22 @@ def _show_report(run: Run, document: dict[str, Any], output: ShowFormat) -> None
         )
         raise typer.Exit(1)
     typer.echo(renderer(report), nl=False)
+
+
+def _show_drill(run: Run, document: dict[str, Any], output: ShowFormat) -> None:
+    """A drill run's stored report, rendered again as the drill command renders it."""
+    from reconciler.cli import drill_cmds
+    from reconciler.reports import drill_json
+
+    try:
+        report, _ = drill_json.from_dict(document)
+    except drill_json.DrillFormatError as exc:
+        typer.echo(f"error: run {run.id}: the stored drill report cannot be read: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if output is ShowFormat.text:
+        from reconciler.cli.consoles import out
+        from reconciler.reports import drill_text
+
+        drill_text.render(out, report)
+        return
+    typer.echo(drill_cmds.rendered(report, drill_cmds.Format(output.value)), nl=False)

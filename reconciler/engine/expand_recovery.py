@@ -161,6 +161,25 @@ def _tenant_side(t: _Tenant) -> Iterator[Resource]:
         rg_addr,
         lifecycle=(vn.lifecycle,),
     )
+    drill = r.drill_network
+    if r.drill is not None and drill is not None:
+        # The drills' test network mirrors the recovery VNet (same address space, same subnet names and prefixes:
+        # a test VM lands in the subnet named like its failover subnet, with the address it would have), and no
+        # peering: it is isolated from production by being a network of its own (docs/drills.md).
+        yield t.res(
+            ("spec", "recovery", "drill"),
+            t.a("azure.virtual_network", drill),
+            typed.VirtualNetwork(
+                subscriptionId=sub,
+                resourceGroup=r.resource_group,
+                name=drill,
+                location=t.region,
+                addressSpace=list(vn.address_space),
+                subnets=[{"name": sn.name, "prefix": sn.prefix} for sn in vn.subnets],
+            ),
+            rg_addr,
+            lifecycle=(r.drill.lifecycle,),
+        )
 
 
 def _policy(t: _Tenant, cloud: Address) -> Iterator[Resource]:

@@ -8,38 +8,23 @@ is escaped."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from html import escape
 
 from reconciler.engine.drift import DriftReport
 from reconciler.reports import drift_common as common
-from reconciler.reports import values
+from reconciler.reports import html_page
 from reconciler.reports.drift_common import TrendPoint
 
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1f2328;background:#fff}
-h1{font-size:22px;margin:0 0 4px}
-h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
-.meta{color:#59636e;font-size:12px;margin-bottom:12px}
-.headline{font-size:16px;font-weight:600;padding:10px 14px;border-radius:6px;
-background:#fff8c5;border:1px solid #d4a72c}
-.headline.ok{background:#dafbe1;border-color:#4ac26b}
-table{border-collapse:collapse;margin:6px 0;width:100%}
-th,td{border:1px solid #d0d7de;padding:5px 8px;text-align:left;vertical-align:top}
-th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}
-td.zero{color:#8c959f}code{font:12px ui-monospace,SFMono-Regular,Consolas,monospace;word-break:break-all}
-.before{background:#dafbe1}.after{background:#ffebe9}
-.sev-critical{color:#fff;background:#cf222e;border-radius:4px;padding:1px 6px}
-.sev-warning{color:#1f2328;background:#d4a72c;border-radius:4px;padding:1px 6px}
+_CSS = (
+    html_page.CSS
+    + """
 .c-drifted{color:#9a6700}.c-missing{color:#cf222e}.c-pending{color:#0969da}.c-unmanaged{color:#8250df}
-.muted{color:#59636e}
 """
+)
 
 _COLOURS = {"drifted": "#d4a72c", "missing": "#cf222e", "pending": "#0969da", "unmanaged": "#8250df"}
 
 
-def _e(text: object) -> str:
-    """Any text on the page: unprintable characters written as escapes, then HTML-escaped."""
-    return escape(values.text(text), quote=True)
+_e = html_page.text  # any text on the page: unprintable characters written as escapes, then HTML-escaped
 
 
 def _summary(report: DriftReport) -> list[str]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.core.memory import no_cyclic_gc
 from reconciler.engine import drift as engine_drift
-from reconciler.engine import health, planner
+from reconciler.engine import health, planner, rpo
 from reconciler.engine.stop import NEVER, Stop
 from reconciler.reports import drift_json
 from reconciler.runs import audit, logs
@@ -118,17 +118,20 @@ def compute(
             points = _trend(store) if trend else None
         finally:
             store.close()
+        now = clock.now()
+        found = health.findings(session.resources, observed, watched, hosts)
+        found += rpo.findings(session.resources, observed, declared=session.all_resources, now=now)
         report = engine_drift.make_report(
             session.resources,
             observed,
             applied,
-            created_at=clock.now().isoformat(timespec="seconds"),
+            created_at=now.isoformat(timespec="seconds"),
             declared=session.all_resources,  # what a --target leaves out is still declared: never unmanaged
             targets=targets,
             excludes=excludes,
             redact=logs.redact,  # apply stored the desired fields redacted: compare them alike
             digest=planner.spec_digest(session.all_resources),
-            health=health.findings(session.resources, observed, watched, hosts),
+            health=found,  # protection, the ASR Provider, CPU ready, and RPO (engine/rpo.py)
             planned=planned.changes,
             readings=health.readings(watched, hosts),  # every watched host's CPU ready: the trend history keeps
         )

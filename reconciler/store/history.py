@@ -35,13 +35,14 @@ from sqlalchemy.engine import RowMapping
 
 from reconciler.store.db import Store, metadata, open_store
 
-KINDS = ("plan", "apply", "drift")
+KINDS = ("plan", "apply", "drift", "drill")
 """A run's ``kind``."""
 
 RESULTS: dict[str, tuple[str, ...]] = {
     "apply": ("ok", "failed", "held", "interrupted"),
     "plan": ("ok", "changes", "error"),
     "drift": ("in-sync", "drift", "error"),
+    "drill": ("passed", "failed", "error", "interrupted"),
 }
 """A finished run's ``result`` per kind; ``None`` while it runs (or when its process died)."""
 

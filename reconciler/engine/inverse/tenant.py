@@ -13,6 +13,7 @@ from reconciler.engine.inverse import profiles
 from reconciler.engine.inverse.doc import Generated
 from reconciler.engine.inverse.live import Live
 from reconciler.spec.models.seed import SeedTenant
+from reconciler.spec.models.tenant import DRILL_SUFFIX, VNET_NAME_MAX
 
 Selected = Callable[[str], bool]
 FALLBACK_VM_SIZE = "Standard_D2s_v3"
@@ -176,7 +177,18 @@ def _recovery(seed: SeedTenant, live: Live, site: SiteFacts, doc: Generated) -> 
     ]
     if plans:
         out["plans"] = plans
+    drill = _drill_network(network, networks)
+    if drill is not None:
+        out["drill"] = live.marked({}, scope, "azure.virtual_network", drill)
     return out
+
+
+def _drill_network(recovery: dict[str, Any], networks: list[dict[str, Any]]) -> str | None:
+    """The drills' test network (docs/drills.md) by name, when the resource group holds one by its default name
+    (``<recovery VNet>-drill``, so the spec says ``drill: {}``). Another network is not guessed to be one."""
+    default = str(recovery["name"])[: VNET_NAME_MAX - len(DRILL_SUFFIX)] + DRILL_SUFFIX
+    found = next((n for n in networks if str(n.get("name", "")).casefold() == default.casefold()), None)
+    return str(found["name"]) if found is not None else None
 
 
 def _group(seed: SeedTenant, live: Live) -> str | None:

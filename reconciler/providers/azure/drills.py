@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from reconciler.core import desired as typed
 from reconciler.core.errors import PermanentError
 from reconciler.core.resources import Resource
 from reconciler.providers.azure import arm, normalize
@@ -37,6 +38,11 @@ class AzureDrills:
         self.session = session
         self.jobs = jobs
         self.topology = topology
+
+    def network_id(self, network: Resource) -> str:
+        """The ARM id of a tenant's virtual network, from its desired subscription, resource group and name."""
+        d = typed.of(network, typed.VirtualNetwork)
+        return arm.virtual_network_id(d["subscriptionId"], d["resourceGroup"], d["name"])
 
     def _vault(self, target: Resource) -> VaultRef:
         return self.session.vault(self.session.tenant(target.tenant or target.address.scope).site)

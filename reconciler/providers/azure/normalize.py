@@ -124,12 +124,15 @@ def virtual_network(obj: Mapping[str, Any]) -> Normalized:
         sp = _props(sn)
         prefix = sp.get("addressPrefix") or next(iter(sp.get("addressPrefixes") or []), None)
         subnets.append({"name": sn.get("name"), "prefix": prefix})
-    return _tagged(
+    n = _tagged(
         obj,
         TAG_TENANT,
         addressSpace=list(_sub(props, "addressSpace").get("addressPrefixes") or []),
         subnets=subnets,
     )
+    # A drill refuses a test network that is peered with anything: it would not be isolated (docs/drills.md).
+    n.status["peerings"] = [str(p.get("name")) for p in props.get("virtualNetworkPeerings") or []]
+    return n
 
 
 def replication_policy(obj: Mapping[str, Any], vault_name: str) -> Normalized | None:
@@ -265,6 +268,10 @@ def protected_item(obj: Mapping[str, Any]) -> Normalized | None:
             "replicationHealth": props.get("replicationHealth"),
             "item": obj.get("name"),
             "diskSizeMB": _disk_size_mb(details),
+            # What drift's rpo check and a drill read: the newest recovery point, ASR's RPO, a test failover's state.
+            "lastRecoveryPoint": details.get("lastRecoveryPointReceived") or details.get("lastReplicatedTime"),
+            "rpoSeconds": details.get("rpoInSeconds"),
+            "testFailoverState": props.get("testFailoverState"),
         },
     )
 

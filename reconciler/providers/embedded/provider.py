@@ -17,6 +17,7 @@ from reconciler.core.resources import Observed, Resource
 from reconciler.providers.base import BaseProvider, Progress
 from reconciler.providers.discovery import Scope
 from reconciler.providers.embedded import rules
+from reconciler.providers.embedded.drills import EmbeddedDrills, with_recovery_points
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
 
@@ -65,7 +66,7 @@ def cpu_ready_percent(bios: Row | None, policy: Row | None) -> float:
 
 
 # A protected item's health once protection is enabled (Azure: protectionState, replicationHealth).
-_PROTECTED = {"protectionState": "Protected", "replicationHealth": "Normal"}
+_PROTECTED = {"protectionState": "Protected", "replicationHealth": "Normal", "testFailoverState": "None"}
 
 
 class EmbeddedProvider(BaseProvider):
@@ -78,6 +79,7 @@ class EmbeddedProvider(BaseProvider):
     def __init__(self, store: EstateStore, faults: Faults | None = None) -> None:
         self.store = store
         self.faults = faults or Faults()
+        self.drills = EmbeddedDrills(store, self.faults)  # test failover, cleanup, recovery points (docs/drills.md)
         # Whether this estate serves an address: False where a real backend does (the registry sets it from the
         # routing table). The rules then leave those objects to that backend, and a host another backend puts in
         # maintenance reboots here without this estate's own maintenance flag.
@@ -115,6 +117,8 @@ class EmbeddedProvider(BaseProvider):
                 rows = self._with_cpu_ready(self._booted(rows), scopes)
             elif kind == "bmc.bios":
                 rows = self._booted(rows)
+            elif kind == "asr.protected_item":
+                rows = with_recovery_points(self.store, rows, scopes)
             for row in rows:
                 out[row.address] = observed(row)
             found = {(a.scope, a.name.casefold()): a for a in out if a.kind == kind}

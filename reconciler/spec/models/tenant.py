@@ -156,6 +156,20 @@ class RecoveryPlan(Managed):
     groups: tuple[RecoveryGroup, ...] = Field(min_length=1, description="boot groups, in failover order")
 
 
+DRILL_SUFFIX = "-drill"
+VNET_NAME_MAX = 64  # Azure's limit on a virtual network's name
+
+
+class Drill(Managed):
+    """The isolated network DR drills fail over into (``reconciler drill``): a virtual network the tool creates
+    in the recovery resource group with the recovery VNet's address space and subnets, never peered; its
+    ``lifecycle`` is that network's."""
+
+    network: VirtualNetworkName | None = Field(
+        None, description="the test network's name (default: the recovery virtual network's name + '-drill')"
+    )
+
+
 class Recovery(Managed):
     """Disaster recovery to Azure; its ``lifecycle`` is the recovery resource group's."""
 
@@ -175,6 +189,18 @@ class Recovery(Managed):
         None, description="managed disk type of the replicas: Standard_LRS (default), StandardSSD_LRS, Premium_LRS"
     )
     plans: tuple[RecoveryPlan, ...] = Field((), description="recovery plans: groups of VMs that fail over together")
+    drill: Drill | None = Field(
+        None, description="the isolated test network of DR drills (reconciler drill); without it a drill refuses"
+    )
+
+    @property
+    def drill_network(self) -> str | None:
+        """The drill's test network by name (None: the tenant has no drill block)."""
+        if self.drill is None:
+            return None
+        if self.drill.network is not None:
+            return self.drill.network
+        return self.virtual_network.name[: VNET_NAME_MAX - len(DRILL_SUFFIX)] + DRILL_SUFFIX
 
 
 class OsType(enum.StrEnum):

@@ -1,5 +1,6 @@
 """A tenant's disaster recovery fits its site and its plan: region, VM sizes, policy timings, where replicas go,
-and its recovery plans (protected VMs only, once each, names unique in the site's vault)."""
+its recovery plans (protected VMs only, once each, names unique in the site's vault), and a drill network apart
+from production."""
 
 from __future__ import annotations
 
@@ -100,6 +101,25 @@ def _replicas(doc: SpecDocument[Any]) -> Iterator[Diagnostic]:
     )
 
 
+def _drill(doc: SpecDocument[Any]) -> Iterator[Diagnostic]:
+    """A drill's test network is a network of its own: never the recovery VNet or a network VMs fail over into."""
+    recovery = doc.model.spec.recovery
+    if recovery is None or recovery.drill is None:
+        return
+    name = recovery.drill_network or ""
+    production = Names([recovery.virtual_network.name, *(m.azure_network for m in recovery.network_mappings)])
+    if name in production:
+        path = ("spec", "recovery", "drill", "network") if recovery.drill.network else ("spec", "recovery", "drill")
+        yield doc.diagnostic(
+            "recovery.drill-network-is-production",
+            path,
+            f"the drill's test network {name!r} is a production failover network: a test failover there would put "
+            "test VMs beside the production recovery VMs",
+            hint="name a network of its own in spec.recovery.drill.network, or leave it out for the default "
+            f"{recovery.virtual_network.name}-drill",
+        )
+
+
 def _plans(doc: SpecDocument[Any]) -> Iterator[Diagnostic]:
     """Each VM of a recovery plan is a protected VM of the tenant, in one group of the plan only."""
     spec = doc.model.spec
@@ -153,5 +173,6 @@ def check(specs: SpecSet) -> Iterable[Diagnostic]:
     for tenant in specs.tenants.values():
         yield from _tenant(tenant, specs)
         yield from _replicas(tenant)
+        yield from _drill(tenant)
         yield from _plans(tenant)
     yield from _plan_names(specs)
