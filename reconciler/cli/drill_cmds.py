@@ -93,7 +93,7 @@ def _observer() -> DrillObserver:
 
 
 def drill(
-    path: Annotated[Path, typer.Argument(help="Spec folder or file.")] = Path("specs"),
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="Spec folder or file.")] = Path("specs"),
     target: Annotated[
         list[str] | None,
         typer.Option(
@@ -103,11 +103,16 @@ def drill(
         ),
     ] = None,
     output: Annotated[
-        Format, typer.Option("--format", "-f", help="text, json, markdown or html (docs/drills.md).")
+        Format,
+        typer.Option(
+            "--format", "-f", metavar="[text|json|markdown|html]", help="text, json, markdown or html (docs/drills.md)."
+        ),
     ] = Format.text,
-    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report to this file.")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="Write the report to this file.")
+    ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=64, help="Tenants drilled at the same time.")
+        int, typer.Option("--concurrency", min=1, max=64, metavar="N", help="Tenants drilled at the same time.")
     ] = 4,
     lock_timeout: Annotated[
         float,
