@@ -42,6 +42,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -54,6 +55,7 @@ from specgen import (
     HOST_GROUP,
     HOSTS,
     LOGICAL_NETWORK,
+    PROVIDER_DIRECTORY,
     REGION,
     SITE,
     memory_profiles,
@@ -114,7 +116,13 @@ def subscription(i: int) -> str:
     return f"{i:08x}-2222-4222-8222-{i:012x}"
 
 
-def tenant_document(i: int) -> dict[str, Any]:
+def directory(i: int, *, shared: bool) -> str:
+    """Tenant ``i``'s Azure AD directory: the provider's own (``shared``: subscriptions the provider's
+    directory holds), or one of its own (a CSP customer's)."""
+    return PROVIDER_DIRECTORY if shared else f"{i:08x}-1111-4111-8111-{i:012x}"
+
+
+def tenant_document(i: int, *, shared: bool = True) -> dict[str, Any]:
     """Tenant ``i``: every name another tenant could clash with carries ``i``. Names end in the item's
     index (``-Net03``, ``-VM07``), which the estate generator uses to decide what already exists."""
     tag = _tag(i)
@@ -127,7 +135,7 @@ def tenant_document(i: int) -> dict[str, Any]:
             "site": SITE,
             "plan": {
                 "name": f"{tag} Plan",
-                "azure": {"tenantId": f"{i:08x}-1111-4111-8111-{i:012x}", "subscriptionId": subscription(i)},
+                "azure": {"tenantId": directory(i, shared=shared), "subscriptionId": subscription(i)},
                 "allowedRegions": [REGION],
                 "allowedVmSizes": ["Standard_D2s_v3", "Standard_D4s_v3"],
             },
@@ -165,11 +173,11 @@ def tenant_document(i: int) -> dict[str, Any]:
     )
 
 
-def write_specs(root: Path, tenants: int) -> None:
+def write_specs(root: Path, tenants: int, *, shared: bool = True) -> None:
     _dump(root / "sites" / f"{SITE}.yaml", [site_document()])
     _dump(root / "profiles" / "memory.yaml", memory_profiles())
     for i in range(1, tenants + 1):
-        _dump(root / "tenants" / f"{tenant_name(i)}.yaml", [tenant_document(i)])
+        _dump(root / "tenants" / f"{tenant_name(i)}.yaml", [tenant_document(i, shared=shared)])
 
 
 # --- the estate: what exists before the run ----------------------------------------------------------
@@ -269,6 +277,7 @@ def load_estate(db: Path, objects: Sequence[dict[str, Any]]) -> int:
 @dataclass(frozen=True)
 class Prepared:
     tenants: int
+    shared: bool  # every tenant in the provider's Azure AD directory (else each in its own: CSP)
     specs: Path
     db: Path
     resources: int
@@ -278,10 +287,10 @@ class Prepared:
     seconds: float
 
 
-def prepare(root: Path, tenants: int) -> Prepared:
+def prepare(root: Path, tenants: int, *, shared: bool = True) -> Prepared:
     started = time.perf_counter()
     specs = root / "specs"
-    write_specs(specs, tenants)
+    write_specs(specs, tenants, shared=shared)
     loaded = load_paths([specs])
     if not loaded.ok:
         shown = "\n".join(f"  {d.location}: {d.code} {d.path}: {d.message}" for d in loaded.errors[:10])
@@ -294,6 +303,7 @@ def prepare(root: Path, tenants: int) -> Prepared:
         fail(f"the estate database holds {count} objects, {len(objects)} were written")
     return Prepared(
         tenants=tenants,
+        shared=shared,
         specs=specs,
         db=db,
         resources=len(resources),
@@ -323,6 +333,30 @@ def _cpu_s() -> float:
     return time.process_time() + children.ru_utime + children.ru_stime
 
 
+class ChainFaults(Faults):
+    """The injected latency, and the longest run of round trips one read call made (a paged query's pages
+    follow each other: the critical path is at least that long)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.longest = 0
+        self._calls = threading.local()
+
+    def round_trip(self, what: str, address: Address | None = None) -> None:
+        self._calls.count = getattr(self._calls, "count", 0) + 1
+        super().round_trip(what, address)
+
+    def chained(self, read: Callable[[Sequence[Resource]], Any]) -> Callable[[Sequence[Resource]], Any]:
+        def counted(resources: Sequence[Resource]) -> Any:
+            self._calls.count = 0
+            try:
+                return read(resources)
+            finally:
+                self.longest = max(self.longest, self._calls.count)
+
+        return counted
+
+
 def _read_one_by_one(resources: Sequence[Resource], router: Router) -> dict[Address, Observed | None]:
     """Terraform's refresh: one read per resource, ``BASELINE_PARALLELISM`` at a time."""
 
@@ -349,8 +383,9 @@ def plan_worker(specs: Path, db: Path, *, one_by_one: bool, profile: bool, shard
         if shard:
             resources = selection.select(resources, targets=[f"shard/{shard}"])
     t_expand = time.perf_counter()
-    faults = Faults(latency_s=LATENCY_S)
-    backends = open_backends(db, faults)
+    faults = ChainFaults(latency_s=LATENCY_S)
+    backends = open_backends(db, faults, specs=loaded.specs)  # the specs say which directory lists each tenant
+    backends.embedded.read = faults.chained(backends.embedded.read)  # type: ignore[method-assign,assignment]
     groups: list[int] = []
     with no_cyclic_gc():  # as a run does (runs/session.py): read and plan with the cyclic collector paused
         planned = planner.Pending(resources)  # as the CLI does: plan each group as its read returns
@@ -377,6 +412,7 @@ def plan_worker(specs: Path, db: Path, *, one_by_one: bool, profile: bool, shard
         "resources": len(resources),
         "groups": groups[0] if groups else len(resources),
         "round_trips": faults.round_trips,
+        "chain": faults.longest,
         "wall_s": wall1 - wall0,
         "cpu_s": cpu1 - cpu0,
         "rss_mb": rss,
@@ -485,6 +521,7 @@ class PlanRun:
     resources: int
     groups: int
     round_trips: int
+    chain: int  # the most round trips one read call made one after another (a query's pages)
     wall_s: float
     cpu_s: float
     rss_mb: float
@@ -499,6 +536,7 @@ class PlanRun:
             resources=int(raw["resources"]),
             groups=int(raw["groups"]),
             round_trips=int(raw["round_trips"]),
+            chain=int(raw.get("chain", 1)),
             wall_s=float(raw["wall_s"]),
             cpu_s=float(raw["cpu_s"]),
             rss_mb=float(raw["rss_mb"]),
@@ -524,7 +562,7 @@ class SizeResult:
 
     @property
     def critical_path(self) -> int:
-        return math.ceil(self.ours.round_trips / READ_CONCURRENCY)
+        return max(math.ceil(self.ours.round_trips / READ_CONCURRENCY), self.ours.chain)
 
     @property
     def bound_s(self) -> float:

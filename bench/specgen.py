@@ -15,6 +15,7 @@ HOST_GROUP = "All Hosts/Bench"
 LOGICAL_NETWORK = "Provider Address"
 VAULT = "BenchRecoveryVault"
 REGION = "westus"
+PROVIDER_DIRECTORY = "00000000-1111-4111-8111-000000000000"  # the provider's own Azure AD directory
 
 
 def envelope(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:

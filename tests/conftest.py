@@ -52,6 +52,16 @@ def _temporary_audit_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _temporary_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The CLI keeps parsed spec files in $RECONCILER_CACHE_DIR (default: ~/.cache/reconciler): every test, and
+    every subprocess it starts, uses a temporary folder instead."""
+    path = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECONCILER_CACHE_DIR", str(path))
+        yield
+
+
 @pytest.fixture(scope="session")
 def postgresql_server() -> Iterator[str]:
     """A throwaway PostgreSQL server for the whole session (tests/pg.py); its URL. Skipped without the

@@ -1,16 +1,21 @@
 """Fast paths in validation agree with the plain forms they replace: the CIDR check
 (``models.common._canonical_v4_network``) with ``ipaddress``, the secret scan with a scan of every value,
-each naming rule's one-regex check with its character-by-character check."""
+each naming rule's one-regex check with its character-by-character check; and in reports, orjson's JSON text with
+the standard library's, the markup escape's shortcut with rich's escape."""
 
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import Any
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from rich.markup import escape
 
+from reconciler.core import jsontext
 from reconciler.core.redact import inline_secrets, looks_secret
+from reconciler.reports import values
 from reconciler.spec import naming
 from reconciler.spec.models.common import _canonical_v4_network
 from reconciler.spec.secrets import has_secret
@@ -105,3 +110,36 @@ def test_each_naming_rule_accepts_in_one_regex_exactly_what_it_accepts_character
 ) -> None:
     fast = rule._pattern().fullmatch(value) is not None
     assert fast == (rule.character_problem(value) is None), (rule.code, value)
+
+
+_json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(),
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_json_values, st.booleans())
+@example({"small": 1e-05, "large": 1e16, "tiny": 5e-324}, True)
+@example({"b": 1, "a": ["\u2028", "\x00", "\ud800"]}, False)
+def test_the_fast_json_text_is_the_standard_librarys(value: Any, sort_keys: bool) -> None:
+    """A plan's checksum hashes this text: it must be byte for byte what ``json.dumps`` writes."""
+    expected = json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False, default=str)
+    assert jsontext.dumps(value, sort_keys=sort_keys) == expected
+    assert jsontext.loads(expected) == json.loads(expected)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.text(st.sampled_from(list("ab[]/\\@#x= ")), max_size=12) | st.text(max_size=12))
+@example("[bold]")
+@example("trailing\\")
+@example("two\\\\")
+def test_the_markup_escape_is_richs(value: str) -> None:
+    assert values.markup(value) == escape(value)

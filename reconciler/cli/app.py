@@ -97,8 +97,9 @@ def validate(
 
     from reconciler.reports import diagnostics as render
     from reconciler.spec.loader import load_paths
+    from reconciler.spec.parse_cache import ParseCache
 
-    result = load_paths(paths or [Path("specs")])
+    result = load_paths(paths or [Path("specs")], cache=ParseCache.from_environ())
     documents = len(result.specs)
     files = len(result.specs.files)
     if output is OutputFormat.json:

@@ -42,7 +42,7 @@ class ReadBar(run_session.ReadProgress):
 
     def advance(self, group: Group, objects: int) -> None:
         if self._task is not None:
-            self._bar.update(self._task, advance=1, description=f"{group.kind} {group.scope}")
+            self._bar.update(self._task, advance=1, description=group.scope)
 
     def end(self) -> None:
         self._bar.stop()

@@ -1,9 +1,10 @@
-"""Read the live state of every resource: bulk, in parallel, one round trip per kind and read scope.
+"""Read the live state of every resource: bulk, in parallel, one round trip per read scope.
 
-The engine groups resources by (kind, read scope: the VMM server, vault or subscription one list call
-covers) and hands each group to the provider serving the kind;
-groups run concurrently (bounded), so the wall time approaches the slowest chain of round trips rather
-than their sum. ``on_group`` lets the UI draw a progress bar without the engine printing."""
+The engine groups resources by (provider, read scope: what one call lists and where, such as the clouds of a VMM
+server, a kind family's script on it, or the resource groups of a whole Azure AD directory) and hands each group
+to its provider; a group may hold several kinds when the provider reads them together. Groups run concurrently
+(bounded), so the wall time approaches the slowest chain of round trips rather than their sum. ``on_group``
+lets the UI draw a progress bar without the engine printing."""
 
 from __future__ import annotations
 
@@ -29,19 +30,18 @@ from reconciler.providers.routing import Router
 
 
 class Group(NamedTuple):
-    """One bulk read: the resources of one kind that one provider lists with one call."""
+    """One bulk read: the resources one provider lists with one call (one kind, or a family read together)."""
 
-    kind: str
-    scope: str  # the provider's read scope (a VMM server, a vault, a subscription)
+    scope: str  # the provider's read scope: what it lists and where ("vmm.cloud vmm/vmm01", "vmm_networks ...")
     provider: Provider
 
 
 def groups(resources: Sequence[Resource], router: Router) -> dict[Group, list[Resource]]:
-    """Resources by (kind, provider, read scope): each group is one provider round trip."""
+    """Resources by (provider, read scope): each group is one provider round trip."""
     out: dict[Group, list[Resource]] = {}
     for r in resources:
         provider = router.provider(r)
-        out.setdefault(Group(r.address.kind, provider.read_scope(r), provider), []).append(r)
+        out.setdefault(Group(provider.read_scope(r), provider), []).append(r)
     return out
 
 
@@ -168,7 +168,7 @@ def read_all(
             stop=stop_after_attempt(max(1, attempts)),
             wait=retry_wait,
             sleep=pause,
-            before_sleep=before_retry(on_retry, f"{group.kind} {group.scope}"),
+            before_sleep=before_retry(on_retry, group.scope),
             reraise=True,
         )
         stop.check()

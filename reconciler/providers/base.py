@@ -1,8 +1,10 @@
 """The provider protocol: the narrow boundary between the engine and a live system.
 
-``read`` is bulk: the engine hands it the resources of ONE kind and read scope (``read_scope``: the
-VMM server, the vault, the subscription a list call covers), and the provider answers with one API
-round trip (one PowerShell script, one Azure list call). ``apply`` acts on one change and must be
+``read`` is bulk: the engine hands it the resources of ONE read scope (``read_scope``: what one call lists and
+where, e.g. the clouds of a VMM server, a kind family's read script on it, the resource groups of an Azure AD
+directory), and the provider answers with one API round trip (one PowerShell script, one Azure list call or
+paged query). A scope names the kind it lists, or the family of kinds one call answers together.
+``apply`` acts on one change and must be
 idempotent: it is only called after the engine re-read the object and re-planned it, but a retried call
 may still find its work done. ``read_one`` is the re-read before each step: by default the bulk read of
 just that resource, overridden where one GET is cheaper than a scope-wide list.
@@ -40,12 +42,13 @@ class Provider(Protocol):
     kinds: frozenset[str]
 
     def read_scope(self, resource: Resource) -> str:
-        """The API scope one bulk read covers for this resource (a VMM server, a vault, a subscription):
-        the engine reads each (kind, read scope) group with one call."""
+        """What one bulk read covering this resource lists, and where: its kind (or the family of kinds one call
+        answers) and its API scope (a VMM server, a vault, a subscription, a directory). The engine reads each
+        read scope with one call, so resources of different kinds share a scope only when one call reads them."""
         ...
 
     def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
-        """The live objects for ``resources`` (all of one kind and read scope); None where absent.
+        """The live objects for ``resources`` (all of one read scope); None where absent.
         The answer may also hold objects nobody asked for that the same list call returned, in the
         resources' own scopes: the engine uses them to find what the specs no longer declare."""
         ...
@@ -157,6 +160,12 @@ class HandlerTable:
     def kinds(self) -> frozenset[str]:
         return frozenset(self._by_kind)
 
+    def read_family(self, kind: str) -> str:
+        """What a read scope names for ``kind``: its handler's ``family`` when the handler's one read answers every
+        kind of a family (a VMM server's family script), else the kind itself."""
+        family = getattr(self[kind], "family", "")
+        return family if isinstance(family, str) and family else kind
+
     def __getitem__(self, kind: str) -> KindHandler:
         handler = self._by_kind.get(kind)
         if handler is None:
@@ -175,12 +184,21 @@ class HandlerProvider(BaseProvider):
     table: HandlerTable
 
     def read_scope(self, resource: Resource) -> str:
-        return self.table[resource.kind].read_scope(resource)
+        """The handler's scope (where), named by the kind or the handler's family (what)."""
+        return f"{self.table.read_family(resource.kind)} {self.table[resource.kind].read_scope(resource)}"
 
     def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
-        if not resources:
-            return {}
-        return self.table[resources[0].kind].read(resources)
+        """One read scope's resources, each kind to its handler: the kinds of a family share their handlers' one
+        call (the family's snapshot), so the group is still one round trip."""
+        by_kind: dict[str, list[Resource]] = {}
+        for r in resources:
+            by_kind.setdefault(r.kind, []).append(r)
+        if len(by_kind) == 1:
+            return self.table[resources[0].kind].read(resources)
+        out: dict[Address, Observed | None] = {}
+        for kind, members in by_kind.items():
+            out.update(self.table[kind].read(members))
+        return out
 
     def read_one(self, resource: Resource) -> Observed | None:
         return self.table[resource.kind].read_one(resource)

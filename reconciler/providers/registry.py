@@ -15,7 +15,7 @@ from pathlib import Path
 
 from reconciler.core.resources import Resource
 from reconciler.providers.backends import OpenContext
-from reconciler.providers.embedded import seed
+from reconciler.providers.embedded import reads, seed
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.provider import EmbeddedProvider
 from reconciler.providers.embedded.store import EstateStore
@@ -73,9 +73,17 @@ def open_backends(
         if context.opened_store is not None:
             context.opened_store.close()
         raise
-    embedded = EmbeddedProvider(EstateStore(db), faults or Faults.from_env())
+    embedded = EmbeddedProvider(EstateStore(db), faults or Faults.from_env(), _directories(context.specs))
     routes.append(Route("embedded", embedded, embedded.kinds))
     router = Router(routes)
     if len(routes) > 1:  # what a real backend serves is its own to check (the estate's rules, a host's maintenance)
         embedded.serves = lambda address: router.provider(Resource(address, {})) is embedded
     return Backends(router, embedded, db, initialized, context.opened_store)
+
+
+def _directories(specs: SpecSet) -> reads.Directories:
+    """Each tenant's Azure AD directory and subscription (the embedded estate lists them as Resource Graph does)."""
+    return reads.Directories.of(
+        (name, doc.model.spec.plan.azure.tenant_id, doc.model.spec.plan.azure.subscription_id)
+        for name, doc in specs.tenants.items()
+    )

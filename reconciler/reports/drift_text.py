@@ -4,12 +4,12 @@ fields that differ (expected, actual), counts per scope, and a summary."""
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 
 from reconciler.core import kinds
 from reconciler.engine.drift import DriftClass, DriftEntry, DriftReport, ScopeCounts
 from reconciler.reports import values
 from reconciler.reports.plan_text import emit
+from reconciler.reports.values import markup as escape
 
 SYMBOLS: dict[DriftClass, tuple[str, str]] = {
     DriftClass.IN_SYNC: ("=", "dim"),

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import reconciler
+from reconciler.core import jsontext
 from reconciler.core.addresses import Address
 from reconciler.core.changes import (
     PLAN_FORMAT_VERSION,
@@ -211,7 +212,7 @@ def checksum(document: Mapping[str, Any]) -> str:
     """``sha256:`` of the document's canonical JSON (sorted keys, no spaces), its ``checksum`` left out:
     the same for the file as written and as any JSON tool re-indents it, different after any edit of a value."""
     body = {k: v for k, v in document.items() if k != "checksum"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    text = jsontext.dumps(body, sort_keys=True)
     return CHECKSUM_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

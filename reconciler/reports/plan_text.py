@@ -6,11 +6,11 @@ import re
 from collections.abc import Iterable
 
 from rich.console import Console
-from rich.markup import escape
 
 from reconciler.core import kinds
 from reconciler.core.changes import Action, ActionReason, NoopReason, Plan, ResourceChange
 from reconciler.reports import values
+from reconciler.reports.values import markup as escape
 
 SYMBOLS: dict[Action, tuple[str, str]] = {
     Action.CREATE: ("+", "green"),

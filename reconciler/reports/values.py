@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich.markup import escape as _escape
+
 from reconciler.core import kinds
 from reconciler.core.text import printable
 from reconciler.core.units import format_memory_mb
@@ -29,3 +31,12 @@ def show(v: Any, *, kind: str = "", path: str = "", ascii_only: bool = True) -> 
         return printable(v)
     # Without ensure_ascii, JSON leaves bidirectional controls and line separators as they are.
     return printable(json.dumps(v, sort_keys=True, default=str, ensure_ascii=ascii_only))
+
+
+def markup(value: str) -> str:
+    """``value`` safe inside rich markup: ``rich.markup.escape``, answered at once for the text that needs no
+    escape (no ``[``, no trailing backslash), which is nearly all of it: a 1,000-tenant plan shows some 200,000
+    values, and the regular expression behind the escape took a fifth of its rendering."""
+    if "[" not in value and not value.endswith("\\"):
+        return value
+    return _escape(value)

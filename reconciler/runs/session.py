@@ -35,6 +35,7 @@ from reconciler.runs.errors import (
 )
 from reconciler.runs.settings import whole_number_setting
 from reconciler.spec.loader import SpecSet, load_paths
+from reconciler.spec.parse_cache import ParseCache
 
 READ_CONCURRENCY_ENV = "RECONCILER_READ_CONCURRENCY"
 
@@ -73,7 +74,7 @@ class Session:
 def load(paths: Sequence[Path], *, targets: Sequence[str], excludes: Sequence[str], estate: Path | None) -> Session:
     """Validated specs -> resources (the selected ones), and the backends opened. Raises
     :class:`SpecsInvalid`, :class:`NothingSelected`, :class:`EstateInvalid` or :class:`BadEnvironment`."""
-    result = load_paths(paths)
+    result = load_paths(paths, cache=ParseCache.from_environ())  # parsed files kept from one command to the next
     if not result.ok:
         raise SpecsInvalid(result.diagnostics, files=len(result.specs.files), documents=len(result.specs))
     with no_cyclic_gc():

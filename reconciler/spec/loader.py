@@ -28,6 +28,7 @@ from reconciler.spec.models.memory import MemoryProfileDocument
 from reconciler.spec.models.power import PowerProfileDocument
 from reconciler.spec.models.site import SiteDocument
 from reconciler.spec.models.tenant import TenantDocument
+from reconciler.spec.parse_cache import ParseCache
 from reconciler.spec.yamlsource import FieldPath, SourceDocument, format_path, load_file
 
 M = TypeVar("M", bound=BaseModel)
@@ -291,16 +292,36 @@ def _parse_chunk(chunk: list[tuple[Path, str]]) -> list[Parsed]:
     return out
 
 
-def _parsed(files: Sequence[Path], workers: int) -> Iterator[tuple[str, Parsed]]:
-    """Every file parsed, in order: in ``workers`` processes for a large tree, here otherwise."""
+def _parsed(files: Sequence[Path], workers: int, cache: ParseCache | None = None) -> Iterator[tuple[str, Parsed]]:
+    """Every file parsed, in order: from ``cache`` where it holds the file's bytes, the rest in ``workers``
+    processes for a large tree, here otherwise (and kept in ``cache`` when clean)."""
     named = [(path, _display(path)) for path in files]
+    if cache is None:
+        yield from _parse_all(named, workers)
+        return
+    found = [cache.lookup(path, display) for path, display in named]
+    missed = [item for item, hit in zip(named, found, strict=True) if hit is None or hit.documents is None]
+    parses = _parse_all(missed, workers)
+    for (_path, display), hit in zip(named, found, strict=True):
+        if hit is not None and hit.documents is not None:
+            yield display, (hit.documents, [])
+            continue
+        _, parsed = next(parses)
+        documents, problems = parsed
+        if hit is not None and not problems:
+            cache.keep(hit.key, documents)
+        yield display, parsed
+
+
+def _parse_all(named: Sequence[tuple[Path, str]], workers: int) -> Iterator[tuple[str, Parsed]]:
+    """``named`` files parsed, in order: in ``workers`` processes for a large tree, here otherwise."""
     # Forking copies one thread only: with others running (a long-lived watch), a lock one of them holds
     # would stay held in the child forever. Parse here then.
-    if workers < 2 or len(files) < PARALLEL_MIN_FILES or threading.active_count() > 1:
+    if workers < 2 or len(named) < PARALLEL_MIN_FILES or threading.active_count() > 1:
         for path, display in named:
             yield display, load_file(path, display=display)
         return
-    chunks = [named[i : i + _CHUNK_FILES] for i in range(0, len(named), _CHUNK_FILES)]
+    chunks = [list(named[i : i + _CHUNK_FILES]) for i in range(0, len(named), _CHUNK_FILES)]
     done = 0  # chunks handed on: a worker that dies (killed, out of memory) leaves the rest to this process
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -314,13 +335,14 @@ def _parsed(files: Sequence[Path], workers: int) -> Iterator[tuple[str, Parsed]]
                 yield display, load_file(path, display=display)
 
 
-def load_paths(paths: Iterable[Path | str]) -> LoadResult:
-    """Load and validate every spec under ``paths``: all problems at once, in reading order."""
+def load_paths(paths: Iterable[Path | str], *, cache: ParseCache | None = None) -> LoadResult:
+    """Load and validate every spec under ``paths``: all problems at once, in reading order. ``cache`` keeps
+    parsed files from one command to the next (the CLI's: ``ParseCache.from_environ``)."""
     with no_cyclic_gc():
-        return _load_paths(paths)
+        return _load_paths(paths, cache)
 
 
-def _load_paths(paths: Iterable[Path | str]) -> LoadResult:
+def _load_paths(paths: Iterable[Path | str], cache: ParseCache | None) -> LoadResult:
     # Imported here: rules import this module for SpecSet/SpecDocument.
     from reconciler.spec import rules
 
@@ -347,7 +369,7 @@ def _load_paths(paths: Iterable[Path | str]) -> LoadResult:
                 hint="set it to the number of processes that parse spec files (0: parse in this process), or unset it",
             )
         )
-    for display, (documents, parse_problems) in _parsed(files, workers):
+    for display, (documents, parse_problems) in _parsed(files, workers, cache):
         specs.files.append(display)
         diagnostics.extend(parse_problems)
         if not documents and not parse_problems:

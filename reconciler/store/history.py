@@ -33,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import RowMapping
 
+from reconciler.core import jsontext
 from reconciler.store.db import Store, metadata, open_store
 
 KINDS = ("plan", "apply", "drift", "drill")
@@ -273,7 +274,7 @@ def record_report(
     row: dict[str, Any] | None = None
     if keep > 0:  # encoded before the transaction: it holds the store's write lock
         # Keys in the document's order (not sorted): a renderer shows fields in the order they came.
-        text = json.dumps(dict(document), default=str, ensure_ascii=False)
+        text = jsontext.dumps(dict(document))
         row = {
             "run_id": run_id,
             "format_version": int(document.get("formatVersion") or 0),
@@ -308,7 +309,7 @@ def get_report(run_id: str, *, store: Store | None = None) -> dict[str, Any] | N
     if row is None:
         return None
     text = zlib.decompress(row.compressed).decode("utf-8") if row.compressed is not None else row.document
-    document = json.loads(text)
+    document = jsontext.loads(text)
     return document if isinstance(document, dict) else None
 
 

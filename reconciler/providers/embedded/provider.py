@@ -16,7 +16,7 @@ from reconciler.core.errors import PermanentError, TemporaryError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.base import BaseProvider, Progress
 from reconciler.providers.discovery import Scope
-from reconciler.providers.embedded import rules
+from reconciler.providers.embedded import reads, rules
 from reconciler.providers.embedded.drills import EmbeddedDrills, with_recovery_points
 from reconciler.providers.embedded.faults import Faults
 from reconciler.providers.embedded.store import EstateStore, Row
@@ -76,10 +76,14 @@ class EmbeddedProvider(BaseProvider):
     # A host comes back after ``faults.job_polls`` reads of its state: their latency is the wait.
     poll_interval_s = 0.0
 
-    def __init__(self, store: EstateStore, faults: Faults | None = None) -> None:
+    def __init__(
+        self, store: EstateStore, faults: Faults | None = None, directories: reads.Directories = reads.NO_DIRECTORIES
+    ) -> None:
         self.store = store
         self.faults = faults or Faults()
         self.drills = EmbeddedDrills(store, self.faults)  # test failover, cleanup, recovery points (docs/drills.md)
+        # Which Resource Graph query lists each tenant's Azure resources (its directory): from the specs.
+        self.directories = directories
         # Whether this estate serves an address: False where a real backend does (the registry sets it from the
         # routing table). The rules then leave those objects to that backend, and a host another backend puts in
         # maintenance reboots here without this estate's own maintenance flag.
@@ -95,41 +99,55 @@ class EmbeddedProvider(BaseProvider):
     # --- reading ----------------------------------------------------------------------------------
 
     def read_scope(self, resource: Resource) -> str:
-        """Like the real APIs: one VMM server (site) answers for every VMM, Hyper-V, BMC and ASR object
-        of a kind; Azure resources are listed per tenant subscription."""
-        if resource.kind.startswith("azure."):
-            return f"tenant/{resource.tenant or resource.address.scope}"
-        return f"site/{resource.site or resource.address.scope}"
+        """Like the real APIs (``reads``): a VMM server answers a kind family with one script and a vault one kind
+        per list call; a tenant's Azure resources are listed per kind and directory (Resource Graph)."""
+        site, tenant = resource.site or resource.address.scope, resource.tenant or resource.address.scope
+        return reads.read_scope(resource.kind, site=site, tenant=tenant, directories=self.directories)
 
     def read(self, resources: Sequence[Resource]) -> Mapping[Address, Observed | None]:
-        """One round trip per kind and read scope, like one Get-SC* script or one Azure list call."""
-        groups: dict[tuple[str, str], list[Resource]] = {}
+        """One call per read scope, like one Get-SC* family script, one Azure list call or one Resource Graph
+        query (one round trip per page of its answer)."""
+        by_scope: dict[str, dict[str, list[Resource]]] = {}
         for r in resources:
-            groups.setdefault((r.address.kind, self.read_scope(r)), []).append(r)
+            by_scope.setdefault(self.read_scope(r), {}).setdefault(r.address.kind, []).append(r)
         out: dict[Address, Observed | None] = {}
-        for (kind, _scope), members in groups.items():
+        for scope, by_kind in by_scope.items():
             # No address: a permanent fault refuses operations on an object, not the list call that reads
             # it (whether a list failed would otherwise depend on how many objects share its scope).
-            self.faults.round_trip(f"list {kind}")
-            scopes = sorted({r.address.scope for r in members})
-            rows = self.store.list_many(kind, scopes)
-            if kind == kinds.HOST_KIND:
-                rows = self._with_cpu_ready(self._booted(rows), scopes)
-            elif kind == "bmc.bios":
-                rows = self._booted(rows)
-            elif kind == "asr.protected_item":
-                rows = with_recovery_points(self.store, rows, scopes)
-            for row in rows:
-                out[row.address] = observed(row)
-            found = {(a.scope, a.name.casefold()): a for a in out if a.kind == kind}
-            for r in members:
-                key = (r.address.scope, r.address.name.casefold())
-                if key in found:
-                    if found[key] != r.address:  # same object, spelled as the spec spells it
-                        out[r.address] = out.pop(found[key])
-                else:
-                    out[r.address] = None
+            what = f"list {', '.join(sorted(by_kind))}"
+            self.faults.round_trip(what)
+            answers = {kind: self._list(kind, members) for kind, members in by_kind.items()}
+            for _page in range(1, reads.round_trips(scope, sum(len(rows) for rows in answers.values()))):
+                self.faults.round_trip(f"{what} (next page)")
+            for kind, rows in answers.items():
+                self._match(kind, rows, by_kind[kind], out)
         return out
+
+    def _list(self, kind: str, members: Sequence[Resource]) -> list[Row]:
+        scopes = sorted({r.address.scope for r in members})
+        rows = self.store.list_many(kind, scopes)
+        if kind == kinds.HOST_KIND:
+            return self._with_cpu_ready(self._booted(rows), scopes)
+        if kind == "bmc.bios":
+            return self._booted(rows)
+        if kind == "asr.protected_item":
+            return with_recovery_points(self.store, rows, scopes)
+        return rows
+
+    @staticmethod
+    def _match(kind: str, rows: list[Row], members: Sequence[Resource], out: dict[Address, Observed | None]) -> None:
+        """The answer's objects into ``out``, each asked resource under its own spelling (None: absent)."""
+        found: dict[tuple[str, str], Address] = {}
+        for row in rows:
+            out[row.address] = observed(row)
+            found[(row.address.scope, row.address.name.casefold())] = row.address
+        for r in members:
+            key = (r.address.scope, r.address.name.casefold())
+            if key in found:
+                if found[key] != r.address:  # same object, spelled as the spec spells it
+                    out[r.address] = out.pop(found[key])
+            else:
+                out[r.address] = None
 
     def discover(self, kind: str, scope: Scope) -> list[Observed]:
         """Every object of ``kind`` the estate holds in ``scope``, owned or not (``providers.discovery``)."""
