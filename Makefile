@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	@# Bytecode now, so a command run where PYTHONDONTWRITEBYTECODE is set (containers) never compiles the tool.
+	$(BIN)/python -m compileall -q -j 0 reconciler
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -56,6 +56,8 @@ from typing import TYPE_CHECKING, Any
 
 from tests import tls
 from tests.azure_fake_extras import Extras
+from tests.azure_fake_graph import PATH as GRAPH_PATH
+from tests.azure_fake_graph import FakeGraph
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential, TokenRequestOptions
@@ -358,6 +360,7 @@ class FakeAzure:
         self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self._context.load_cert_chain(str(chain_path), str(key_path))
         self.extras = Extras(self)  # recovery plans, test failover, ASR Providers, registration, throttling
+        self.graph = FakeGraph(self)  # Resource Graph queries over the store (tests/azure_fake_graph.py)
         self._routes: list[tuple[re.Pattern[str], _RouteHandler]] = [
             (re.compile(pattern + r"/?", re.I), handler)
             for pattern, handler in [
@@ -398,6 +401,7 @@ class FakeAzure:
                 (_V + r"/replicationjobs", self._vault_list("jobs")),
                 (_V + r"/replicationjobs" + _ONE, self._job),
                 *self.extras.routes(_V, _C),
+                (GRAPH_PATH, self.graph.handle),
             ]
         ]
 
@@ -644,7 +648,8 @@ class FakeAzure:
                         body = ArmError(400, "InvalidRequestContent", "The request content must be a JSON object.")
                 except ValueError:
                     body = ArmError(400, "InvalidRequestContent", "The request content was invalid JSON.")
-                if method != "GET" and not isinstance(body, ArmError):
+                graph_query = re.fullmatch(GRAPH_PATH, path, re.I) is not None  # a POST that only reads
+                if method != "GET" and not graph_query and not isinstance(body, ArmError):
                     self.bodies.append((method, path, copy.deepcopy(body)))
                 try:
                     if isinstance(body, ArmError):

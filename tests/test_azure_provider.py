@@ -100,15 +100,18 @@ def test_plan_apply_converges_with_azure_on_the_fake(azure: FakeAzure, tmp_path:
     assert "33333333-3333-3333-3333-333333333333" in azure.token_tenants
 
 
-def test_plan_reads_with_list_calls_only(azure: FakeAzure, tmp_path: Path) -> None:
+def _plan_calls(azure: FakeAzure, tmp_path: Path) -> tuple[list[str], list[str]]:
+    """The GETs and the Resource Graph queries of a plan of the converged example."""
     _seed_vault(azure)
     specs = copy_specs(tmp_path)
     _apply(specs)
     azure.calls.clear()
+    azure.graph.queries.clear()
     result = run("plan", specs, "--detailed-exitcode")
     assert result.exit_code == 0, out(result)
     gets = [path for method, path in azure.calls if method == "GET"]
-    assert len(gets) == len(azure.calls), "a plan only reads"
+    queries = [path for method, path in azure.calls if method == "POST" and path.casefold().endswith("/resources")]
+    assert len(gets) + len(queries) == len(azure.calls), "a plan only reads"
     lists = {
         re.sub(r"/subscriptions/[^/]+", "/subscriptions/S", p, flags=re.I).casefold().rsplit("/", 1)[-1] for p in gets
     }
@@ -126,11 +129,34 @@ def test_plan_reads_with_list_calls_only(azure: FakeAzure, tmp_path: Path) -> No
         "storageaccounts",
         "virtualnetworks",
     }, lists
+    return gets, queries
+
+
+def test_plan_reads_tenants_with_one_resource_graph_query_per_kind_and_directory(
+    azure: FakeAzure, tmp_path: Path
+) -> None:
+    gets, queries = _plan_calls(azure, tmp_path)
     # One vault: 8 vault-wide lists (the vault, policies, container and network mappings, protected items,
-    # recovery plans, fabrics, ASR Providers) and its subscription's resource groups; 2 tenants: a resource-group
-    # list each, and a storage and a network list per recovery resource group. Whatever the number of objects
-    # (more pages follow nextLink on the same path).
+    # recovery plans, fabrics, ASR Providers) and its subscription's resource groups. The two tenants, each in
+    # its own directory: one query per tenant-side kind (groups, storage accounts, networks) per directory.
+    assert len({p.casefold() for p in gets}) == 8 + 1
+    assert len(queries) == 3 * 2
+    assert sorted(len(subscriptions) for subscriptions in azure.graph.queries) == [1] * 6
+
+
+def test_plan_lists_per_subscription_where_resource_graph_is_off_or_refused(
+    azure: FakeAzure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    azure.graph.refuse = True  # 403 in every directory: each says so once, then lists per subscription
+    gets, queries = _plan_calls(azure, tmp_path)
+    # As above, and for the 2 tenants a resource-group list each, and a storage and a network list per recovery
+    # resource group. Whatever the number of objects (more pages follow nextLink on the same path).
     assert len({p.casefold() for p in gets}) == 8 + 1 + 2 * 3
+    assert 1 <= len(queries) <= 3 * 2
+    monkeypatch.setenv("RECONCILER_AZURE_RESOURCE_GRAPH", "off")
+    gets, queries = _plan_calls(azure, tmp_path / "off")
+    assert len({p.casefold() for p in gets}) == 8 + 1 + 2 * 3
+    assert queries == []
 
 
 def test_throttling_is_retried_after_the_servers_retry_after(azure: FakeAzure, tmp_path: Path) -> None:
@@ -322,7 +348,8 @@ def test_a_saved_plan_is_refused_when_azure_changed_since(azure: FakeAzure, tmp_
     assert refused.exit_code == 1, out(refused)
     assert "The live state changed since plan.json was made" in out(refused)
     assert "asr.replication_policy:acmecorp/AcmeCorp-Policy" in out(refused)
-    assert {m for m, _p in azure.calls[before:]} == {"GET"}  # read to compare, wrote nothing
+    # Read to compare (GETs, and Resource Graph queries, which are POSTs that only read), wrote nothing.
+    assert {m for m, p in azure.calls[before:] if not p.casefold().endswith("resourcegraph/resources")} == {"GET"}
 
 
 def test_one_directory_can_sign_in_with_an_app_of_its_own(

@@ -59,6 +59,8 @@ def _load(paths: list[str], monkeypatch: pytest.MonkeyPatch, *, workers: str) ->
     monkeypatch.setenv("RECONCILER_LOAD_WORKERS", workers)
     monkeypatch.setattr(loader, "PARALLEL_MIN_FILES", 1)
     monkeypatch.setattr(loader, "_CHUNK_FILES", 1)  # several chunks even for a small case
+    # Forked even if an earlier test left a thread behind (a fake server's, idle): these files are plain.
+    monkeypatch.setattr(loader, "_may_fork", lambda: workers != "0")
     return load_paths(paths)
 
 

@@ -313,11 +313,16 @@ def _parsed(files: Sequence[Path], workers: int, cache: ParseCache | None = None
         yield display, parsed
 
 
+def _may_fork() -> bool:
+    """Whether parse workers may be forked: only while this process runs one thread."""
+    return threading.active_count() == 1
+
+
 def _parse_all(named: Sequence[tuple[Path, str]], workers: int) -> Iterator[tuple[str, Parsed]]:
     """``named`` files parsed, in order: in ``workers`` processes for a large tree, here otherwise."""
     # Forking copies one thread only: with others running (a long-lived watch), a lock one of them holds
     # would stay held in the child forever. Parse here then.
-    if workers < 2 or len(named) < PARALLEL_MIN_FILES or threading.active_count() > 1:
+    if workers < 2 or len(named) < PARALLEL_MIN_FILES or not _may_fork():
         for path, display in named:
             yield display, load_file(path, display=display)
         return

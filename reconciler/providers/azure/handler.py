@@ -34,6 +34,7 @@ from reconciler.core.errors import NotFoundError, PermanentError
 from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, ledger
 from reconciler.providers.azure.context import TenantRef, VaultRef
+from reconciler.providers.azure.graph import Graph
 from reconciler.providers.azure.jobs import Jobs
 from reconciler.providers.azure.ledger import Ledger
 from reconciler.providers.azure.namespaces import Registrations
@@ -73,6 +74,7 @@ class Services:
     ledger: Ledger
     topology: Topologies
     registrations: Registrations
+    graph: Graph
     memo: Memo = field(default_factory=Memo)
 
 
@@ -101,6 +103,7 @@ class Handler(abc.ABC):
         self.ledger = services.ledger
         self.topology = services.topology
         self.registrations = services.registrations
+        self.graph = services.graph
         self.memo = services.memo
 
     @abc.abstractmethod

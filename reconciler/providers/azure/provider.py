@@ -34,6 +34,7 @@ from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import discover
 from reconciler.providers.azure.context import AzureContext
 from reconciler.providers.azure.drills import AzureDrills
+from reconciler.providers.azure.graph import Graph
 from reconciler.providers.azure.handler import Handler, Services
 from reconciler.providers.azure.jobs import Jobs
 from reconciler.providers.azure.ledger import Ledger, MemoryLedger, StoreLedger
@@ -100,7 +101,12 @@ class AzureProvider(HandlerProvider):
         self.session = Session(settings, context, credential_factory=credential_factory, client_kwargs=client_kwargs)
         self.ledger: Ledger = StoreLedger(store) if store is not None else MemoryLedger()
         services = Services(
-            self.session, Jobs(self.session), self.ledger, Topologies(self.session), Registrations(self.session)
+            self.session,
+            Jobs(self.session),
+            self.ledger,
+            Topologies(self.session),
+            Registrations(self.session),
+            Graph(self.session, enabled=settings.resource_graph),
         )
         self.table = HandlerTable(self.name, (make(services) for make in HANDLERS))
         # The primitives of a DR drill (providers.drills): test failover, cleanup, latest recovery point.

@@ -34,6 +34,7 @@ class Family(enum.StrEnum):
     RESOURCES = "resources"  # ResourceManagementClient: resource groups
     STORAGE = "storage"  # StorageManagementClient: storage accounts
     NETWORK = "network"  # NetworkManagementClient: virtual networks
+    GRAPH = "graph"  # ResourceGraphClient: a kind across a directory's subscriptions (graph.py), per directory
 
 
 def _asr_client(credential: Any, subscription: str, kwargs: Mapping[str, Any]) -> Any:
@@ -66,6 +67,12 @@ def _network_client(credential: Any, subscription: str, kwargs: Mapping[str, Any
     return NetworkManagementClient(credential, subscription, **kwargs)
 
 
+def _graph_client(credential: Any, _directory: str, kwargs: Mapping[str, Any]) -> Any:
+    from azure.mgmt.resourcegraph import ResourceGraphClient
+
+    return ResourceGraphClient(credential, **kwargs)
+
+
 # The SDK packages are imported when a family is first used: a run that only touches tenants' storage never
 # pays for importing Site Recovery's client.
 _CLIENTS: dict[Family, Callable[[Any, str, Mapping[str, Any]], Any]] = {
@@ -74,6 +81,7 @@ _CLIENTS: dict[Family, Callable[[Any, str, Mapping[str, Any]], Any]] = {
     Family.RESOURCES: _resources_client,
     Family.STORAGE: _storage_client,
     Family.NETWORK: _network_client,
+    Family.GRAPH: _graph_client,
 }
 
 
@@ -117,6 +125,11 @@ class Session:
         client = _CLIENTS[family](self.credential(ad_tenant), subscription, self._client_kwargs)
         with self._lock:
             return self._clients.setdefault(key, client)
+
+    def graph_client(self, directory: str) -> Any:
+        """The Resource Graph client signed in to ``directory`` (one per directory: its queries name the
+        subscriptions)."""
+        return self.client(Family.GRAPH, f"directory/{directory}", directory)
 
     def vault_client(self, family: Family, vault: VaultRef) -> Any:
         """A client of the vault's (the hosting provider's) subscription, in the provider's home tenant."""

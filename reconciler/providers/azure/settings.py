@@ -70,6 +70,9 @@ def _number(env: Mapping[str, str], var: str, default: float, low: float) -> flo
 CREDENTIALS = ("default", "environment", "managed-identity", "workload-identity", "cli", "client-secret")
 
 
+_SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
+
+
 class SettingsError(ValueError):
     """A RECONCILER_AZURE_* setting is wrong; the message names the variable and what to do."""
 
@@ -88,6 +91,7 @@ class AzureSettings:
     max_retry_after_s: float = 120.0  # the longest Retry-After honoured; a longer one is cut to this
     retry_backoff_s: float = 0.8  # exponential backoff factor when the service names no delay
     registration_timeout_s: float = 1800.0  # how long a resource provider registration may take
+    resource_graph: bool = True  # tenant-side kinds listed per directory by Resource Graph (graph.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AzureSettings | None:
@@ -127,6 +131,12 @@ class AzureSettings:
                 missing.append("RECONCILER_AZURE_TENANT_ID (the directory of the vault's subscription)")
             if missing:
                 raise SettingsError(f"RECONCILER_AZURE_CREDENTIAL=client-secret needs {', '.join(missing)}")
+        graph = e.get("RECONCILER_AZURE_RESOURCE_GRAPH", "on").strip().casefold() or "on"
+        if graph not in _SWITCH:
+            raise SettingsError(
+                f"RECONCILER_AZURE_RESOURCE_GRAPH={graph!r}: use on (list tenants' resources per directory with "
+                "Resource Graph, the default) or off (one list call per subscription)"
+            )
         return cls(
             cloud=cloud,
             credential=credential,
@@ -138,6 +148,7 @@ class AzureSettings:
             max_retry_after_s=numbers["max_retry_after_s"],
             retry_backoff_s=numbers["retry_backoff_s"],
             registration_timeout_s=numbers["registration_timeout_s"],
+            resource_graph=_SWITCH[graph],
         )
 
     def client_kwargs(self) -> dict[str, Any]:

@@ -4,8 +4,9 @@ group the storage account its replicas land in (``azure.storage_account``, ``Sto
 the virtual network its VMs fail over to (``azure.virtual_network``, ``NetworkManagementClient``). The site's
 vault resource group is an ``azure.resource_group`` too, in the site's scope and the provider's subscription.
 
-Reads: one list call per subscription (resource groups) or per recovery resource group (storage accounts,
-virtual networks). All three carry the tool's tags; one without them is never changed. Anything in a tenant's
+Reads: one Resource Graph query per kind and directory (``graph.py``: every tenant of a directory at once, a round
+trip per page), else one list call per subscription (resource groups) or per recovery resource group (storage
+accounts, virtual networks). All three carry the tool's tags; one without them is never changed. Anything in a tenant's
 recovery resource group is reported, tagged or not (the group is the tenant's, declared in the specs); in a
 subscription only the groups the tool's tags (or ledger) claim are.
 """
@@ -13,24 +14,102 @@ subscription only the groups the tool's tags (or ledger) claim are.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from reconciler.core import desired as typed
 from reconciler.core.addresses import Address
-from reconciler.core.resources import Resource
+from reconciler.core.resources import Observed, Resource
 from reconciler.providers.azure import arm, normalize
 from reconciler.providers.azure.context import TenantRef
+from reconciler.providers.azure.graph import GraphRefused
+from reconciler.providers.azure.normalize import Normalized
 from reconciler.providers.azure.session import Family, Found, get, list_all
 from reconciler.providers.azure.tagged import TaggedHandler
 from reconciler.providers.base import Progress, Step
 
+Key = tuple[str, ...]  # what one list call covers: (subscription,) or (subscription, resource group), casefolded
 
-class _TenantHandler(TaggedHandler):
+
+class _GraphListed(TaggedHandler):
+    """A tenant-side kind Resource Graph lists per directory: the tenants of a directory are one read scope, read
+    with one paged query and split as the per-subscription list calls would have answered (``key``)."""
+
+    normalize_row: Callable[[Mapping[str, Any]], Normalized] = staticmethod(normalize.resource_group)
+
+    def tenant_ref(self, resource: Resource) -> TenantRef | None:
+        """The tenant whose object this is (None: not a tenant's, such as a site's vault resource group)."""
+        scope = resource.tenant or resource.address.scope
+        return self.session.context.tenants.get(scope) if scope is not None else None
+
+    @abc.abstractmethod
+    def list_scope_name(self, resource: Resource) -> str:
+        """The read scope of the per-subscription (or per-group) list call covering ``resource``."""
+
+    @abc.abstractmethod
+    def key(self, tenant: TenantRef) -> Key | None:
+        """Which list call's answer a tenant's objects are in (None: the tenant has none of this kind)."""
+
+    def row_key(self, row: Mapping[str, Any]) -> Key:
+        return (str(row.get("subscriptionId", "")).casefold(),)
+
+    def row_scope(self, tenant: TenantRef, n: Normalized) -> str | None:
+        """The scope an object in ``tenant``'s answer belongs to (default: what its tags say)."""
+        return n.scope
+
+    def read_scope(self, resource: Resource) -> str:
+        tenant = self.tenant_ref(resource)
+        where = self.graph.scope_of(tenant) if tenant is not None else None
+        return where or self.list_scope_name(resource)
+
+    def read(self, resources: Sequence[Resource]) -> dict[Address, Observed | None]:
+        tenants = [self.tenant_ref(r) for r in resources]
+        if any(t is None for t in tenants) or not self.graph.enabled:
+            return self._listed(resources)
+        by_key: dict[Key, list[Resource]] = {}
+        tenant_of_key: dict[Key, TenantRef] = {}
+        for r, t in zip(resources, tenants, strict=True):
+            assert t is not None
+            k = self.key(t)
+            if k is not None:
+                by_key.setdefault(k, []).append(r)
+                tenant_of_key[k] = t
+        out: dict[Address, Observed | None] = {r.address: None for r in resources}
+        if not by_key:
+            return out
+        groups = {k[1] for k in by_key if len(k) > 1}
+        try:
+            rows = self.graph.rows(resources[0].kind, tenant_of_key.values(), groups)
+        except GraphRefused:
+            return self._listed(resources)
+        found: dict[Key, list[Found]] = {k: [] for k in by_key}
+        for row in rows:
+            k = self.row_key(row)
+            if k in found:
+                n = self.normalize_row(row)
+                n.scope = self.row_scope(tenant_of_key[k], n)
+                found[k].append((row, n))
+        for k, members in by_key.items():
+            out.update(self.match(members, found[k]))
+        return out
+
+    def _listed(self, resources: Sequence[Resource]) -> dict[Address, Observed | None]:
+        """Without Resource Graph: one list call per subscription (or group) the resources are in."""
+        by_scope: dict[str, list[Resource]] = {}
+        for r in resources:
+            by_scope.setdefault(self.list_scope_name(r), []).append(r)
+        out: dict[Address, Observed | None] = {}
+        for members in by_scope.values():
+            out.update(super().read(members))
+        return out
+
+
+class _TenantHandler(_GraphListed):
     def tenant_of(self, resource: Resource) -> TenantRef:
         return self.session.tenant(resource.tenant or resource.address.scope)
 
 
-class ResourceGroupHandler(TaggedHandler):
+class ResourceGroupHandler(_GraphListed):
     """A tenant's resource groups (in its subscription), and the site's vault resource group (in the provider's
     subscription, tagged with the site)."""
 
@@ -49,8 +128,11 @@ class ResourceGroupHandler(TaggedHandler):
         scope = resource.tenant or resource.address.scope
         return normalize.TAG_TENANT if scope in self.session.context.tenants else normalize.TAG_SITE
 
-    def read_scope(self, resource: Resource) -> str:
+    def list_scope_name(self, resource: Resource) -> str:
         return f"subscription/{self._where(resource)[0]}"
+
+    def key(self, tenant: TenantRef) -> Key | None:
+        return (tenant.subscription.casefold(),)
 
     def arm_id(self, resource: Resource) -> str:
         return arm.resource_group_id(self._where(resource)[0], resource.address.name)
@@ -98,9 +180,20 @@ class ResourceGroupHandler(TaggedHandler):
 class _InRecoveryGroup(_TenantHandler):
     """Kinds that live in the tenant's recovery resource group (none: the tenant has no recovery section)."""
 
-    def read_scope(self, resource: Resource) -> str:
+    def list_scope_name(self, resource: Resource) -> str:
         tenant = self.tenant_of(resource)
         return f"resource-group/{tenant.subscription}/{tenant.resource_group or '-'}"
+
+    def key(self, tenant: TenantRef) -> Key | None:
+        if tenant.resource_group is None:
+            return None
+        return (tenant.subscription.casefold(), tenant.resource_group.casefold())
+
+    def row_key(self, row: Mapping[str, Any]) -> Key:
+        return (str(row.get("subscriptionId", "")).casefold(), str(row.get("resourceGroup", "")).casefold())
+
+    def row_scope(self, tenant: TenantRef, n: Normalized) -> str | None:
+        return tenant.name  # listed in the tenant's own group: the tenant's, whatever its tags say
 
     reports_foreign = True  # the tenant's recovery resource group: whatever is in it is the tool's business
 
@@ -123,6 +216,7 @@ class _InRecoveryGroup(_TenantHandler):
 
 class StorageAccountHandler(_InRecoveryGroup):
     kinds = frozenset({"azure.storage_account"})
+    normalize_row = staticmethod(normalize.storage_account)
 
     def _accounts(self, tenant: TenantRef) -> Any:
         return self.session.tenant_client(Family.STORAGE, tenant).storage_accounts
@@ -197,6 +291,7 @@ class StorageAccountHandler(_InRecoveryGroup):
 
 class VirtualNetworkHandler(_InRecoveryGroup):
     kinds = frozenset({"azure.virtual_network"})
+    normalize_row = staticmethod(normalize.virtual_network)
 
     def _networks(self, tenant: TenantRef) -> Any:
         return self.session.tenant_client(Family.NETWORK, tenant).virtual_networks

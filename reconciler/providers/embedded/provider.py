@@ -361,28 +361,34 @@ class EmbeddedProvider(BaseProvider):
 
     def _booted(self, rows: list[Row]) -> list[Row]:
         """Hosts rebooting come back one read at a time, and so do their BIOS settings: the last read of either
-        applies the BIOS's pending settings (as firmware does at POST); a host's shows it responding."""
-        for row in rows:
-            left = row.status.get("bootPolls")
-            if not isinstance(left, int):
+        applies the BIOS's pending settings (as firmware does at POST); a host's shows it responding. Each count
+        is taken from the row as the store holds it now, not as the list read it: another thread may have
+        changed the row since (left maintenance), and writing the listed copy back would undo that."""
+        out: list[Row] = []
+        for listed in rows:
+            if not isinstance(listed.status.get("bootPolls"), int):
+                out.append(listed)
                 continue
             with self.store.transaction():
+                row = self.store.get(listed.address) or listed
+                left = row.status.get("bootPolls")
+                if not isinstance(left, int):
+                    out.append(row)
+                    continue
                 if left > 0:
                     row.status = {**row.status, "bootPolls": left - 1}
-                    self.store.put(row)
+                    out.append(self.store.put(row))
                     continue
                 row.status = {k: v for k, v in row.status.items() if k != "bootPolls"}
                 if row.address.kind == kinds.HOST_KIND:
                     row.status["responding"] = True
-                    self.store.put(row)
+                    out.append(self.store.put(row))
                     self._apply_pending(Address("bmc.bios", row.address.scope, row.address.name))
                 else:
                     self.store.put(row)
                     self._apply_pending(row.address)
-                    fresh = self.store.get(row.address)
-                    if fresh is not None:
-                        row.data, row.status, row.version = fresh.data, fresh.status, fresh.version
-        return rows
+                    out.append(self.store.get(row.address) or row)
+        return out
 
     def _apply_pending(self, address: Address) -> None:
         bios = self.store.get(address)
