@@ -121,6 +121,7 @@ bench: install
 	$(BIN)/python bench/validate_bench.py
 	$(BIN)/python bench/scale_bench.py
 	$(BIN)/python bench/shard_bench.py
+	$(BIN)/python bench/cli_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

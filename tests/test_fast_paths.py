@@ -128,6 +128,7 @@ _json_values = st.recursive(
 @settings(max_examples=1500, deadline=None)
 @given(_json_values, st.booleans())
 @example({"small": 1e-05, "large": 1e16, "tiny": 5e-324}, True)
+@example({"a": 5e-05, "b": -1e-07, "c": 2.5e-09, "d": "0.0000 e-1"}, False)
 @example({"b": 1, "a": ["\u2028", "\x00", "\ud800"]}, False)
 def test_the_fast_json_text_is_the_standard_librarys(value: Any, sort_keys: bool) -> None:
     """A plan's checksum hashes this text: it must be byte for byte what ``json.dumps`` writes."""

@@ -212,8 +212,7 @@ def checksum(document: Mapping[str, Any]) -> str:
     """``sha256:`` of the document's canonical JSON (sorted keys, no spaces), its ``checksum`` left out:
     the same for the file as written and as any JSON tool re-indents it, different after any edit of a value."""
     body = {k: v for k, v in document.items() if k != "checksum"}
-    text = jsontext.dumps(body, sort_keys=True)
-    return CHECKSUM_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return CHECKSUM_PREFIX + hashlib.sha256(jsontext.dumps_bytes(body, sort_keys=True)).hexdigest()
 
 
 def seal(document: Mapping[str, Any]) -> dict[str, Any]:
