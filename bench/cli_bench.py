@@ -142,7 +142,7 @@ def verdict(ok: bool) -> str:
 
 
 def ratio(now: float, before: float | None) -> str:
-    return f"{before:.2f} ({now / before:.2f}x)" if before else "-"
+    return f"{before:.3g} ({now / before:.2f}x)" if before else "-"
 
 
 def main() -> None:
