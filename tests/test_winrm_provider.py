@@ -7,7 +7,8 @@ Covered: convergence (plan, apply, plan again: no changes) with the NVGRE chain 
 boot through WMI on the VM's host, VMs stopped and started around changes that need them off, the BIOS rollout's
 maintenance through VMM; bulk reads (one script per kind family per VMM server); a failed VMM job naming its error,
 dependents skipped, a rerun converging; ownership (markers written on what the tool creates, clouds made by Azure
-Pack left unmarked, prune deleting only what the tool owns); drift and a stale saved plan; the dispatcher's table."""
+Pack left unmarked, prune deleting only what the tool owns); drift and a stale saved plan; the dispatcher's table;
+import listing the VMM side over WinRM, then a plan with no changes."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from tests.helpers import (
     plan_json,
     run,
 )
+from tests.import_seed import SEED as IMPORT_SEED
 from tests.vmm_emulator import VmmEmulator
 from tests.winrm_endpoint import WinRMEndpoint
 
@@ -312,3 +314,28 @@ def test_a_refused_sign_in_and_a_dead_endpoint_are_one_clear_line(
     )
     assert failed is not None, text
     assert "Traceback" not in text and len(text.strip().splitlines()) == 1
+
+
+def test_import_over_winrm_then_plan_finds_no_changes(
+    estate: WinRMEndpoint, with_azure: FakeAzure, tmp_path: Path
+) -> None:
+    """``reconciler import`` lists the VMM side through the WinRM provider (its family scripts, and each Hyper-V
+    host's power plan), the Azure side on the fake: the specs it writes plan no change."""
+    _apply(copy_specs(tmp_path))
+    since = len(_scripts(estate))
+    seed = tmp_path / "seed.yaml"
+    # VMM does not say which tenant a cloud serves (Azure Pack's plans do): the seed names each tenant's cloud.
+    text = IMPORT_SEED
+    for tenant, cloud in (("acmecorp", "AcmeCorp Cloud"), ("fabrikam", "Fabrikam Cloud")):
+        place = f"    - name: {tenant}\n      site: contoso-west\n"
+        assert place in text
+        text = text.replace(place, f"{place}      cloud: {cloud}\n")
+    seed.write_text(text, encoding="utf-8")
+    imported = tmp_path / "imported"
+    result = run("import", "--seed", seed, "--out", imported)
+    assert result.exit_code == 0, out(result)
+    ran = {script for _host, script, _data in _scripts(estate, since)}
+    assert ran >= FAMILY_SCRIPTS and "host_power" in ran, ran  # listed over WinRM, not from the embedded estate
+    again = run("plan", imported, "--detailed-exitcode")
+    assert again.exit_code == 0, out(again)
+    assert "No changes" in out(again)

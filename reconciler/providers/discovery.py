@@ -4,9 +4,9 @@ objects the same list calls return).
 
 A backend that can list a kind's objects in a site's or a tenant's scope implements :class:`Discoverer` next to
 its ``read``: one list call per (kind, scope), the objects normalized exactly as ``read`` normalizes them, keyed by
-the addresses a spec would give them. The embedded estate and the Azure provider do; the WinRM (VMM, Hyper-V) and
-vSphere backends plug in the same way. A backend without it is skipped by import, which then says which kinds
-nothing could list."""
+the addresses a spec would give them. The embedded estate, the Azure provider and the WinRM provider (VMM, Hyper-V
+hosts) do; the vSphere and BMC backends would plug in the same way. A backend without it is skipped by import,
+which then says which kinds nothing could list."""
 
 from __future__ import annotations
 

@@ -24,9 +24,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from reconciler.core.resources import Resource
+from reconciler.core.resources import Observed, Resource
 from reconciler.providers.base import HandlerProvider, HandlerTable, KindHandler, Progress
+from reconciler.providers.discovery import Scope
 from reconciler.providers.ledger import Ledger, MemoryLedger, StoreLedger
+from reconciler.providers.winrm import discover
 from reconciler.providers.winrm.clouds import CloudHandler
 from reconciler.providers.winrm.context import WinRMContext
 from reconciler.providers.winrm.handler import Services
@@ -110,6 +112,10 @@ class WinRMProvider(HandlerProvider):
 
     def exit_maintenance(self, host: Resource, progress: Progress) -> None:
         self._hosts.exit_maintenance(host, progress)
+
+    def discover(self, kind: str, scope: Scope) -> list[Observed]:
+        """What exists of ``kind`` in ``scope``, owned or not (``providers.discovery``; ``discover.py``)."""
+        return discover.discover(self.table, self.session.context, kind, scope)
 
     def close(self) -> None:
         self.session.close()
