@@ -39,9 +39,7 @@ def discover(table: HandlerTable, context: WinRMContext, kind: str, scope: Scope
         output = handler.session.vmm(site, handler.family, data)
         answer = output[0] if output and isinstance(output[0], Mapping) else {}
         found = handler.found(site, answer)
-    return [
-        observed(Address(kind, scope.name, n.name), n) for n in found if handler.scope_of(site, n) == scope.name
-    ]
+    return [observed(Address(kind, scope.name, n.name), n) for n in found if handler.scope_of(site, n) == scope.name]
 
 
 def _power_policies(handler: PowerPolicyHandler, site: SiteRef, scope: Scope) -> list[Observed]:
