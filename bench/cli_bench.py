@@ -24,6 +24,7 @@ Measured, against the embedded estate at 20 ms per round trip (``RECONCILER_EMBE
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -107,10 +108,35 @@ class Estate:
         p = self.prepared
         return PlanRun.of(run_worker("plan", "--specs", str(p.specs), "--db", str(p.db)))
 
+    def previous_round_trips(self, version: Path | None) -> int | None:
+        """The round trips the previous release's engine makes on this estate (its own benchmark's plan worker)."""
+        worker = version / "bench" / "scale_bench.py" if version is not None else None
+        if worker is None or not worker.is_file():
+            return None
+        p = self.prepared
+        run = subprocess.run(
+            [sys.executable, str(worker), "--worker", "plan", "--specs", str(p.specs), "--db", str(p.db)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=worker.parent,
+            env={**os.environ, "PYTHONPATH": str(version)},
+            timeout=900,
+        )
+        if run.returncode != 0:
+            print(f"  (the previous release's plan worker failed: {run.stderr[-500:]})")
+            return None
+        return int(json.loads(run.stdout)["round_trips"])
+
 
 def bound(run: PlanRun) -> tuple[int, float]:
     chain = max(-(-run.round_trips // READ_CONCURRENCY), run.chain)
     return chain, chain * LATENCY_S
+
+
+def previous_bound(round_trips: int | None) -> float | None:
+    """The lower bound of a plan making ``round_trips`` independent reads (None: not measured)."""
+    return None if round_trips is None else -(-round_trips // READ_CONCURRENCY) * LATENCY_S
 
 
 def previous_release(where: Path) -> Path | None:
@@ -142,7 +168,10 @@ def verdict(ok: bool) -> str:
 
 
 def ratio(now: float, before: float | None) -> str:
-    return f"{before:.3g} ({now / before:.2f}x)" if before else "-"
+    if not before:
+        return "-"
+    shown = f"{before:,.0f}" if before >= 100 else f"{before:.3g}"
+    return f"{shown} ({now / before:.2f}x)"
 
 
 def main() -> None:
@@ -250,19 +279,33 @@ def measure(
         )
         shared = estate.round_trips()
         chain, bound_s = bound(shared)
+        shared_then = estate.previous_round_trips(previous)
         row(
             "round trips at 1,000, shared directory",
             f"{shared.round_trips:,}",
-            "-",
+            ratio(shared.round_trips, shared_then),
             f"<= {SHARED_ROUND_TRIPS}",
             shared.round_trips <= SHARED_ROUND_TRIPS,
         )
-        row("lower bound at 1,000, shared directory, s", f"{bound_s:.2f} ({chain} on the critical path)", "-", "", None)
+        row(
+            "lower bound at 1,000, shared directory, s",
+            f"{bound_s:.2f} ({chain} on the critical path)",
+            ratio(bound_s, previous_bound(shared_then)),
+            "",
+            None,
+        )
         print(f"\n{tenants:,} tenants (CSP: each its own directory): generating ...", flush=True)
-        csp = Estate(tmp / f"csp-{tenants}", tenants, shared=False).round_trips()
+        csp_estate = Estate(tmp / f"csp-{tenants}", tenants, shared=False)
+        csp, csp_then = csp_estate.round_trips(), csp_estate.previous_round_trips(previous)
         chain, bound_s = bound(csp)
-        row("round trips at 1,000, CSP directories", f"{csp.round_trips:,}", "-", "", None)
-        row("lower bound at 1,000, CSP directories, s", f"{bound_s:.2f} ({chain} on the critical path)", "-", "", None)
+        row("round trips at 1,000, CSP directories", f"{csp.round_trips:,}", ratio(csp.round_trips, csp_then), "", None)
+        row(
+            "lower bound at 1,000, CSP directories, s",
+            f"{bound_s:.2f} ({chain} on the critical path)",
+            ratio(bound_s, previous_bound(csp_then)),
+            "",
+            None,
+        )
         if not args.no_baseline:
             p = estate.prepared
             base = PlanRun.of(run_worker("baseline", "--specs", str(p.specs), "--db", str(p.db)))
