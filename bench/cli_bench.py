@@ -7,8 +7,8 @@ than as noise between machines or minutes. It asserts no timing; it exits non-ze
 
 Measured, against the embedded estate at 20 ms per round trip (``RECONCILER_EMBEDDED_LATENCY_MS``):
 - ``reconciler plan`` and ``reconciler drift`` at 1,000 tenants: wall, CPU (the process and its parse workers)
-  and peak RSS, the median of ``--repeat`` runs after a first run that fills the parse cache (each command's
-  first run on a tree is also shown: ``cold``);
+  and peak RSS, the median of ``--repeat`` runs after a first run that fills the parse cache (plan's first run on
+  a tree is also shown), plan and drift taking turns so that they are compared on the same minutes;
 - the round trips a plan costs and its lower bound, for tenants sharing the provider's Azure AD directory and for
   CSP tenants each in their own directory;
 - peak RSS per size, up to 10,000 tenants (``--sizes``);
@@ -87,8 +87,9 @@ class Estate:
         self.prepared: Prepared = prepare(root, tenants, shared=shared)
         self.root = root
 
-    def run(self, version: Path | None, verb: str, *, repeat: int) -> tuple[Run, Run]:
-        """(the first run, the median of ``repeat`` more) of ``reconciler <verb>`` on this estate."""
+    def run(self, version: Path | None, verbs: tuple[str, ...], *, repeat: int) -> dict[str, tuple[Run, Run]]:
+        """Per verb: (the first run, the median of ``repeat`` more) of ``reconciler <verb>`` on this estate. The
+        verbs take turns (plan, drift, plan, drift, ...), so that their figures come from the same minutes."""
         label = "previous" if version is not None else "current"
         work = self.root / label
         work.mkdir(exist_ok=True)
@@ -99,10 +100,14 @@ class Estate:
             "RECONCILER_EMBEDDED_LATENCY_MS": str(LATENCY_S * 1000),
             "RECONCILER_CACHE_DIR": str(work / "cache"),
         }
-        args = (verb, str(self.prepared.specs), "--estate", str(estate))
-        first = command(version, *args, cwd=work, env=env, out=work / f"{verb}.out")
-        runs = [command(version, *args, cwd=work, env=env, out=work / f"{verb}.out") for _ in range(repeat)]
-        return first, median(runs)
+
+        def once(verb: str) -> Run:
+            args = (verb, str(self.prepared.specs), "--estate", str(estate))
+            return command(version, *args, cwd=work, env=env, out=work / f"{verb}.out")
+
+        first = {verb: once(verb) for verb in verbs}
+        rounds = [{verb: once(verb) for verb in verbs} for _ in range(repeat)]
+        return {verb: (first[verb], median([r[verb] for r in rounds])) for verb in verbs}
 
     def round_trips(self) -> PlanRun:
         p = self.prepared
@@ -225,8 +230,11 @@ def measure(
         estate = Estate(tmp / f"shared-{tenants}", tenants, shared=True)
         main_size = tenants == TARGET_TENANTS
         repeat = args.repeat if main_size else 1
-        cold, plan = estate.run(None, "plan", repeat=repeat)
-        then = estate.run(previous, "plan", repeat=1)[1] if previous and tenants <= TARGET_TENANTS else None
+        verbs = ("plan", "drift") if main_size else ("plan",)
+        now = estate.run(None, verbs, repeat=repeat)
+        before = estate.run(previous, verbs, repeat=1) if previous and tenants <= TARGET_TENANTS else {}
+        cold, plan = now["plan"]
+        then = before["plan"][1] if before else None
         if not main_size:
             target = f"<= {BIG_RSS_MB:g}" if tenants == BIG_TENANTS else ""
             ok = plan.rss_mb <= BIG_RSS_MB if tenants == BIG_TENANTS else None
@@ -245,8 +253,8 @@ def measure(
                 None,
             )
             continue
-        _, drift = estate.run(None, "drift", repeat=repeat)
-        drift_then = estate.run(previous, "drift", repeat=1)[1] if previous else None
+        drift = now["drift"][1]
+        drift_then = before["drift"][1] if before else None
         row(
             "plan at 1,000: wall, s",
             f"{plan.wall_s:.2f}",

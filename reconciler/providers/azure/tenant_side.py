@@ -64,8 +64,8 @@ class _GraphListed(TaggedHandler):
 
     def read(self, resources: Sequence[Resource]) -> dict[Address, Observed | None]:
         tenants = [self.tenant_ref(r) for r in resources]
-        if any(t is None for t in tenants) or not self.graph.enabled:
-            return self._listed(resources)
+        if any(t is None or self.graph.scope_of(t) is None for t in tenants):
+            return self._listed(resources)  # not a tenant's, Resource Graph off, or refused in its directory
         by_key: dict[Key, list[Resource]] = {}
         tenant_of_key: dict[Key, TenantRef] = {}
         for r, t in zip(resources, tenants, strict=True):
