@@ -69,3 +69,33 @@ def test_every_page_is_read_and_a_change_outside_the_tool_shows(
     group["tags"] = {}
     planned = changes(specs)
     assert any(address.startswith("azure.resource_group") for address in planned), planned
+
+
+def test_one_directory_that_sees_every_tenant_is_one_query_per_kind() -> None:
+    """Azure Lighthouse: CSP tenants in their own directories, delegated to the provider's; its query sees them all."""
+    tenants = [_tenant("a", "dir-a", "sub-a"), _tenant("b", "dir-b", "sub-b")]
+    assert len(set(graph.batches(tenants).values())) == 2
+    shared = graph.batches(tenants, directory="PROVIDER-DIR")
+    assert set(shared.values()) == {"directory/provider-dir/0"}
+    base = {"RECONCILER_AZURE": "on"}
+    guid = "99999999-9999-9999-9999-999999999999"
+    on = AzureSettings.from_env({**base, "RECONCILER_AZURE_GRAPH_DIRECTORY": guid})
+    assert on is not None and on.graph_directory == guid
+    with pytest.raises(SettingsError, match="RECONCILER_AZURE_GRAPH_DIRECTORY='contoso': the id"):
+        AzureSettings.from_env({**base, "RECONCILER_AZURE_GRAPH_DIRECTORY": "contoso"})
+
+
+def test_tenants_in_their_own_directories_share_the_providers_query(
+    azure: FakeAzure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider_directory = "77777777-7777-7777-7777-777777777777"  # none of the specs names it
+    monkeypatch.setenv("RECONCILER_AZURE_GRAPH_DIRECTORY", provider_directory)
+    seed_vault(azure)
+    specs = copy_specs(tmp_path)
+    apply(specs)
+    azure.graph.queries.clear()
+    azure.token_tenants.clear()
+    assert changes(specs) == {}
+    # The two tenants sign in to two directories; their resources are listed once per kind, from the provider's.
+    assert sorted(len(subscriptions) for subscriptions in azure.graph.queries) == [2, 2, 2]
+    assert provider_directory in azure.token_tenants

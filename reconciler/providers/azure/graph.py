@@ -10,7 +10,10 @@ normalization is the same as for a list call.
 Where Resource Graph is not allowed (the identity may read the subscriptions but not query the graph, or the
 ``Microsoft.ResourceGraph`` provider is blocked: 403, or 400 ``BadRequest`` on a disabled feature), the provider
 says so once and lists that directory per subscription for the rest of the run. ``RECONCILER_AZURE_RESOURCE_GRAPH=
-off`` never queries it. Resource Graph lags writes by seconds: the step that writes re-reads its object with a GET
+off`` never queries it. Where customers delegate their subscriptions to the provider's directory with Azure
+Lighthouse (CSP tenants, each in its own directory), ``RECONCILER_AZURE_GRAPH_DIRECTORY`` names that directory:
+its queries see every delegated subscription, so all tenants share one query per kind (writes still sign in to
+each tenant's directory). Resource Graph lags writes by seconds: the step that writes re-reads its object with a GET
 first and after (``Handler.read_one``), so a lagging row can only make a plan show a change that the apply then
 finds done.
 """
@@ -53,21 +56,26 @@ class Batch:
     subscriptions: tuple[str, ...]
 
 
-def batches(tenants: Iterable[TenantRef]) -> dict[str, str]:
+def batches(tenants: Iterable[TenantRef], *, directory: str | None = None) -> dict[str, str]:
     """Tenant name -> the read scope of its directory's query (``directory/<id>/<n>``): a directory's
-    subscriptions, sorted, in queries of at most ``SUBSCRIPTIONS_PER_QUERY``."""
+    subscriptions, sorted, in queries of at most ``SUBSCRIPTIONS_PER_QUERY``. ``directory``: the one directory
+    that sees every tenant's subscription (Azure Lighthouse), instead of each tenant's own."""
     by_directory: dict[str, set[str]] = {}
     members = list(tenants)
+
+    def directory_of(t: TenantRef) -> str:
+        return (directory or t.ad_tenant).casefold()
+
     for t in members:
-        by_directory.setdefault(t.ad_tenant.casefold(), set()).add(t.subscription.casefold())
+        by_directory.setdefault(directory_of(t), set()).add(t.subscription.casefold())
     place: dict[tuple[str, str], int] = {}
-    for directory, subscriptions in by_directory.items():
+    for where, subscriptions in by_directory.items():
         for i, subscription in enumerate(sorted(subscriptions)):
-            place[(directory, subscription)] = i // SUBSCRIPTIONS_PER_QUERY
+            place[(where, subscription)] = i // SUBSCRIPTIONS_PER_QUERY
     out: dict[str, str] = {}
     for t in members:
-        directory = t.ad_tenant.casefold()
-        out[t.name] = f"{SCOPE_PREFIX}{directory}/{place[(directory, t.subscription.casefold())]}"
+        where = directory_of(t)
+        out[t.name] = f"{SCOPE_PREFIX}{where}/{place[(where, t.subscription.casefold())]}"
     return out
 
 
@@ -90,10 +98,11 @@ class Graph:
     """The provider's Resource Graph queries for one run: on unless the settings turn it off, then off per
     directory once the directory refuses it."""
 
-    def __init__(self, session: Any, *, enabled: bool) -> None:
+    def __init__(self, session: Any, *, enabled: bool, directory: str | None = None) -> None:
         self.session = session
         self.enabled = enabled
-        self._batches = batches(session.context.tenants.values()) if enabled else {}
+        self.directory = directory  # the one directory every query signs in to (Lighthouse), or each tenant's
+        self._batches = batches(session.context.tenants.values(), directory=directory) if enabled else {}
         self._refused: set[str] = set()
         self._lock = threading.Lock()
 
@@ -103,7 +112,7 @@ class Graph:
         if scope is None:
             return None
         with self._lock:
-            refused = tenant.ad_tenant.casefold() in self._refused
+            refused = (self.directory or tenant.ad_tenant).casefold() in self._refused
         return None if refused else scope
 
     def rows(
@@ -112,7 +121,7 @@ class Graph:
         """Every row of ``kind`` in the tenants' subscriptions (all of one directory), every page. Raises
         :class:`GraphRefused` where the directory does not allow the query."""
         members = list(tenants)
-        directory = members[0].ad_tenant
+        directory = self.directory or members[0].ad_tenant
         subscriptions = sorted({t.subscription for t in members})
         client = self.session.graph_client(directory)
         text = query_text(kind, resource_groups)

@@ -106,7 +106,7 @@ class AzureProvider(HandlerProvider):
             self.ledger,
             Topologies(self.session),
             Registrations(self.session),
-            Graph(self.session, enabled=settings.resource_graph),
+            Graph(self.session, enabled=settings.resource_graph, directory=settings.graph_directory),
         )
         self.table = HandlerTable(self.name, (make(services) for make in HANDLERS))
         # The primitives of a DR drill (providers.drills): test failover, cleanup, latest recovery point.

@@ -17,6 +17,7 @@ it (``spec.plan.azure.tenantId``), the provider's vault subscription uses ``RECO
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ def _number(env: Mapping[str, str], var: str, default: float, low: float) -> flo
 CREDENTIALS = ("default", "environment", "managed-identity", "workload-identity", "cli", "client-secret")
 
 
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _SWITCH = {"on": True, "true": True, "1": True, "yes": True, "off": False, "false": False, "0": False, "no": False}
 
 
@@ -92,6 +94,9 @@ class AzureSettings:
     retry_backoff_s: float = 0.8  # exponential backoff factor when the service names no delay
     registration_timeout_s: float = 1800.0  # how long a resource provider registration may take
     resource_graph: bool = True  # tenant-side kinds listed per directory by Resource Graph (graph.py)
+    # The directory whose Resource Graph sees every tenant's subscription (Azure Lighthouse delegations to the
+    # provider's directory): one query per kind for all tenants (None: each tenant's own directory).
+    graph_directory: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AzureSettings | None:
@@ -137,6 +142,12 @@ class AzureSettings:
                 f"RECONCILER_AZURE_RESOURCE_GRAPH={graph!r}: use on (list tenants' resources per directory with "
                 "Resource Graph, the default) or off (one list call per subscription)"
             )
+        graph_directory = e.get("RECONCILER_AZURE_GRAPH_DIRECTORY", "").strip() or None
+        if graph_directory is not None and not _GUID.fullmatch(graph_directory):
+            raise SettingsError(
+                f"RECONCILER_AZURE_GRAPH_DIRECTORY={graph_directory!r}: the id (a GUID) of the Azure AD directory "
+                "whose Resource Graph sees every tenant's subscription (through Azure Lighthouse), or unset"
+            )
         return cls(
             cloud=cloud,
             credential=credential,
@@ -149,6 +160,7 @@ class AzureSettings:
             retry_backoff_s=numbers["retry_backoff_s"],
             registration_timeout_s=numbers["registration_timeout_s"],
             resource_graph=_SWITCH[graph],
+            graph_directory=graph_directory,
         )
 
     def client_kwargs(self) -> dict[str, Any]:
