@@ -2,8 +2,8 @@
 
 Without it, a plan at a thousand tenants lists every tenant's resource groups, storage accounts and virtual
 networks one subscription (or one resource group) at a time: three thousand round trips. Resource Graph answers
-one query per kind over up to ``SUBSCRIPTIONS_PER_QUERY`` subscriptions of one directory (the identity signs in
-to that directory), a page of ``PAGE_ROWS`` rows per round trip, the next page by its skip token. Its rows are the
+one query per kind over up to 300 subscriptions of one directory (``providers.graph_queries``; the identity signs
+in to that directory), a page of ``PAGE_ROWS`` rows per round trip, the next page by its skip token. Its rows are the
 objects as ARM returns them (``id``, ``name``, ``location``, ``tags``, ``properties``, ``sku``), so the kind's
 normalization is the same as for a list call.
 
@@ -28,14 +28,13 @@ from typing import Any
 import structlog
 
 from reconciler.core.errors import PermanentError
+from reconciler.providers import graph_queries
 from reconciler.providers.azure import arm
 from reconciler.providers.azure.context import TenantRef
 
 log = structlog.get_logger(__name__)
 
-PAGE_ROWS = 1_000  # the most rows one page of an answer holds (the rest follows a skip token)
-SUBSCRIPTIONS_PER_QUERY = 300  # subscriptions named in one query (more go to another query)
-SCOPE_PREFIX = "directory/"
+PAGE_ROWS = graph_queries.PAGE_ROWS  # rows asked for per page (a test asks for fewer)
 
 # kind -> (Resource Graph table, ARM type): what one query lists.
 TABLES: Mapping[str, tuple[str, str]] = {
@@ -57,26 +56,8 @@ class Batch:
 
 
 def batches(tenants: Iterable[TenantRef], *, directory: str | None = None) -> dict[str, str]:
-    """Tenant name -> the read scope of its directory's query (``directory/<id>/<n>``): a directory's
-    subscriptions, sorted, in queries of at most ``SUBSCRIPTIONS_PER_QUERY``. ``directory``: the one directory
-    that sees every tenant's subscription (Azure Lighthouse), instead of each tenant's own."""
-    by_directory: dict[str, set[str]] = {}
-    members = list(tenants)
-
-    def directory_of(t: TenantRef) -> str:
-        return (directory or t.ad_tenant).casefold()
-
-    for t in members:
-        by_directory.setdefault(directory_of(t), set()).add(t.subscription.casefold())
-    place: dict[tuple[str, str], int] = {}
-    for where, subscriptions in by_directory.items():
-        for i, subscription in enumerate(sorted(subscriptions)):
-            place[(where, subscription)] = i // SUBSCRIPTIONS_PER_QUERY
-    out: dict[str, str] = {}
-    for t in members:
-        where = directory_of(t)
-        out[t.name] = f"{SCOPE_PREFIX}{where}/{place[(where, t.subscription.casefold())]}"
-    return out
+    """Tenant name -> the read scope of the query listing its resources (``providers.graph_queries``)."""
+    return graph_queries.query_scopes(((t.name, t.ad_tenant, t.subscription) for t in tenants), directory=directory)
 
 
 def query_text(kind: str, resource_groups: Iterable[str] = ()) -> str:

@@ -5,8 +5,8 @@ it costs the round trips it would cost against them.
   sites and IP pools at once), as the WinRM provider reads it: one round trip per family per site.
 - A recovery vault answers one list call per kind (Azure's vault-wide ASR lists).
 - A tenant's Azure resources are listed as Azure Resource Graph lists them: one paged query per kind per
-  Azure AD directory, over at most ``GRAPH_SUBSCRIPTIONS_PER_QUERY`` of its subscriptions, each page of at most
-  ``GRAPH_PAGE_ROWS`` rows one round trip. Tenants whose directory is not known (no specs) are listed per
+  Azure AD directory, over at most ``graph_queries.SUBSCRIPTIONS_PER_QUERY`` of its subscriptions, each page of
+  at most ``GRAPH_PAGE_ROWS`` rows one round trip. Tenants whose directory is not known (no specs) are listed per
   subscription, as without Resource Graph.
 
 The grouping is the read scope (``Provider.read_scope``): the engine sends each scope's resources in one call.
@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from reconciler.providers import graph_queries
 
 # What one run of a VMM family's read script answers (the WinRM provider's scripts, providers/winrm/*.py).
 VMM_FAMILIES: Mapping[str, frozenset[str]] = {
@@ -32,31 +34,20 @@ FAMILY_OF: Mapping[str, str] = {kind: family for family, members in VMM_FAMILIES
 
 # A tenant's own Azure resources: what Azure Resource Graph lists across a directory's subscriptions.
 GRAPH_KINDS = frozenset({"azure.resource_group", "azure.storage_account", "azure.virtual_network"})
-GRAPH_PAGE_ROWS = 1_000  # rows in one page of a Resource Graph answer (the rest follows a skip token)
-GRAPH_SUBSCRIPTIONS_PER_QUERY = 300  # subscriptions one query names (the rest go in another query)
+GRAPH_PAGE_ROWS = graph_queries.PAGE_ROWS
 
 
 @dataclass(frozen=True)
 class Directories:
-    """Which directory query lists each tenant's Azure resources: tenant -> ``directory/<id>/<batch>``, the
-    batch being its place among the directory's subscriptions (sorted) in queries of at most
-    ``GRAPH_SUBSCRIPTIONS_PER_QUERY``."""
+    """Which directory query lists each tenant's Azure resources: tenant -> ``directory/<id>/<batch>``
+    (``providers.graph_queries``)."""
 
     batch_of: Mapping[str, str]
 
     @classmethod
     def of(cls, tenants: Iterable[tuple[str, str, str]]) -> Directories:
         """From (tenant, Azure AD directory, subscription) triples, as the specs declare them."""
-        by_directory: dict[str, list[tuple[str, str]]] = {}
-        for tenant, directory, subscription in tenants:
-            by_directory.setdefault(directory.casefold(), []).append((subscription.casefold(), tenant))
-        batch_of: dict[str, str] = {}
-        for directory, members in by_directory.items():
-            subscriptions = sorted({s for s, _t in members})
-            place = {s: i // GRAPH_SUBSCRIPTIONS_PER_QUERY for i, s in enumerate(subscriptions)}
-            for subscription, tenant in members:
-                batch_of[tenant] = f"directory/{directory}/{place[subscription]}"
-        return cls(batch_of)
+        return cls(graph_queries.query_scopes(tenants))
 
 
 NO_DIRECTORIES = Directories({})
