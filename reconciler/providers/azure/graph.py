@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -45,14 +44,6 @@ TABLES: Mapping[str, tuple[str, str]] = {
 _COLUMNS = "id, name, type, location, tags, properties, sku, kind, subscriptionId, resourceGroup"
 # Answers that mean "not allowed here" (fall back to list calls), as opposed to a failure worth reporting.
 _REFUSED_CODES = frozenset({"authorizationfailed", "forbidden", "disallowedprovider", "featurenotenabled"})
-
-
-@dataclass(frozen=True)
-class Batch:
-    """One query's reach: a directory and (some of) its subscriptions."""
-
-    directory: str
-    subscriptions: tuple[str, ...]
 
 
 def batches(tenants: Iterable[TenantRef], *, directory: str | None = None) -> dict[str, str]:
