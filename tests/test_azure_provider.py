@@ -100,8 +100,8 @@ def test_plan_apply_converges_with_azure_on_the_fake(azure: FakeAzure, tmp_path:
     assert "33333333-3333-3333-3333-333333333333" in azure.token_tenants
 
 
-def _plan_calls(azure: FakeAzure, tmp_path: Path) -> tuple[list[str], list[str]]:
-    """The GETs and the Resource Graph queries of a plan of the converged example."""
+def _plan_calls(azure: FakeAzure, tmp_path: Path) -> tuple[list[str], list[str], str]:
+    """The GETs and the Resource Graph queries of a plan of the converged example, and what the plan printed."""
     _seed_vault(azure)
     specs = copy_specs(tmp_path)
     _apply(specs)
@@ -129,13 +129,13 @@ def _plan_calls(azure: FakeAzure, tmp_path: Path) -> tuple[list[str], list[str]]
         "storageaccounts",
         "virtualnetworks",
     }, lists
-    return gets, queries
+    return gets, queries, out(result)
 
 
 def test_plan_reads_tenants_with_one_resource_graph_query_per_kind_and_directory(
     azure: FakeAzure, tmp_path: Path
 ) -> None:
-    gets, queries = _plan_calls(azure, tmp_path)
+    gets, queries, _ = _plan_calls(azure, tmp_path)
     # One vault: 8 vault-wide lists (the vault, policies, container and network mappings, protected items,
     # recovery plans, fabrics, ASR Providers) and its subscription's resource groups. The two tenants, each in
     # its own directory: one query per tenant-side kind (groups, storage accounts, networks) per directory.
@@ -148,13 +148,15 @@ def test_plan_lists_per_subscription_where_resource_graph_is_off_or_refused(
     azure: FakeAzure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     azure.graph.refuse = True  # 403 in every directory: each says so once, then lists per subscription
-    gets, queries = _plan_calls(azure, tmp_path)
+    gets, queries, printed = _plan_calls(azure, tmp_path)
+    assert printed.count("resource_graph_refused") == 2, printed  # once per directory, not once per query
     # As above, and for the 2 tenants a resource-group list each, and a storage and a network list per recovery
     # resource group. Whatever the number of objects (more pages follow nextLink on the same path).
     assert len({p.casefold() for p in gets}) == 8 + 1 + 2 * 3
     assert 1 <= len(queries) <= 3 * 2
     monkeypatch.setenv("RECONCILER_AZURE_RESOURCE_GRAPH", "off")
-    gets, queries = _plan_calls(azure, tmp_path / "off")
+    gets, queries, printed = _plan_calls(azure, tmp_path / "off")
+    assert "resource_graph_refused" not in printed
     assert len({p.casefold() for p in gets}) == 8 + 1 + 2 * 3
     assert queries == []
 

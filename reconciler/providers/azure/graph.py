@@ -20,18 +20,17 @@ finds done.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
-
-import structlog
 
 from reconciler.core.errors import PermanentError
 from reconciler.providers import graph_queries
 from reconciler.providers.azure import arm
 from reconciler.providers.azure.context import TenantRef
 
-log = structlog.get_logger(__name__)
+log = logging.getLogger(__name__)
 
 PAGE_ROWS = graph_queries.PAGE_ROWS  # rows asked for per page (a test asks for fewer)
 
@@ -132,11 +131,10 @@ class Graph:
             self._refused.add(directory.casefold())
         if first:
             log.warning(
-                "resource_graph_refused",
-                directory=directory,
-                error=str(exc),
-                hint="listing this directory's subscriptions one by one instead (RECONCILER_AZURE_RESOURCE_GRAPH=off "
-                "skips the query)",
+                "resource_graph_refused: directory %s (%s); listing its subscriptions one by one instead "
+                "(RECONCILER_AZURE_RESOURCE_GRAPH=off skips the query)",
+                directory,
+                exc,
             )
 
 
