@@ -31,34 +31,18 @@ def site_document(seed: SeedSite, live: Live, *, selected: Selected) -> Generate
     spec["hostGroups"] = groups
     if hosts:
         spec["hosts"] = hosts
-    if selected("vmm.logical_network"):
-        networks = [
-            live.marked(_logical_network(ln, live, name), name, "vmm.logical_network", ln["name"])
-            for ln in live.data(name, "vmm.logical_network")
-        ]
-        if networks:
-            spec["logicalNetworks"] = networks
-    if selected("vmm.uplink_port_profile"):
-        uplinks = [
-            live.marked(_uplink(u), name, "vmm.uplink_port_profile", u["name"])
-            for u in live.data(name, "vmm.uplink_port_profile")
-        ]
-        if uplinks:
-            spec["uplinkPortProfiles"] = uplinks
-    if selected("vmm.port_classification"):
-        classes = [
-            live.marked(_classification(pc), name, "vmm.port_classification", pc["name"])
-            for pc in live.data(name, "vmm.port_classification")
-        ]
-        if classes:
-            spec["portClassifications"] = classes
-    if selected("vmm.logical_switch"):
-        switches = [
-            live.marked(_switch(sw, live, name), name, "vmm.logical_switch", sw["name"])
-            for sw in live.data(name, "vmm.logical_switch")
-        ]
-        if switches:
-            spec["logicalSwitches"] = switches
+    # The NVGRE chain: each kind's items as the estate holds them, under the Site's key (none: the key left out).
+    chain: tuple[tuple[str, str, Callable[[dict[str, Any]], dict[str, Any]]], ...] = (
+        ("logicalNetworks", "vmm.logical_network", lambda ln: _logical_network(ln, live, name)),
+        ("uplinkPortProfiles", "vmm.uplink_port_profile", _uplink),
+        ("portClassifications", "vmm.port_classification", _classification),
+        ("logicalSwitches", "vmm.logical_switch", lambda sw: _switch(sw, live, name)),
+    )
+    for key, kind, build in chain:
+        if selected(kind):
+            items = [live.marked(build(obj), name, kind, obj["name"]) for obj in live.data(name, kind)]
+            if items:
+                spec[key] = items
     default = live.data(name, "vmm.vm_network")
     if default and selected("vmm.vm_network"):
         spec["defaultVmNetwork"] = live.marked(_default_network(default[0]), name, "vmm.vm_network", default[0]["name"])

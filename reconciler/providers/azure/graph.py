@@ -71,7 +71,6 @@ class Graph:
 
     def __init__(self, session: Any, *, enabled: bool, directory: str | None = None) -> None:
         self.session = session
-        self.enabled = enabled
         self.directory = directory  # the one directory every query signs in to (Lighthouse), or each tenant's
         self._batches = batches(session.context.tenants.values(), directory=directory) if enabled else {}
         self._refused: set[str] = set()
